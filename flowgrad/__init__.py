@@ -1,0 +1,84 @@
+"""flowgrad: TensorFlow 1's graph programming model on numpy (and CuPy).
+
+    import flowgrad as tf
+    x = tf.placeholder(tf.float32, (None, 784))
+    ...
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+
+This module only re-exports; everything is defined in the subpackages.
+"""
+
+__version__ = "0.1.0"
+
+from flowgrad.framework import errors
+from flowgrad.framework.dtypes import (DType, as_dtype, bool_ as bool, complex64, complex128,  # noqa: A004
+                                       double, float16, float32, float64, half, int8, int16, int32,
+                                       int64, string, uint8, uint16, uint32, uint64)
+from flowgrad.framework.graph import (Graph, GraphKeys, Operation, Tensor, add_to_collection,
+                                      add_to_collections, control_dependencies, device,
+                                      get_collection, get_collection_ref, get_default_graph,
+                                      name_scope, reset_default_graph, set_random_seed)
+from flowgrad.framework.registry import (NotDifferentiable, RegisterGradient, constant,
+                                         convert_to_tensor, no_gradient)
+from flowgrad.framework.shapes import Dimension, TensorShape
+from flowgrad.ops.array_ops import (broadcast_to, check_numerics, concat, expand_dims, fill,
+                                    gather, gather_nd, identity, matrix_transpose, newaxis,
+                                    one_hot, ones, ones_like, pad, placeholder,
+                                    placeholder_with_default, range, rank, reshape, reverse,
+                                    reverse_v2, scatter_nd, shape, shape_n, size, slice, split,
+                                    squeeze, stack, stop_gradient, strided_slice, tile, transpose,
+                                    unstack, zeros, zeros_like)
+from flowgrad.ops.math_ops import (abs, accumulate_n, acos, add, add_n, asin, atan, atan2, cast,
+                                   ceil, clip_by_value, cos, cosh, div, div_no_nan, divide, equal,
+                                   erf, exp, expm1, floor, floor_div, floordiv, floormod, greater,
+                                   greater_equal, is_finite, is_inf, is_nan, less, less_equal, log,
+                                   log1p, logical_and, logical_not, logical_or, logical_xor,
+                                   matmul, maximum, minimum, mod, multiply, negative, not_equal,
+                                   pow, realdiv, reciprocal, rint, round, rsqrt, saturate_cast,
+                                   scalar_mul, select, sigmoid, sign, sin, sinh, sqrt, square,
+                                   squared_difference, subtract, tan, tanh, to_double, to_float,
+                                   to_int32, to_int64, truediv, where, where_v2)
+from flowgrad.ops.reduce_ops import (arg_max, arg_min, argmax, argmin, count_nonzero, cumprod,
+                                     cumsum, reduce_all, reduce_any, reduce_logsumexp, reduce_max,
+                                     reduce_mean, reduce_min, reduce_prod, reduce_std, reduce_sum,
+                                     reduce_variance)
+from flowgrad.ops.state_ops import (assign, assign_add, assign_sub, categorical, group,
+                                    is_variable_initialized, multinomial, no_op, random_normal,
+                                    random_shuffle, random_uniform, truncated_normal,
+                                    with_dependencies)
+from flowgrad.ops.state_ops import tuple_ as tuple  # noqa: A004
+from flowgrad.ops.init_ops import (constant_initializer, glorot_normal_initializer,
+                                   glorot_uniform_initializer, ones_initializer,
+                                   orthogonal_initializer, random_normal_initializer,
+                                   random_uniform_initializer, truncated_normal_initializer,
+                                   variance_scaling_initializer, zeros_initializer)
+from flowgrad.ops.variables import (AUTO_REUSE, Variable, VariableScope, all_variables,
+                                    assert_variables_initialized, get_variable,
+                                    get_variable_scope, global_variables,
+                                    global_variables_initializer, initialize_all_variables,
+                                    initialize_local_variables, initialize_variables,
+                                    local_variables, local_variables_initializer,
+                                    model_variables, moving_average_variables,
+                                    report_uninitialized_variables, trainable_variables,
+                                    variable_scope, variables_initializer)
+from flowgrad.autodiff.gradients import gradients, hessians
+from flowgrad.runtime.session import (ConfigProto, GPUOptions, InteractiveSession, RunMetadata,
+                                      RunOptions, Session, get_default_session)
+from flowgrad import nn, train
+from flowgrad.namespaces import (compat, debugging, dtypes, initializers, linalg, math, random,
+                                 test)
+
+# TF1's legacy aliases
+mul, sub, neg = multiply, subtract, negative
+from flowgrad.ops.logging_ops import Print, print_v2 as print  # noqa: E402, A004
+
+# --- training stack (losses, layers, initializers, checkpoints) -----------------------------
+
+# --- convolutions -------------------------------------------------------------------------
+
+# --- main job (data, summary, viz) ----------------------------------------------------------
+
+# --- the rest of TF1 (control flow, rnn, linalg, meta-graphs, app, gfile, logging) ---------
+
+# --- distributed and GPU ----------------------------------------------------------------------

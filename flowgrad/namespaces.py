@@ -1,0 +1,78 @@
+"""TF1's sub-namespaces (``tf.math``, ``tf.random``, ``tf.linalg``, ...) as module objects."""
+
+from __future__ import annotations
+
+import types
+
+from flowgrad.framework import dtypes as _dt
+from flowgrad.ops import array_ops as A
+from flowgrad.ops import init_ops as I
+from flowgrad.ops import math_ops as M
+from flowgrad.ops import nn_ops as N
+from flowgrad.ops import reduce_ops as R
+from flowgrad.ops import state_ops as S
+
+
+def _module(name: str, doc: str, **members) -> types.ModuleType:
+    m = types.ModuleType(f"flowgrad.{name}", doc)
+    m.__dict__.update(members)
+    return m
+
+
+math = _module(
+    "math", "tf.math",
+    abs=M.abs, acos=M.acos, add=M.add, add_n=M.add_n, argmax=R.argmax, argmin=R.argmin,
+    asin=M.asin, atan=M.atan, atan2=M.atan2, ceil=M.ceil, cos=M.cos, cosh=M.cosh,
+    count_nonzero=R.count_nonzero, cumprod=R.cumprod, cumsum=R.cumsum, divide=M.divide,
+    divide_no_nan=M.div_no_nan, equal=M.equal, erf=M.erf, exp=M.exp, expm1=M.expm1,
+    floor=M.floor, floordiv=M.floordiv, floormod=M.floormod, greater=M.greater,
+    greater_equal=M.greater_equal, is_finite=M.is_finite, is_inf=M.is_inf, is_nan=M.is_nan,
+    less=M.less, less_equal=M.less_equal, log=M.log, log1p=M.log1p, log_softmax=N.log_softmax,
+    logical_and=M.logical_and, logical_not=M.logical_not, logical_or=M.logical_or,
+    logical_xor=M.logical_xor, maximum=M.maximum, minimum=M.minimum, mod=M.mod,
+    multiply=M.multiply, negative=M.negative, not_equal=M.not_equal, pow=M.pow,
+    reciprocal=M.reciprocal, reduce_all=R.reduce_all, reduce_any=R.reduce_any,
+    reduce_logsumexp=R.reduce_logsumexp, reduce_max=R.reduce_max, reduce_mean=R.reduce_mean,
+    reduce_min=R.reduce_min, reduce_prod=R.reduce_prod, reduce_std=R.reduce_std,
+    reduce_sum=R.reduce_sum, reduce_variance=R.reduce_variance, rint=M.rint, round=M.round,
+    rsqrt=M.rsqrt, sigmoid=M.sigmoid, sign=M.sign, sin=M.sin, sinh=M.sinh, softmax=N.softmax,
+    sqrt=M.sqrt, square=M.square, squared_difference=M.squared_difference,
+    subtract=M.subtract, tan=M.tan, tanh=M.tanh, truediv=M.truediv)
+
+random = _module(
+    "random", "tf.random",
+    uniform=S.random_uniform, normal=S.random_normal, truncated_normal=S.truncated_normal,
+    shuffle=S.random_shuffle, categorical=S.categorical, multinomial=S.multinomial,
+    set_random_seed=None)
+
+linalg = _module("linalg", "tf.linalg", matmul=M.matmul, transpose=A.matrix_transpose,
+                 matrix_transpose=A.matrix_transpose)
+
+debugging = _module("debugging", "tf.debugging", check_numerics=A.check_numerics)
+
+dtypes = _module("dtypes", "tf.dtypes", DType=_dt.DType, as_dtype=_dt.as_dtype, cast=M.cast,
+                 float16=_dt.float16, float32=_dt.float32, float64=_dt.float64, int8=_dt.int8,
+                 int16=_dt.int16, int32=_dt.int32, int64=_dt.int64, uint8=_dt.uint8,
+                 bool=_dt.bool_, string=_dt.string, complex64=_dt.complex64,
+                 complex128=_dt.complex128)
+
+initializers = _module(
+    "initializers", "tf.initializers",
+    zeros=I.Zeros, ones=I.Ones, constant=I.Constant, random_uniform=I.RandomUniform,
+    random_normal=I.RandomNormal, truncated_normal=I.TruncatedNormal,
+    variance_scaling=I.VarianceScaling, glorot_uniform=I.GlorotUniform,
+    glorot_normal=I.GlorotNormal, orthogonal=I.Orthogonal, he_normal=I.he_normal,
+    he_uniform=I.he_uniform, lecun_normal=I.lecun_normal, lecun_uniform=I.lecun_uniform)
+
+
+def _is_gpu_available(cuda_only: bool = False, min_cuda_compute_capability=None) -> bool:
+    from flowgrad.runtime.backend import gpu_available  # noqa: PLC0415
+    return gpu_available()
+
+
+test = _module("test", "tf.test", is_gpu_available=_is_gpu_available,
+               is_built_with_cuda=lambda: True)
+
+from flowgrad.compat import v1 as _v1  # noqa: E402
+
+compat = _module("compat", "tf.compat", v1=_v1)

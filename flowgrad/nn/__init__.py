@@ -1,0 +1,14 @@
+"""``tf.nn``: activations, softmax, cross-entropies, convolutions and pooling."""
+
+from flowgrad.ops.math_ops import sigmoid, tanh
+from flowgrad.ops.nn_ops import (bias_add, l2_loss, log_softmax, relu, sigmoid_cross_entropy_with_logits,
+                                 softmax, softmax_cross_entropy_with_logits,
+                                 softmax_cross_entropy_with_logits_v2,
+                                 sparse_softmax_cross_entropy_with_logits,
+                                 weighted_cross_entropy_with_logits)
+
+# --- training stack (more activations, dropout, moments, batch norm, embeddings) ----------
+
+# --- convolutions and pooling -------------------------------------------------------------
+
+# --- recurrent networks and sampled losses -------------------------------------------------

@@ -1,0 +1,1169 @@
+"""Shape and indexing ops: placeholders, reshape, slicing, gather, concat, pad, ...
+
+Arguments that describe structure (axes, permutations, slice specs) are attributes
+known at build time, so static shapes flow through; shapes that may only be known at run
+time (``tf.reshape(x, [tf.shape(x)[0], -1])``) are tensor inputs, as in TF.
+"""
+
+from __future__ import annotations
+
+import builtins
+
+import numpy as np
+
+from flowgrad.framework import dtypes as _dt
+from flowgrad.framework import registry as _reg
+from flowgrad.framework.graph import Tensor, name_scope
+from flowgrad.framework.registry import (NodeSpec, NotDifferentiable, constant, constant_shape,
+                                         constant_value, convert_to_tensor, op, unary)
+from flowgrad.framework.shapes import TensorShape, as_shape, broadcast_shapes
+
+
+def _norm_axis(axis: int, rank: int | None, node: NodeSpec | None = None) -> int:
+    if rank is None:
+        if axis < 0 and node is not None:
+            node.fail(f"negative axis {axis} needs a known rank")
+        return axis
+    if not -rank <= axis < rank:
+        msg = f"axis {axis} is out of range for a tensor of rank {rank}"
+        if node is not None:
+            node.fail(msg)
+        raise ValueError(msg)
+    return axis % rank
+
+
+def _int_list(v, what: str) -> list[int]:
+    c = constant_value(v) if isinstance(v, Tensor) else np.asarray(v)
+    if c is None:
+        raise ValueError(f"{what} must be known when the graph is built (a Python list or a "
+                         f"constant), got the tensor {v.name}.")
+    return [int(i) for i in np.asarray(c).reshape(-1)]
+
+
+# ----- Placeholders and identity ---------------------------------------------------------
+@op("Placeholder", shape=lambda n: (n.attrs["shape"], n.attrs["dtype"]))
+def _placeholder(xp, *, dtype, shape):
+    raise AssertionError("placeholders are fed, never run")
+
+
+def placeholder(dtype, shape=None, name: str | None = None) -> Tensor:
+    """``tf.placeholder``: a tensor whose value must be fed to ``Session.run``."""
+    return _placeholder(dtype=_dt.as_dtype(dtype), shape=as_shape(shape),
+                        name=name or "Placeholder")
+
+
+def _pwd_shape(node: NodeSpec):
+    x = node.inputs[0]
+    shape = as_shape(node.attrs["shape"])
+    if not shape.is_compatible_with(x.shape):
+        node.fail(f"default value shape {x.shape} is incompatible with shape {shape}")
+    return shape, x.dtype
+
+
+@op("PlaceholderWithDefault", shape=_pwd_shape, may_alias=True)
+def _placeholder_with_default(xp, input, *, shape):  # noqa: A002
+    return input
+
+
+@_placeholder_with_default.grad
+def _pwd_grad(op, dy):
+    return [dy]
+
+
+def placeholder_with_default(input, shape, name: str | None = None) -> Tensor:  # noqa: A002
+    return _placeholder_with_default(input, shape=as_shape(shape), name=name)
+
+
+@op("Identity", shape=unary, may_alias=True)
+def identity(xp, input):  # noqa: A002
+    return input
+
+
+@identity.grad
+def _identity_grad(op, dy):
+    return [dy]
+
+
+@op("StopGradient", shape=unary, may_alias=True)
+def stop_gradient(xp, input):  # noqa: A002
+    return input
+
+
+NotDifferentiable("StopGradient")
+
+
+@op("PreventGradient", shape=unary, may_alias=True)
+def prevent_gradient(xp, input, *, message=""):  # noqa: A002
+    return input
+
+
+@prevent_gradient.grad
+def _prevent_gradient_grad(op, dy):
+    raise LookupError(f"Gradient explicitly disabled for '{op.name}'. "
+                      f"Reason: {op.attrs['message']}")
+
+
+@op("CheckNumerics", shape=unary, may_alias=True)
+def check_numerics(xp, tensor, *, message):
+    """Passes ``tensor`` through; raises InvalidArgumentError if it has NaN or Inf."""
+    if tensor.dtype.kind == "f" and not bool(xp.isfinite(tensor).all()):
+        from flowgrad.framework.errors import InvalidArgumentError  # noqa: PLC0415
+        kinds = []
+        if bool(xp.isnan(tensor).any()):
+            kinds.append("NaN")
+        if bool(xp.isinf(tensor).any()):
+            kinds.append("Inf")
+        raise InvalidArgumentError(None, None, f"{message} : Tensor had {' and '.join(kinds)} "
+                                   "values")
+    return tensor
+
+
+@check_numerics.grad
+def _check_numerics_grad(op, dy):
+    return [check_numerics(dy, message="Not a number (NaN) or infinity (Inf) values detected "
+                           f"in gradient. {op.attrs['message']}")]
+
+
+# ----- Shapes -----------------------------------------------------------------------------
+def _shape_shape(node: NodeSpec):
+    r = node.inputs[0].shape.ndims
+    return TensorShape([r]), node.attrs["out_type"]
+
+
+@op("Shape", shape=_shape_shape)
+def _shape(xp, input, *, out_type=_dt.int32):  # noqa: A002
+    return xp.asarray(input.shape, dtype=out_type.np)
+
+
+def shape(input, name: str | None = None, out_type=_dt.int32) -> Tensor:  # noqa: A002
+    """``tf.shape``: the dynamic shape of ``input`` as a 1-D int32 tensor."""
+    return _shape(input, out_type=_dt.as_dtype(out_type), name=name)
+
+
+@op("Size", shape=lambda n: (TensorShape(()), n.attrs["out_type"]))
+def _size(xp, input, *, out_type=_dt.int32):  # noqa: A002
+    return xp.asarray(input.size, dtype=out_type.np)
+
+
+def size(input, name: str | None = None, out_type=_dt.int32) -> Tensor:  # noqa: A002
+    return _size(input, out_type=_dt.as_dtype(out_type), name=name)
+
+
+@op("Rank", shape=lambda n: (TensorShape(()), _dt.int32))
+def rank(xp, input):  # noqa: A002
+    return xp.asarray(input.ndim, dtype=xp.int32)
+
+
+for _t in ("Shape", "Size", "Rank"):
+    NotDifferentiable(_t)
+
+
+def shape_n(inputs, out_type=_dt.int32, name: str | None = None) -> list[Tensor]:
+    return [shape(i, out_type=out_type) for i in inputs]
+
+
+# ----- Reshaping -------------------------------------------------------------------------
+def _reshape_shape(node: NodeSpec):
+    x, s = node.inputs
+    if not s.dtype.is_integer:
+        node.fail(f"shape must be int32 or int64, got {s.dtype.name}", TypeError)
+    target = constant_shape(s)
+    cv = constant_value(s)
+    if cv is not None and x.shape.is_fully_defined():
+        dims = [int(d) for d in np.asarray(cv).reshape(-1)]
+        n = x.shape.num_elements()
+        if dims.count(-1) > 1:
+            node.fail("can only infer one dimension (-1)")
+        known = int(np.prod([d for d in dims if d != -1])) if dims else 1
+        if -1 in dims:
+            if known == 0 or n % known:
+                node.fail(f"cannot reshape a tensor with {n} elements to shape {dims}")
+            dims[dims.index(-1)] = n // known
+        elif known != n:
+            node.fail(f"cannot reshape a tensor with {n} elements to shape {dims} ({known} "
+                      "elements)")
+        return TensorShape(dims), x.dtype
+    if cv is not None and target.ndims is not None and target.as_list().count(None) == 1 \
+            and x.shape.ndims is not None:
+        # one -1: solvable statically when the input's element count is known
+        n = x.shape.num_elements()
+        if n is not None:
+            known = int(np.prod([d for d in target.as_list() if d is not None]))
+            dims = [n // known if d is None else d for d in target.as_list()]
+            return TensorShape(dims), x.dtype
+    return target, x.dtype
+
+
+@op("Reshape", shape=_reshape_shape, may_alias=True)
+def _reshape(xp, tensor, shape):
+    return tensor.reshape(tuple(int(d) for d in shape))
+
+
+@_reshape.grad
+def _reshape_grad(op, dy):
+    return [reshape(dy, _shape_of(op.inputs[0])), None]
+
+
+def reshape(tensor, shape, name: str | None = None) -> Tensor:
+    """``tf.reshape``: same elements, new shape (one dimension may be -1)."""
+    if not isinstance(shape, Tensor):
+        shape = _shape_literal(shape)
+    return _reshape(tensor, shape, name=name)
+
+
+def _shape_literal(shape):
+    """A shape given as list/TensorShape: a constant, or a Pack if it holds tensors."""
+    if isinstance(shape, TensorShape):
+        shape = shape.as_list()
+    if isinstance(shape, list | tuple) and any(isinstance(d, Tensor) for d in shape):
+        return stack([d if isinstance(d, Tensor) else constant(d if d is not None else -1,
+                                                                _dt.int32) for d in shape])
+    return constant([-1 if d is None else int(d) for d in shape] if isinstance(shape, list | tuple)
+                    else shape, dtype=_dt.int32)
+
+
+def _shape_of(x: Tensor):
+    """``x``'s shape: a constant when static, else a Shape op."""
+    if x.shape.is_fully_defined():
+        return constant(x.shape.as_list(), dtype=_dt.int32)
+    return shape(x)
+
+
+def _transpose_shape(node: NodeSpec):
+    x = node.inputs[0]
+    perm = node.attrs["perm"]
+    if x.shape.ndims is None:
+        return TensorShape(None if perm is None else [None] * len(perm)), x.dtype
+    if sorted(perm) != list(range(x.shape.ndims)):
+        node.fail(f"perm {list(perm)} is not a permutation of the {x.shape.ndims} axes")
+    return TensorShape([x.shape[p] for p in perm]), x.dtype
+
+
+@op("Transpose", shape=_transpose_shape, may_alias=True)
+def _transpose(xp, x, *, perm):
+    return xp.transpose(x, perm)
+
+
+@_transpose.grad
+def _transpose_grad(op, dy):
+    inv = tuple(int(i) for i in np.argsort(op.attrs["perm"]))
+    return [_transpose(dy, perm=inv)]
+
+
+def transpose(a, perm=None, name: str = "transpose", conjugate: bool = False) -> Tensor:
+    """``tf.transpose``: permute axes (default: reverse them)."""
+    a = convert_to_tensor(a)
+    if perm is None:
+        r = a.shape.ndims
+        if r is None:
+            raise ValueError("transpose without perm needs a known rank")
+        perm = list(range(r))[::-1]
+    perm = tuple(_int_list(perm, "perm"))
+    return _transpose(a, perm=perm, name=name)
+
+
+def matrix_transpose(a, name: str = "matrix_transpose", conjugate: bool = False) -> Tensor:
+    a = convert_to_tensor(a)
+    r = a.shape.ndims
+    if r is None or r < 2:
+        raise ValueError(f"matrix_transpose needs rank >= 2 with known rank, got {a.shape}")
+    return transpose(a, list(range(r - 2)) + [r - 1, r - 2], name=name)
+
+
+def _expand_dims_shape(node: NodeSpec):
+    x = node.inputs[0]
+    if x.shape.ndims is None:
+        return TensorShape(None), x.dtype
+    r = x.shape.ndims + 1
+    ax = _norm_axis(node.attrs["axis"], r, node)
+    dims = x.shape.as_list()
+    dims.insert(ax, 1)
+    return TensorShape(dims), x.dtype
+
+
+@op("ExpandDims", shape=_expand_dims_shape, may_alias=True)
+def _expand_dims(xp, input, *, axis):  # noqa: A002
+    return xp.expand_dims(input, axis)
+
+
+@_expand_dims.grad
+def _expand_dims_grad(op, dy):
+    return [reshape(dy, _shape_of(op.inputs[0]))]
+
+
+def expand_dims(input, axis=None, name: str | None = None, dim=None) -> Tensor:  # noqa: A002
+    """``tf.expand_dims``: insert a size-1 axis at ``axis``."""
+    axis = dim if axis is None else axis
+    if axis is None:
+        raise ValueError("expand_dims needs axis")
+    return _expand_dims(input, axis=int(_int_list(axis, "axis")[0]), name=name)
+
+
+def _squeeze_shape(node: NodeSpec):
+    x = node.inputs[0]
+    axes = node.attrs["axis"]
+    if x.shape.ndims is None:
+        return TensorShape(None), x.dtype
+    r = x.shape.ndims
+    axes = [_norm_axis(a, r, node) for a in axes]
+    dims = x.shape.as_list()
+    for a in axes:
+        if dims[a] not in (1, None):
+            node.fail(f"cannot squeeze axis {a}: its size is {dims[a]}, not 1")
+    if axes:
+        out = [d for i, d in enumerate(dims) if i not in axes]
+    else:
+        if None in dims:
+            return TensorShape(None), x.dtype
+        out = [d for d in dims if d != 1]
+    return TensorShape(out), x.dtype
+
+
+@op("Squeeze", shape=_squeeze_shape, may_alias=True)
+def _squeeze(xp, input, *, axis=()):  # noqa: A002
+    return xp.squeeze(input, axis=tuple(axis)) if axis else xp.squeeze(input)
+
+
+@_squeeze.grad
+def _squeeze_grad(op, dy):
+    return [reshape(dy, _shape_of(op.inputs[0]))]
+
+
+def squeeze(input, axis=None, name: str | None = None, squeeze_dims=None) -> Tensor:  # noqa: A002
+    """``tf.squeeze``: remove size-1 axes (all, or those in ``axis``)."""
+    axis = squeeze_dims if axis is None else axis
+    axes = () if axis is None else tuple(_int_list([axis] if isinstance(axis, int) else axis,
+                                                   "axis"))
+    return _squeeze(input, axis=axes, name=name)
+
+
+def _broadcast_to_shape(node: NodeSpec):
+    x, s = node.inputs
+    target = constant_shape(s)
+    b = broadcast_shapes(x.shape, target)
+    if b is None or (target.ndims is not None and x.shape.ndims is not None
+                     and x.shape.ndims > target.ndims):
+        node.fail(f"cannot broadcast {x.shape} to {target}")
+    return target.merge_with(b) if target.ndims is not None else target, x.dtype
+
+
+@op("BroadcastTo", shape=_broadcast_to_shape, may_alias=True)
+def _broadcast_to(xp, input, shape):  # noqa: A002
+    return xp.broadcast_to(input, tuple(int(d) for d in shape))
+
+
+@_broadcast_to.grad
+def _broadcast_to_grad(op, dy):
+    return [dy, None]   # the engine sums dy down to the input's shape
+
+
+def broadcast_to(input, shape, name: str | None = None) -> Tensor:  # noqa: A002
+    return _broadcast_to(input, shape if isinstance(shape, Tensor) else _shape_literal(shape),
+                         name=name)
+
+
+def _sum_to_shape_shape(node: NodeSpec):
+    return constant_shape(node.inputs[1]), node.inputs[0].dtype
+
+
+@op("SumToShape", shape=_sum_to_shape_shape)
+def sum_to_shape(xp, x, shape):
+    """Sums ``x`` over the axes along which ``shape`` was broadcast to ``x.shape``."""
+    shape = tuple(int(d) for d in shape)
+    lead = x.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(lead + i for i, d in enumerate(shape)
+                                      if d == 1 and x.shape[lead + i] != 1)
+    if axes:
+        x = x.sum(axis=axes, keepdims=True)
+        x = x.reshape(shape)
+    return x
+
+
+@sum_to_shape.grad
+def _sum_to_shape_grad(op, dy):
+    return [broadcast_to(dy, shape(op.inputs[0])), None]
+
+
+# ----- Creation --------------------------------------------------------------------------
+def _fill_shape(node: NodeSpec):
+    dims, value = node.inputs
+    if value.shape.ndims not in (None, 0):
+        node.fail(f"value must be a scalar, got shape {value.shape}")
+    return constant_shape(dims), value.dtype
+
+
+@op("Fill", shape=_fill_shape)
+def _fill(xp, dims, value):
+    return xp.full(tuple(int(d) for d in dims), value, dtype=value.dtype)
+
+
+@_fill.grad
+def _fill_grad(op, dy):
+    from flowgrad.ops.reduce_ops import reduce_sum  # noqa: PLC0415
+    return [None, reduce_sum(dy)]
+
+
+def fill(dims, value, name: str | None = None) -> Tensor:
+    """``tf.fill``: a tensor of shape ``dims`` filled with ``value``."""
+    return _fill(dims if isinstance(dims, Tensor) else _shape_literal(dims), value, name=name)
+
+
+def zeros(shape, dtype=_dt.float32, name: str | None = None) -> Tensor:
+    dtype = _dt.as_dtype(dtype)
+    with name_scope(name, "zeros") as scope:
+        return fill(shape, constant(0, dtype=dtype), name=scope)
+
+
+def ones(shape, dtype=_dt.float32, name: str | None = None) -> Tensor:
+    dtype = _dt.as_dtype(dtype)
+    with name_scope(name, "ones") as scope:
+        return fill(shape, constant(1, dtype=dtype), name=scope)
+
+
+@op("ZerosLike", shape=unary)
+def _zeros_like(xp, x):
+    return xp.zeros_like(x)
+
+
+@op("OnesLike", shape=unary)
+def _ones_like(xp, x):
+    return xp.ones_like(x)
+
+
+NotDifferentiable("ZerosLike")
+NotDifferentiable("OnesLike")
+
+
+def zeros_like(tensor, dtype=None, name: str | None = None, optimize: bool = True) -> Tensor:
+    t = convert_to_tensor(tensor)
+    if dtype is not None and _dt.as_dtype(dtype) != t.dtype:
+        return zeros(_shape_of(t), dtype=dtype, name=name)
+    return _zeros_like(t, name=name)
+
+
+def ones_like(tensor, dtype=None, name: str | None = None, optimize: bool = True) -> Tensor:
+    t = convert_to_tensor(tensor)
+    if dtype is not None and _dt.as_dtype(dtype) != t.dtype:
+        return ones(_shape_of(t), dtype=dtype, name=name)
+    return _ones_like(t, name=name)
+
+
+def _range_shape(node: NodeSpec):
+    vals = [constant_value(t) for t in node.inputs]
+    if any(v is None for v in vals):
+        return TensorShape([None]), node.attrs["Tidx"]
+    start, limit, delta = (v.item() for v in vals)
+    if delta == 0:
+        node.fail("delta must not be 0")
+    n = max(0, int(np.ceil((limit - start) / delta)))
+    return TensorShape([n]), node.attrs["Tidx"]
+
+
+@op("Range", shape=_range_shape)
+def _range(xp, start, limit, delta, *, Tidx):  # noqa: N803
+    return xp.arange(start, limit, delta, dtype=Tidx.np)
+
+
+NotDifferentiable("Range")
+
+
+def range(start, limit=None, delta=1, dtype=None, name: str = "range") -> Tensor:  # noqa: A001
+    """``tf.range``: like Python's range; int32 for ints, float32 for floats."""
+    if limit is None:
+        start, limit = 0, start
+    vals = [start, limit, delta]
+    if dtype is None:
+        dts = [v.dtype if isinstance(v, Tensor) else _dt.infer_dtype(v) for v in vals]
+        order = [_dt.int32, _dt.int64, _dt.float32, _dt.float64]
+        dtype = builtins.max(dts, key=lambda d: order.index(d) if d in order else 0)
+    dtype = _dt.as_dtype(dtype)
+    from flowgrad.ops.math_ops import cast  # noqa: PLC0415
+    with name_scope(name) as scope:
+        ts = [cast(v, dtype) if isinstance(v, Tensor) else constant(v, dtype=dtype) for v in vals]
+        return _range(*ts, Tidx=dtype, name=scope)
+
+
+def _one_hot_shape(node: NodeSpec):
+    ind = node.inputs[0]
+    if not ind.dtype.is_integer:
+        node.fail(f"indices must be integers, got {ind.dtype.name}", TypeError)
+    depth, axis = node.attrs["depth"], node.attrs["axis"]
+    if ind.shape.ndims is None:
+        return TensorShape(None), node.attrs["dtype"]
+    dims = ind.shape.as_list()
+    ax = len(dims) if axis == -1 else axis
+    dims.insert(ax, depth)
+    return TensorShape(dims), node.attrs["dtype"]
+
+
+@op("OneHot", shape=_one_hot_shape)
+def _one_hot(xp, indices, on_value, off_value, *, depth, axis=-1, dtype=_dt.float32):
+    out = (indices[..., None] == xp.arange(depth)).astype(dtype.np)
+    if on_value != 1 or off_value != 0:
+        out = xp.where(out.astype(bool), on_value, off_value).astype(dtype.np)
+    if axis != -1 and axis != indices.ndim:
+        out = xp.moveaxis(out, -1, axis)
+    return out
+
+
+NotDifferentiable("OneHot")
+
+
+def one_hot(indices, depth, on_value=None, off_value=None, axis=None, dtype=None,
+            name: str | None = None) -> Tensor:
+    """``tf.one_hot``: out-of-range indices give an all-``off_value`` row, as in TF."""
+    if dtype is None:
+        dtype = on_value.dtype if isinstance(on_value, Tensor) else \
+            off_value.dtype if isinstance(off_value, Tensor) else _dt.float32
+    dtype = _dt.as_dtype(dtype)
+    on = convert_to_tensor(1 if on_value is None else on_value, dtype=dtype)
+    off = convert_to_tensor(0 if off_value is None else off_value, dtype=dtype)
+    return _one_hot(indices, on, off, depth=int(_int_list(depth, "depth")[0]),
+                    axis=-1 if axis is None else int(axis), dtype=dtype, name=name)
+
+
+# ----- Joining and splitting ---------------------------------------------------------------
+def _concat_shape(node: NodeSpec):
+    ts = node.inputs
+    ranks = {t.shape.ndims for t in ts if t.shape.ndims is not None}
+    if len(ranks) > 1:
+        node.fail(f"all inputs must have the same rank, got shapes {[str(t.shape) for t in ts]}")
+    if not ranks:
+        return TensorShape(None), ts[0].dtype
+    r = ranks.pop()
+    ax = _norm_axis(node.attrs["axis"], r, node)
+    dims = [None] * r
+    total = 0
+    for t in ts:
+        if t.shape.ndims is None:
+            total = None
+            continue
+        for i, d in enumerate(t.shape.as_list()):
+            if i == ax:
+                total = None if total is None or d is None else total + d
+            elif d is not None:
+                if dims[i] is not None and dims[i] != d:
+                    node.fail(f"dimension {i} of the inputs must match except on axis {ax}: "
+                              f"{[str(t.shape) for t in ts]}")
+                dims[i] = d
+    dims[ax] = total
+    return TensorShape(dims), ts[0].dtype
+
+
+@op("ConcatV2", shape=_concat_shape, same_dtype=True)
+def _concat(xp, *values, axis):
+    return xp.concatenate(values, axis=axis)
+
+
+@_concat.grad
+def _concat_grad(op, dy):
+    axis = op.attrs["axis"]
+    sizes = [t.shape[axis] if t.shape.ndims is not None else None for t in op.inputs]
+    if all(s is not None for s in sizes):
+        return _split(dy, sizes=tuple(sizes), axis=axis)
+    grads = []
+    offset = constant(0, _dt.int32)
+    for t in op.inputs:
+        n = shape(t)[axis]
+        grads.append(_slice_axis(dy, offset, n, axis))
+        offset = offset + n
+    return grads
+
+
+def _slice_axis(x, start, length, axis):
+    r = x.shape.ndims
+    ax = axis % r
+    begin = stack([constant(0, _dt.int32) if i != ax else start for i in builtins.range(r)])
+    size_ = stack([constant(-1, _dt.int32) if i != ax else length for i in builtins.range(r)])
+    return slice(x, begin, size_)
+
+
+def concat(values, axis, name: str = "concat") -> Tensor:
+    """``tf.concat``: join tensors along an existing axis."""
+    values = list(values)
+    if len(values) == 1:
+        return identity(values[0], name=name)
+    return _concat(values, axis=int(_int_list(axis, "axis")[0]), name=name)
+
+
+def _pack_shape(node: NodeSpec):
+    ts = node.inputs
+    shape = TensorShape(None)
+    for t in ts:
+        try:
+            shape = shape.merge_with(t.shape)
+        except ValueError:
+            node.fail(f"all inputs must have the same shape, got {[str(t.shape) for t in ts]}")
+    if shape.ndims is None:
+        return TensorShape(None), ts[0].dtype
+    dims = shape.as_list()
+    ax = _norm_axis(node.attrs["axis"], len(dims) + 1, node)
+    dims.insert(ax, len(ts))
+    return TensorShape(dims), ts[0].dtype
+
+
+@op("Pack", shape=_pack_shape, same_dtype=True)
+def _pack(xp, *values, axis=0):
+    return xp.stack(values, axis=axis)
+
+
+@_pack.grad
+def _pack_grad(op, dy):
+    return unstack(dy, num=len(op.inputs), axis=op.attrs["axis"])
+
+
+def stack(values, axis: int = 0, name: str = "stack") -> Tensor:
+    """``tf.stack``: join same-shaped tensors along a new axis."""
+    return _pack(list(values), axis=int(axis), name=name)
+
+
+def _autopack(values, dtype, name):
+    conv = [_autopack(v, dtype, None) if isinstance(v, list | tuple) else
+            convert_to_tensor(v, dtype=dtype) if dtype is not None else v for v in values]
+    first = next((c for c in conv if isinstance(c, Tensor) or hasattr(c, "_as_graph_element")),
+                 None)
+    dt = dtype or (convert_to_tensor(first).dtype if first is not None else None)
+    conv = [convert_to_tensor(c, dtype=dt) for c in conv]
+    return stack(conv, name=name or "packed")
+
+
+_reg._AUTOPACK[0] = _autopack
+
+
+def _unpack_shape(node: NodeSpec):
+    x = node.inputs[0]
+    num, axis = node.attrs["num"], node.attrs["axis"]
+    if x.shape.ndims is None:
+        return [(TensorShape(None), x.dtype)] * num
+    dims = x.shape.as_list()
+    ax = _norm_axis(axis, len(dims), node)
+    if dims[ax] is not None and dims[ax] != num:
+        node.fail(f"cannot unstack {dims[ax]} elements into num={num}")
+    out = dims[:ax] + dims[ax + 1:]
+    return [(TensorShape(out), x.dtype)] * num
+
+
+@op("Unpack", shape=_unpack_shape, may_alias=True)
+def _unpack(xp, value, *, num, axis=0):
+    return [xp.take(value, i, axis=axis) for i in builtins.range(num)] if axis else list(value)
+
+
+@_unpack.grad
+def _unpack_grad(op, *dys):
+    return [stack(list(dys), axis=op.attrs["axis"])]
+
+
+def unstack(value, num=None, axis: int = 0, name: str = "unstack") -> list[Tensor]:
+    """``tf.unstack``: split along ``axis`` into rank-(R-1) tensors."""
+    value = convert_to_tensor(value)
+    if num is None:
+        if value.shape.ndims is None or value.shape[axis] is None:
+            raise ValueError(f"Cannot infer num from shape {value.shape}")
+        num = int(value.shape[axis])
+    out = _unpack(value, num=int(num), axis=int(axis), name=name)
+    return out if isinstance(out, list) else [out]
+
+
+def _split_shape(node: NodeSpec):
+    x = node.inputs[0]
+    sizes, axis = node.attrs["sizes"], node.attrs["axis"]
+    if x.shape.ndims is None:
+        return [(TensorShape(None), x.dtype) for _ in sizes]
+    dims = x.shape.as_list()
+    ax = _norm_axis(axis, len(dims), node)
+    if dims[ax] is not None and builtins.sum(sizes) != dims[ax]:
+        node.fail(f"split sizes {list(sizes)} do not add up to dimension {ax} of size "
+                  f"{dims[ax]}")
+    return [(TensorShape(dims[:ax] + [s] + dims[ax + 1:]), x.dtype) for s in sizes]
+
+
+@op("SplitV", shape=_split_shape, may_alias=True)
+def _split(xp, value, *, sizes, axis):
+    idx = np.cumsum(sizes)[:-1].tolist()
+    return xp.split(value, idx, axis=axis)
+
+
+@_split.grad
+def _split_grad(op, *dys):
+    return [concat(list(dys), axis=op.attrs["axis"])]
+
+
+def split(value, num_or_size_splits, axis=0, num=None, name: str = "split") -> list[Tensor]:
+    """``tf.split``: into ``n`` equal parts, or parts of the given sizes."""
+    value = convert_to_tensor(value)
+    axis = int(_int_list(axis, "axis")[0])
+    if isinstance(num_or_size_splits, int) or (isinstance(num_or_size_splits, np.integer)):
+        n = int(num_or_size_splits)
+        d = value.shape[axis] if value.shape.ndims is not None else None
+        if d is None:
+            raise ValueError(f"split into {n} parts needs a known size along axis {axis}")
+        if d % n:
+            raise ValueError(f"Dimension {axis} of size {d} is not evenly divisible by {n} "
+                             f"(tf.split of {value.name})")
+        sizes = (d // n,) * n
+    else:
+        sizes = list(_int_list(num_or_size_splits, "size_splits"))
+        if -1 in sizes:
+            d = value.shape[axis]
+            sizes[sizes.index(-1)] = d - (builtins.sum(sizes) + 1)
+        sizes = tuple(sizes)
+    out = _split(value, sizes=sizes, axis=axis, name=name)
+    return out if isinstance(out, list) else [out]
+
+
+def _tile_shape(node: NodeSpec):
+    x = node.inputs[0]
+    m = node.attrs["multiples"]
+    if x.shape.ndims is None:
+        return TensorShape([None] * len(m)), x.dtype
+    if len(m) != x.shape.ndims:
+        node.fail(f"multiples has {len(m)} entries but the input has rank {x.shape.ndims}")
+    return TensorShape([None if d is None else d * k for d, k in zip(x.shape.as_list(), m)]), \
+        x.dtype
+
+
+@op("Tile", shape=_tile_shape)
+def _tile(xp, input, *, multiples):  # noqa: A002
+    return xp.tile(input, multiples)
+
+
+@_tile.grad
+def _tile_grad(op, dy):
+    from flowgrad.ops.reduce_ops import reduce_sum  # noqa: PLC0415
+    x = op.inputs[0]
+    m = op.attrs["multiples"]
+    r = len(m)
+    xs = _shape_of(x)
+    split_shape = stack([v for k in builtins.range(r) for v in (m[k], xs[k])])
+    g = reshape(dy, split_shape)
+    return [reduce_sum(g, axis=list(builtins.range(0, 2 * r, 2)))]
+
+
+def tile(input, multiples, name: str | None = None) -> Tensor:  # noqa: A002
+    """``tf.tile``: repeat the tensor ``multiples[i]`` times along axis ``i``."""
+    return _tile(input, multiples=tuple(_int_list(multiples, "multiples")), name=name)
+
+
+def _pad_shape(node: NodeSpec):
+    x = node.inputs[0]
+    p = node.attrs["paddings"]
+    if x.shape.ndims is None:
+        return TensorShape([None] * len(p)), x.dtype
+    if len(p) != x.shape.ndims:
+        node.fail(f"paddings has {len(p)} rows but the input has rank {x.shape.ndims}")
+    mode = node.attrs["mode"]
+    for (lo, hi), d in zip(p, x.shape.as_list()):
+        if mode == "REFLECT" and d is not None and (lo >= d or hi >= d):
+            node.fail(f"REFLECT padding ({lo}, {hi}) must be smaller than the dimension {d}")
+    return TensorShape([None if d is None else d + lo + hi for (lo, hi), d in
+                        zip(p, x.shape.as_list())]), x.dtype
+
+
+@op("PadV2", shape=_pad_shape)
+def _pad(xp, input, constant_values, *, paddings, mode="CONSTANT"):  # noqa: A002
+    if mode == "CONSTANT":
+        return xp.pad(input, paddings, mode="constant", constant_values=constant_values)
+    return xp.pad(input, paddings, mode="reflect" if mode == "REFLECT" else "symmetric")
+
+
+@_pad.grad
+def _pad_grad(op, dy):
+    x = op.inputs[0]
+    p = op.attrs["paddings"]
+    if op.attrs["mode"] != "CONSTANT":
+        raise LookupError(f"Gradient of {op.attrs['mode']} padding is not implemented "
+                          f"('{op.name}')")
+    begin = constant([lo for lo, _ in p], _dt.int32)
+    return [slice(dy, begin, _shape_of(x)), None]
+
+
+def pad(tensor, paddings, mode: str = "CONSTANT", name: str | None = None,
+        constant_values=0) -> Tensor:
+    """``tf.pad``: CONSTANT, REFLECT or SYMMETRIC padding; ``paddings`` is [rank, 2]."""
+    mode = mode.upper()
+    if mode not in ("CONSTANT", "REFLECT", "SYMMETRIC"):
+        raise ValueError(f"Unknown padding mode: {mode}")
+    p = np.asarray(_int_list(paddings, "paddings")).reshape(-1, 2)
+    tensor = convert_to_tensor(tensor)
+    return _pad(tensor, convert_to_tensor(constant_values, dtype=tensor.dtype),
+                paddings=tuple((int(a), int(b)) for a, b in p), mode=mode, name=name)
+
+
+# ----- Slicing --------------------------------------------------------------------------
+def _slice_shape(node: NodeSpec):
+    x, b, s = node.inputs
+    bv, sv = constant_value(b), constant_value(s)
+    r = x.shape.ndims
+    if r is None and sv is not None:
+        r = len(np.asarray(sv).reshape(-1))
+    if r is None:
+        return TensorShape(None), x.dtype
+    if sv is None:
+        return TensorShape([None] * r), x.dtype
+    sv = [int(v) for v in np.asarray(sv).reshape(-1)]
+    if len(sv) != r:
+        node.fail(f"size has {len(sv)} entries but the input has rank {r}")
+    dims = []
+    for i, n in enumerate(sv):
+        if n >= 0:
+            dims.append(n)
+        elif bv is not None and x.shape[i] is not None:
+            dims.append(x.shape[i] - int(np.asarray(bv).reshape(-1)[i]))
+        else:
+            dims.append(None)
+    return TensorShape(dims), x.dtype
+
+
+@op("Slice", shape=_slice_shape, may_alias=True)
+def _slice(xp, input, begin, size):  # noqa: A002
+    idx = tuple(builtins.slice(int(b), None if int(s) < 0 else int(b) + int(s))
+                for b, s in zip(begin, size))
+    return input[idx]
+
+
+@_slice.grad
+def _slice_grad(op, dy):
+    x, b, s = op.inputs
+    return [_slice_grad_op(dy, _shape_of(x), b), None, None]
+
+
+def _slice_grad_shape(node: NodeSpec):
+    return constant_shape(node.inputs[1]), node.inputs[0].dtype
+
+
+@op("SliceGrad", shape=_slice_grad_shape)
+def _slice_grad_op(xp, dy, shape, begin):
+    out = xp.zeros(tuple(int(d) for d in shape), dtype=dy.dtype)
+    idx = tuple(builtins.slice(int(b), int(b) + n) for b, n in zip(begin, dy.shape))
+    out[idx] = dy
+    return out
+
+
+@_slice_grad_op.grad
+def _slice_grad_op_grad(op, ddx):
+    dy = op.inputs[0]
+    return [slice(ddx, op.inputs[2], shape(dy)), None, None]
+
+
+def slice(input_, begin, size, name: str | None = None) -> Tensor:  # noqa: A001
+    """``tf.slice``: ``size[i]`` elements from ``begin[i]`` on each axis (-1: to the end)."""
+    b = begin if isinstance(begin, Tensor) else _shape_literal_any(begin)
+    s = size if isinstance(size, Tensor) else _shape_literal_any(size)
+    return _slice(input_, b, s, name=name)
+
+
+def _shape_literal_any(v):
+    if isinstance(v, list | tuple) and any(isinstance(d, Tensor) for d in v):
+        return stack([d if isinstance(d, Tensor) else constant(int(d), _dt.int32) for d in v])
+    return constant(np.asarray(v, dtype=np.int32))
+
+
+def _index_shape(shape: TensorShape, spec: tuple) -> TensorShape:
+    """Static result shape of numpy basic indexing ``x[spec]`` (None dims stay unknown)."""
+    if shape.ndims is None:
+        return TensorShape(None)
+    dims = shape.as_list()
+    results = []
+    for sentinel in (1000003, 1000033):
+        fake = np.lib.stride_tricks.as_strided(np.zeros(1), shape=[sentinel if d is None else d
+                                                                   for d in dims],
+                                               strides=[0] * len(dims))
+        results.append(fake[spec].shape)
+    return TensorShape([a if a == b else None for a, b in zip(*results)])
+
+
+def _strided_slice_shape(node: NodeSpec):
+    x = node.inputs[0]
+    spec = node.attrs["spec"]
+    try:
+        shp = _index_shape(x.shape, _decode(spec))
+    except IndexError as e:
+        node.fail(f"index {_describe(spec)} is out of bounds: {e}")
+    return shp, x.dtype
+
+
+def _decode(spec):
+    return tuple(builtins.slice(*s[1]) if s[0] == "s" else s[1] if s[0] == "i" else
+                 (None if s[0] == "n" else Ellipsis) for s in spec)
+
+
+def _describe(spec) -> str:
+    parts = []
+    for kind, v in spec:
+        if kind == "i":
+            parts.append(str(v))
+        elif kind == "n":
+            parts.append("newaxis")
+        elif kind == "e":
+            parts.append("...")
+        else:
+            a, b, c = v
+            parts.append(f"{'' if a is None else a}:{'' if b is None else b}"
+                         f"{'' if c is None else ':' + str(c)}")
+    return "[" + ", ".join(parts) + "]"
+
+
+@op("StridedSlice", shape=_strided_slice_shape, may_alias=True)
+def _strided_slice(xp, input, *, spec):  # noqa: A002
+    return input[_decode(spec)]
+
+
+@_strided_slice.grad
+def _strided_slice_grad(op, dy):
+    return [_strided_slice_grad_op(dy, _shape_of(op.inputs[0]), spec=op.attrs["spec"])]
+
+
+@op("StridedSliceGrad", shape=lambda n: (constant_shape(n.inputs[1]), n.inputs[0].dtype))
+def _strided_slice_grad_op(xp, dy, shape, *, spec):
+    out = xp.zeros(tuple(int(d) for d in shape), dtype=dy.dtype)
+    out[_decode(spec)] = dy
+    return out
+
+
+@_strided_slice_grad_op.grad
+def _strided_slice_grad_op_grad(op, ddx):
+    return [_strided_slice(ddx, spec=op.attrs["spec"]), None]
+
+
+def _encode(key) -> tuple:
+    if not isinstance(key, tuple):
+        key = (key,)
+    spec = []
+    for k in key:
+        if k is None:
+            spec.append(("n", None))
+        elif k is Ellipsis:
+            spec.append(("e", None))
+        elif isinstance(k, builtins.slice):
+            spec.append(("s", tuple(None if v is None else _static_int(v)
+                                    for v in (k.start, k.stop, k.step))))
+        else:
+            spec.append(("i", _static_int(k)))
+    return tuple(spec)
+
+
+def _static_int(v) -> int:
+    if isinstance(v, Tensor):
+        c = constant_value(v)
+        if c is None:
+            raise _DynamicIndex()
+        return int(c)
+    if isinstance(v, bool) or not isinstance(v, int | np.integer):
+        raise TypeError(f"Only integers, slices (`:`), ellipsis (`...`), tf.newaxis (`None`) "
+                        f"and scalar int32/int64 tensors are valid indices, got {v!r}")
+    return int(v)
+
+
+class _DynamicIndex(Exception):
+    pass
+
+
+def getitem(tensor: Tensor, key) -> Tensor:
+    """``tensor[key]``: ints, slices with steps, ``...`` and ``tf.newaxis``; a scalar tensor
+    index selects along axis 0 (gather)."""
+    try:
+        spec = _encode(key)
+    except _DynamicIndex:
+        if isinstance(key, Tensor):
+            return gather(tensor, key)
+        return _dynamic_getitem(tensor, key)
+    return _strided_slice(tensor, spec=spec, name="strided_slice")
+
+
+def _dynamic_getitem(tensor: Tensor, key) -> Tensor:
+    key = key if isinstance(key, tuple) else (key,)
+    out = tensor
+    axis = 0
+    for k in key:
+        if isinstance(k, Tensor):
+            out = gather(out, k, axis=axis)
+        elif isinstance(k, int):
+            out = gather(out, constant(k, _dt.int32), axis=axis)
+        elif k == builtins.slice(None):
+            axis += 1
+        else:
+            raise TypeError("Mixing tensor indices with slices other than `:` is not supported; "
+                            "use tf.slice or tf.gather.")
+    return out
+
+
+def strided_slice(input_, begin, end, strides=None, begin_mask=0, end_mask=0, ellipsis_mask=0,
+                  new_axis_mask=0, shrink_axis_mask=0, var=None, name: str | None = None):
+    """``tf.strided_slice`` with static begin/end/strides and TF's bit masks."""
+    b = _int_list(begin, "begin")
+    e = _int_list(end, "end")
+    s = _int_list(strides, "strides") if strides is not None else [1] * len(b)
+    key = []
+    for i, (bi, ei, si) in enumerate(zip(b, e, s)):
+        bit = 1 << i
+        if ellipsis_mask & bit:
+            key.append(Ellipsis)
+        elif new_axis_mask & bit:
+            key.append(None)
+        elif shrink_axis_mask & bit:
+            key.append(bi)
+        else:
+            key.append(builtins.slice(None if begin_mask & bit else bi,
+                                      None if end_mask & bit else ei, si))
+    return _strided_slice(input_, spec=_encode(tuple(key)), name=name or "StridedSlice")
+
+
+# ----- Gather / scatter -----------------------------------------------------------------
+def _gather_shape(node: NodeSpec):
+    p, i = node.inputs
+    if not i.dtype.is_integer:
+        node.fail(f"indices must be int32 or int64, got {i.dtype.name}", TypeError)
+    axis = node.attrs["axis"]
+    if p.shape.ndims is None or i.shape.ndims is None:
+        return TensorShape(None), p.dtype
+    ax = _norm_axis(axis, p.shape.ndims, node)
+    d = p.shape.as_list()
+    return TensorShape(d[:ax] + i.shape.as_list() + d[ax + 1:]), p.dtype
+
+
+@op("GatherV2", shape=_gather_shape)
+def _gather(xp, params, indices, *, axis=0):
+    n = params.shape[axis]
+    if indices.size and (int(indices.min()) < 0 or int(indices.max()) >= n):
+        bad = indices[(indices < 0) | (indices >= n)].reshape(-1)[0]
+        raise IndexError(f"indices contains {int(bad)}, which is not in [0, {n})")
+    return xp.take(params, indices, axis=axis)
+
+
+@_gather.grad
+def _gather_grad(op, dy):
+    p, i = op.inputs
+    return [_gather_grad_op(dy, i, _shape_of(p), axis=op.attrs["axis"]), None]
+
+
+@op("GatherGrad", shape=lambda n: (constant_shape(n.inputs[2]), n.inputs[0].dtype))
+def _gather_grad_op(xp, dy, indices, shape, *, axis=0):
+    """Scatter-adds ``dy`` back into a zero tensor of the params' ``shape``."""
+    shape = tuple(int(d) for d in shape)
+    ax = axis % len(shape)
+    out = xp.zeros((shape[ax],) + shape[:ax] + shape[ax + 1:], dtype=dy.dtype)
+    # move the gathered axes of dy to the front, flatten the indices
+    k = indices.ndim
+    g = xp.moveaxis(dy, tuple(builtins.range(ax, ax + k)), tuple(builtins.range(k)))
+    g = g.reshape((-1,) + out.shape[1:])
+    _scatter_add(xp, out, indices.reshape(-1), g)
+    return xp.moveaxis(out, 0, ax)
+
+
+def _scatter_add(xp, out, idx, updates) -> None:
+    """``out[idx] += updates`` with repeated indices summed (a sorted segment sum)."""
+    if idx.size == 0:
+        return
+    if xp is np and out.ndim > 1:
+        order = np.argsort(idx, kind="stable")
+        sidx = idx[order]
+        starts = np.flatnonzero(np.r_[True, sidx[1:] != sidx[:-1]])
+        sums = np.add.reduceat(updates[order], starts, axis=0)
+        out[sidx[starts]] += sums
+    else:
+        xp.add.at(out, idx, updates)
+
+
+@_gather_grad_op.grad
+def _gather_grad_op_grad(op, ddx):
+    return [gather(ddx, op.inputs[1], axis=op.attrs["axis"]), None, None]
+
+
+def gather(params, indices, validate_indices=None, name: str | None = None, axis=0,
+           batch_dims: int = 0) -> Tensor:
+    """``tf.gather``: slices of ``params`` along ``axis`` at ``indices`` (checked in range)."""
+    if batch_dims:
+        raise NotImplementedError("gather with batch_dims is not supported yet")
+    return _gather(params, indices, axis=int(_int_list(axis, "axis")[0]), name=name)
+
+
+def _gather_nd_shape(node: NodeSpec):
+    p, i = node.inputs
+    if not i.dtype.is_integer:
+        node.fail(f"indices must be int32 or int64, got {i.dtype.name}", TypeError)
+    if p.shape.ndims is None or i.shape.ndims is None or i.shape[-1] is None:
+        return TensorShape(None), p.dtype
+    k = i.shape[-1]
+    if k > p.shape.ndims:
+        node.fail(f"index depth {k} exceeds the params rank {p.shape.ndims}")
+    return TensorShape(i.shape.as_list()[:-1] + p.shape.as_list()[k:]), p.dtype
+
+
+@op("GatherNd", shape=_gather_nd_shape)
+def _gather_nd(xp, params, indices):
+    k = indices.shape[-1]
+    for j in builtins.range(k):
+        col = indices[..., j]
+        if col.size and (int(col.min()) < 0 or int(col.max()) >= params.shape[j]):
+            raise IndexError(f"indices[..., {j}] out of range [0, {params.shape[j]})")
+    return params[tuple(indices[..., j] for j in builtins.range(k))]
+
+
+@_gather_nd.grad
+def _gather_nd_grad(op, dy):
+    p, i = op.inputs
+    return [scatter_nd(i, dy, _shape_of(p)), None]
+
+
+@op("ScatterNd", shape=lambda n: (constant_shape(n.inputs[2]), n.inputs[1].dtype))
+def _scatter_nd(xp, indices, updates, shape):
+    out = xp.zeros(tuple(int(d) for d in shape), dtype=updates.dtype)
+    k = indices.shape[-1]
+    flat = xp.ravel_multi_index(tuple(indices[..., j].reshape(-1) for j in builtins.range(k)),
+                                out.shape[:k])
+    view = out.reshape((-1,) + out.shape[k:])
+    _scatter_add(xp, view, flat, updates.reshape((-1,) + out.shape[k:]))
+    return out
+
+
+@_scatter_nd.grad
+def _scatter_nd_grad(op, dy):
+    return [None, gather_nd(dy, op.inputs[0]), None]
+
+
+def gather_nd(params, indices, name: str | None = None, batch_dims: int = 0) -> Tensor:
+    """``tf.gather_nd``: ``params[indices[..., 0], indices[..., 1], ...]``."""
+    return _gather_nd(params, indices, name=name)
+
+
+def scatter_nd(indices, updates, shape, name: str | None = None) -> Tensor:
+    """``tf.scatter_nd``: zeros of ``shape`` with ``updates`` added at ``indices``."""
+    return _scatter_nd(indices, updates, shape if isinstance(shape, Tensor) else
+                       _shape_literal(shape), name=name)
+
+
+def _where_shape(node: NodeSpec):
+    c = node.inputs[0]
+    return TensorShape([None, c.shape.ndims]), _dt.int64
+
+
+@op("Where", shape=_where_shape)
+def where_indices(xp, condition):
+    return xp.argwhere(condition).astype(xp.int64)
+
+
+NotDifferentiable("Where")
+
+
+def _reverse_shape(node: NodeSpec):
+    return node.inputs[0].shape, node.inputs[0].dtype
+
+
+@op("ReverseV2", shape=_reverse_shape, may_alias=True)
+def _reverse(xp, tensor, *, axis):
+    return xp.flip(tensor, axis=axis)
+
+
+@_reverse.grad
+def _reverse_grad(op, dy):
+    return [_reverse(dy, axis=op.attrs["axis"])]
+
+
+def reverse(tensor, axis, name: str | None = None) -> Tensor:
+    """``tf.reverse``: flip the given axes."""
+    return _reverse(tensor, axis=tuple(_int_list(axis, "axis")), name=name)
+
+
+reverse_v2 = reverse
+
+newaxis = None

@@ -1,0 +1,321 @@
+"""Neural-network primitives: activations, softmax, bias_add and the fused cross-entropies.
+
+The cross-entropies are single ops whose kernels compute the loss and its gradient
+together in a numerically stable way (float32 logits of ±1e4 give finite, exact losses).
+"""
+
+from __future__ import annotations
+
+from flowgrad.framework.graph import name_scope
+from flowgrad.framework.registry import NodeSpec, convert_to_tensor, op, require_float
+from flowgrad.framework.shapes import TensorShape
+from flowgrad.ops import array_ops as A
+from flowgrad.ops import math_ops as M
+from flowgrad.ops import reduce_ops as R
+
+
+def _float_unary(node: NodeSpec):
+    require_float(node)
+    return node.inputs[0].shape, node.inputs[0].dtype
+
+
+# ----- Activations ---------------------------------------------------------------------
+@op("Relu", shape=_float_unary)
+def relu(xp, features):
+    return xp.maximum(features, 0)
+
+
+@relu.grad
+def _relu_grad(op, dy):
+    return [_relu_backprop(dy, op.outputs[0])]
+
+
+@op("ReluGrad", shape=lambda n: (n.inputs[0].shape, n.inputs[0].dtype), same_dtype=True)
+def _relu_backprop(xp, gradients, features):
+    return gradients * (features > 0)
+
+
+@_relu_backprop.grad
+def _relu_backprop_grad(op, ddx):
+    return [_relu_backprop(ddx, op.inputs[1]), A.zeros_like(op.inputs[1])]
+
+
+# ----- Softmax ---------------------------------------------------------------------------
+def _softmax_shape(node: NodeSpec):
+    require_float(node)
+    x = node.inputs[0]
+    if x.shape.ndims == 0:
+        node.fail("softmax needs at least rank 1")
+    return x.shape, x.dtype
+
+
+@op("Softmax", shape=_softmax_shape)
+def _softmax(xp, logits, *, axis=-1):
+    e = xp.exp(logits - logits.max(axis=axis, keepdims=True))
+    e /= e.sum(axis=axis, keepdims=True)
+    return e
+
+
+@_softmax.grad
+def _softmax_grad(op, dy):
+    y = op.outputs[0]
+    ax = op.attrs["axis"]
+    return [(dy - R._sum(dy * y, axis=(ax,), keepdims=True)) * y]
+
+
+@op("LogSoftmax", shape=_softmax_shape)
+def _log_softmax(xp, logits, *, axis=-1):
+    z = logits - logits.max(axis=axis, keepdims=True)
+    return z - xp.log(xp.exp(z).sum(axis=axis, keepdims=True))
+
+
+@_log_softmax.grad
+def _log_softmax_grad(op, dy):
+    y = op.outputs[0]
+    ax = op.attrs["axis"]
+    return [dy - M.exp(y) * R._sum(dy, axis=(ax,), keepdims=True)]
+
+
+def softmax(logits, axis=None, name=None, dim=None):
+    """``tf.nn.softmax`` along ``axis`` (default: last)."""
+    axis = dim if axis is None else axis
+    return _softmax(logits, axis=-1 if axis is None else int(axis), name=name or "Softmax")
+
+
+def log_softmax(logits, axis=None, name=None, dim=None):
+    """``tf.nn.log_softmax``: ``logits - log(sum(exp(logits)))``, computed stably."""
+    axis = dim if axis is None else axis
+    return _log_softmax(logits, axis=-1 if axis is None else int(axis),
+                        name=name or "LogSoftmax")
+
+
+# ----- Bias ------------------------------------------------------------------------------
+def _bias_add_shape(node: NodeSpec):
+    v, b = node.inputs
+    if b.shape.ndims not in (None, 1):
+        node.fail(f"bias must be 1-D, got shape {b.shape}")
+    if v.shape.ndims is not None and v.shape.ndims < 2:
+        node.fail(f"value must be at least rank 2, got shape {v.shape}")
+    nchw = node.attrs["data_format"] in ("NCHW", "NCW", "NCDHW")
+    c = v.shape[1 if nchw else -1] if v.shape.ndims is not None else None
+    if c is not None and b.shape.ndims == 1 and b.shape[0] is not None and b.shape[0] != c:
+        node.fail(f"bias has {b.shape[0]} elements but the value's channel dimension is {c}")
+    return v.shape, v.dtype
+
+
+@op("BiasAdd", shape=_bias_add_shape, same_dtype=True)
+def _bias_add(xp, value, bias, *, data_format="NHWC"):
+    if data_format in ("NCHW", "NCW", "NCDHW"):
+        return value + bias.reshape((-1,) + (1,) * (value.ndim - 2))
+    return value + bias
+
+
+@_bias_add.grad
+def _bias_add_grad(op, dy):
+    fmt = op.attrs["data_format"]
+    r = op.inputs[0].shape.ndims
+    if fmt in ("NCHW", "NCW", "NCDHW"):
+        axes = tuple(i for i in range(r) if i != 1)
+    else:
+        axes = tuple(range(r - 1))
+    return [dy, R._sum(dy, axis=axes, keepdims=False)]
+
+
+def bias_add(value, bias, data_format=None, name=None):
+    """``tf.nn.bias_add``: adds a 1-D bias along the channel axis."""
+    return _bias_add(value, bias, data_format=data_format or "NHWC", name=name or "BiasAdd")
+
+
+# ----- Cross-entropies -------------------------------------------------------------------
+def _xent_shape(node: NodeSpec):
+    logits, labels = node.inputs
+    require_float(node, 0)
+    if logits.shape.ndims is not None and logits.shape.ndims != 2:
+        node.fail(f"logits must be 2-D [batch, classes], got {logits.shape}")
+    if not logits.shape.is_compatible_with(labels.shape):
+        node.fail(f"logits and labels must have the same shape, got logits {logits.shape} and "
+                  f"labels {labels.shape}")
+    shp = logits.shape.merge_with(labels.shape)
+    return [(TensorShape([shp[0]] if shp.ndims else [None]), logits.dtype),
+            (shp, logits.dtype)]
+
+
+@op("SoftmaxCrossEntropyWithLogits", shape=_xent_shape, same_dtype=True)
+def _softmax_xent(xp, features, labels):
+    z = features - features.max(axis=1, keepdims=True)
+    e = xp.exp(z)
+    s = e.sum(axis=1, keepdims=True)
+    log_p = z - xp.log(s)
+    loss = -(labels * log_p).sum(axis=1)
+    e /= s
+    e -= labels
+    return loss, e
+
+
+@_softmax_xent.grad
+def _softmax_xent_grad(op, dloss, dbackprop):
+    logits, labels = op.inputs
+    backprop = op.outputs[1]
+    d = A.expand_dims(dloss, -1)
+    g_logits = d * backprop
+    g_labels = d * negative_log_softmax(logits)
+    if dbackprop is not None and dbackprop.op.type not in ("ZerosLike",):
+        p = softmax(logits)
+        g_logits = g_logits + (dbackprop - R._sum(dbackprop * p, axis=(1,), keepdims=True)) * p
+    return [g_logits, g_labels]
+
+
+def negative_log_softmax(logits):
+    return M.negative(log_softmax(logits))
+
+
+def _move_last(x, axis):
+    x = convert_to_tensor(x)
+    r = x.shape.ndims
+    if axis in (-1, None) or (r is not None and axis == r - 1):
+        return x, None
+    perm = [i for i in range(r) if i != axis % r] + [axis % r]
+    return A.transpose(x, perm), perm
+
+
+def _flatten2d(x):
+    r = x.shape.ndims
+    if r == 2:
+        return x, None
+    shp = A._shape_of(x)
+    return A.reshape(x, [-1, x.shape[-1] if x.shape[-1] is not None else shp[-1]]), shp
+
+
+def softmax_cross_entropy_with_logits_v2(_sentinel=None, labels=None, logits=None, dim=-1,
+                                         name=None, axis=None):
+    """Per-example ``-sum(labels * log_softmax(logits))``; gradients flow to labels too."""
+    if _sentinel is not None:
+        raise ValueError("Only call softmax_cross_entropy_with_logits with named arguments "
+                         "(labels=..., logits=..., ...)")
+    if labels is None or logits is None:
+        raise ValueError("Both labels= and logits= must be given.")
+    axis = dim if axis is None else axis
+    with name_scope(name, "softmax_cross_entropy_with_logits"):
+        logits = convert_to_tensor(logits)
+        labels = convert_to_tensor(labels, dtype=logits.dtype)
+        logits, perm = _move_last(logits, axis)
+        labels, _ = _move_last(labels, axis)
+        lf, shp = _flatten2d(logits)
+        bf, _ = _flatten2d(labels)
+        loss, _ = _softmax_xent(lf, bf)
+        if shp is not None:
+            loss = A.reshape(loss, shp[:-1])
+        return loss
+
+
+def softmax_cross_entropy_with_logits(_sentinel=None, labels=None, logits=None, dim=-1,
+                                      name=None, axis=None):
+    """TF1's version: like ``_v2`` but no gradient flows into ``labels``."""
+    if labels is not None:
+        labels = A.stop_gradient(labels)
+    return softmax_cross_entropy_with_logits_v2(_sentinel, labels=labels, logits=logits,
+                                                dim=dim, name=name, axis=axis)
+
+
+def _sparse_xent_shape(node: NodeSpec):
+    logits, labels = node.inputs
+    require_float(node, 0)
+    if not labels.dtype.is_integer:
+        node.fail(f"labels must be int32 or int64 class indices, got {labels.dtype.name}. "
+                  "For one-hot labels use softmax_cross_entropy_with_logits.", TypeError)
+    if logits.shape.ndims is not None and logits.shape.ndims != 2:
+        node.fail(f"logits must be 2-D [batch, classes], got {logits.shape}")
+    if labels.shape.ndims is not None and labels.shape.ndims != 1:
+        node.fail(f"labels must be 1-D [batch], got {labels.shape}")
+    if logits.shape.ndims and labels.shape.ndims and logits.shape[0] is not None \
+            and labels.shape[0] is not None and logits.shape[0] != labels.shape[0]:
+        node.fail(f"logits and labels must have the same first dimension, got logits shape "
+                  f"{logits.shape} and labels shape {labels.shape}")
+    b = labels.shape[0] if labels.shape.ndims else None
+    if b is None and logits.shape.ndims:
+        b = logits.shape[0]
+    return [(TensorShape([b]), logits.dtype), (logits.shape, logits.dtype)]
+
+
+@op("SparseSoftmaxCrossEntropyWithLogits", shape=_sparse_xent_shape)
+def _sparse_softmax_xent(xp, features, labels):
+    n, k = features.shape
+    if labels.size and (int(labels.min()) < 0 or int(labels.max()) >= k):
+        bad = labels[(labels < 0) | (labels >= k)][0]
+        raise ValueError(f"Received a label value of {int(bad)} which is outside the valid "
+                         f"range of [0, {k}).")
+    z = features - features.max(axis=1, keepdims=True)
+    e = xp.exp(z)
+    s = e.sum(axis=1, keepdims=True)
+    rows = xp.arange(n)
+    loss = xp.log(s[:, 0]) - z[rows, labels]
+    e /= s
+    e[rows, labels] -= 1
+    return loss, e
+
+
+@_sparse_softmax_xent.grad
+def _sparse_softmax_xent_grad(op, dloss, dbackprop):
+    logits = op.inputs[0]
+    g = A.expand_dims(dloss, -1) * op.outputs[1]
+    if dbackprop is not None and dbackprop.op.type not in ("ZerosLike",):
+        p = softmax(logits)
+        g = g + (dbackprop - R._sum(dbackprop * p, axis=(1,), keepdims=True)) * p
+    return [g, None]
+
+
+def sparse_softmax_cross_entropy_with_logits(_sentinel=None, labels=None, logits=None,
+                                             name=None):
+    """Per-example ``-log_softmax(logits)[label]`` with integer class labels."""
+    if _sentinel is not None:
+        raise ValueError("Only call sparse_softmax_cross_entropy_with_logits with named "
+                         "arguments (labels=..., logits=..., ...)")
+    if labels is None or logits is None:
+        raise ValueError("Both labels= and logits= must be given.")
+    with name_scope(name, "SparseSoftmaxCrossEntropyWithLogits"):
+        logits = convert_to_tensor(logits)
+        labels = convert_to_tensor(labels)
+        if logits.shape.ndims not in (None, 2):
+            lf, shp = _flatten2d(logits)
+            loss, _ = _sparse_softmax_xent(lf, A.reshape(labels, [-1]))
+            return A.reshape(loss, A._shape_of(labels))
+        loss, _ = _sparse_softmax_xent(logits, labels)
+        return loss
+
+
+def sigmoid_cross_entropy_with_logits(_sentinel=None, labels=None, logits=None, name=None):
+    """``max(x, 0) - x * z + log(1 + exp(-|x|))``: stable for any logits."""
+    if _sentinel is not None:
+        raise ValueError("Only call sigmoid_cross_entropy_with_logits with named arguments "
+                         "(labels=..., logits=..., ...)")
+    with name_scope(name, "logistic_loss"):
+        logits = convert_to_tensor(logits)
+        labels = convert_to_tensor(labels, dtype=logits.dtype)
+        if not logits.shape.is_compatible_with(labels.shape):
+            raise ValueError(f"logits and labels must have the same shape ({logits.shape} vs "
+                             f"{labels.shape})")
+        relu_logits = M.maximum(logits, A.zeros_like(logits))
+        return relu_logits - logits * labels + M.log1p(M.exp(M.negative(M.abs(logits))))
+
+
+def weighted_cross_entropy_with_logits(labels=None, logits=None, pos_weight=None, name=None,
+                                       targets=None):
+    labels = targets if labels is None else labels
+    with name_scope(name, "logistic_loss"):
+        logits = convert_to_tensor(logits)
+        labels = convert_to_tensor(labels, dtype=logits.dtype)
+        log_weight = 1.0 + (pos_weight - 1.0) * labels
+        return (1.0 - labels) * logits + log_weight * (
+            M.log1p(M.exp(M.negative(M.abs(logits)))) + M.maximum(M.negative(logits),
+                                                                  A.zeros_like(logits)))
+
+
+def l2_loss(t, name=None):
+    """``sum(t ** 2) / 2``."""
+    with name_scope(name, "L2Loss") as scope:
+        t = convert_to_tensor(t)
+        return M.multiply(R.reduce_sum(M.square(t)), 0.5, name=scope)
+
+
+sigmoid = M.sigmoid
+tanh = M.tanh
