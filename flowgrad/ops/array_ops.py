@@ -234,7 +234,7 @@ def _transpose_shape(node: NodeSpec):
     perm = node.attrs["perm"]
     if x.shape.ndims is None:
         return TensorShape(None if perm is None else [None] * len(perm)), x.dtype
-    if sorted(perm) != list(range(x.shape.ndims)):
+    if sorted(perm) != list(builtins.range(x.shape.ndims)):
         node.fail(f"perm {list(perm)} is not a permutation of the {x.shape.ndims} axes")
     return TensorShape([x.shape[p] for p in perm]), x.dtype
 
@@ -257,7 +257,7 @@ def transpose(a, perm=None, name: str = "transpose", conjugate: bool = False) ->
         r = a.shape.ndims
         if r is None:
             raise ValueError("transpose without perm needs a known rank")
-        perm = list(range(r))[::-1]
+        perm = list(builtins.range(r))[::-1]
     perm = tuple(_int_list(perm, "perm"))
     return _transpose(a, perm=perm, name=name)
 
@@ -267,7 +267,7 @@ def matrix_transpose(a, name: str = "matrix_transpose", conjugate: bool = False)
     r = a.shape.ndims
     if r is None or r < 2:
         raise ValueError(f"matrix_transpose needs rank >= 2 with known rank, got {a.shape}")
-    return transpose(a, list(range(r - 2)) + [r - 1, r - 2], name=name)
+    return transpose(a, list(builtins.range(r - 2)) + [r - 1, r - 2], name=name)
 
 
 def _expand_dims_shape(node: NodeSpec):
@@ -371,7 +371,7 @@ def sum_to_shape(xp, x, shape):
     """Sums ``x`` over the axes along which ``shape`` was broadcast to ``x.shape``."""
     shape = tuple(int(d) for d in shape)
     lead = x.ndim - len(shape)
-    axes = tuple(range(lead)) + tuple(lead + i for i, d in enumerate(shape)
+    axes = tuple(builtins.range(lead)) + tuple(lead + i for i, d in enumerate(shape)
                                       if d == 1 and x.shape[lead + i] != 1)
     if axes:
         x = x.sum(axis=axes, keepdims=True)
