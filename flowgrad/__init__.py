@@ -78,6 +78,7 @@ from flowgrad.ops.logging_ops import Print, print_v2 as print  # noqa: E402, A00
 # --- convolutions -------------------------------------------------------------------------
 
 # --- main job (data, summary, viz) ----------------------------------------------------------
+from flowgrad import data, summary  # noqa: E402
 
 # --- the rest of TF1 (control flow, rnn, linalg, meta-graphs, app, gfile, logging) ---------
 
