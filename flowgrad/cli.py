@@ -75,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="continue from the latest checkpoint in --logdir")
     t.add_argument("--limit", type=_positive_int, default=None,
                    help="use only the first N training images (quick trials)")
+    t.add_argument("--threads", type=_positive_int, default=1,
+                   help="BLAS threads (default 1: fastest for small batches)")
 
     e = sub.add_parser("eval", help="evaluate a checkpoint on its test set")
     e.add_argument("checkpoint_dir")
@@ -149,9 +151,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "train":
             trainer.train(args.model, args.dataset, args.data_dir, args.epochs, args.batch_size,
                           args.optimizer, args.lr, args.seed, args.logdir, args.resume,
-                          args.limit)
+                          args.limit, args.threads)
         elif args.command == "eval":
-            trainer.evaluate_checkpoint(args.checkpoint_dir, args.model)
+            with trainer.blas_threads(1):
+                trainer.evaluate_checkpoint(args.checkpoint_dir, args.model)
         elif args.command == "predict":
             trainer.predict(args.checkpoint_dir, args.images)
         elif args.command == "graph":
