@@ -234,18 +234,22 @@ def _transpose_shape(node: NodeSpec):
     perm = node.attrs["perm"]
     if x.shape.ndims is None:
         return TensorShape(None if perm is None else [None] * len(perm)), x.dtype
+    if perm is None:
+        return TensorShape(x.shape.as_list()[::-1]), x.dtype
     if sorted(perm) != list(builtins.range(x.shape.ndims)):
         node.fail(f"perm {list(perm)} is not a permutation of the {x.shape.ndims} axes")
     return TensorShape([x.shape[p] for p in perm]), x.dtype
 
 
 @op("Transpose", shape=_transpose_shape, may_alias=True)
-def _transpose(xp, x, *, perm):
+def _transpose(xp, x, *, perm=None):
     return xp.transpose(x, perm)
 
 
 @_transpose.grad
 def _transpose_grad(op, dy):
+    if op.attrs["perm"] is None:     # axes reversed (rank known only at run time)
+        return [_transpose(dy, perm=None)]
     inv = tuple(int(i) for i in np.argsort(op.attrs["perm"]))
     return [_transpose(dy, perm=inv)]
 
@@ -254,10 +258,7 @@ def transpose(a, perm=None, name: str = "transpose", conjugate: bool = False) ->
     """``tf.transpose``: permute axes (default: reverse them)."""
     a = convert_to_tensor(a)
     if perm is None:
-        r = a.shape.ndims
-        if r is None:
-            raise ValueError("transpose without perm needs a known rank")
-        perm = list(builtins.range(r))[::-1]
+        return _transpose(a, perm=None, name=name)
     perm = tuple(_int_list(perm, "perm"))
     return _transpose(a, perm=perm, name=name)
 

@@ -148,6 +148,7 @@ def _softmax_xent(xp, features, labels):
     log_p = z - xp.log(s)
     loss = -(labels * log_p).sum(axis=1)
     e /= s
+    e *= labels.sum(axis=1, keepdims=True)   # exact also when labels do not sum to 1
     e -= labels
     return loss, e
 
@@ -160,8 +161,12 @@ def _softmax_xent_grad(op, dloss, dbackprop):
     g_logits = d * backprop
     g_labels = d * negative_log_softmax(logits)
     if dbackprop is not None and dbackprop.op.type not in ("ZerosLike",):
+        # backprop = softmax(logits) * sum(labels) - labels
         p = softmax(logits)
-        g_logits = g_logits + (dbackprop - R._sum(dbackprop * p, axis=(1,), keepdims=True)) * p
+        dp = R._sum(dbackprop * p, axis=(1,), keepdims=True)
+        total = R._sum(labels, axis=(1,), keepdims=True)
+        g_logits = g_logits + (dbackprop - dp) * p * total
+        g_labels = g_labels + dp - dbackprop
     return [g_logits, g_labels]
 
 
