@@ -104,7 +104,7 @@ def _prevent_gradient_grad(op, dy):
 
 
 @op("CheckNumerics", shape=unary, may_alias=True)
-def check_numerics(xp, tensor, *, message):
+def _check_numerics(xp, tensor, *, message):
     """Passes ``tensor`` through; raises InvalidArgumentError if it has NaN or Inf."""
     if tensor.dtype.kind == "f" and not bool(xp.isfinite(tensor).all()):
         from flowgrad.framework.errors import InvalidArgumentError  # noqa: PLC0415
@@ -118,10 +118,15 @@ def check_numerics(xp, tensor, *, message):
     return tensor
 
 
-@check_numerics.grad
+@_check_numerics.grad
 def _check_numerics_grad(op, dy):
-    return [check_numerics(dy, message="Not a number (NaN) or infinity (Inf) values detected "
+    return [_check_numerics(dy, message="Not a number (NaN) or infinity (Inf) values detected "
                            f"in gradient. {op.attrs['message']}")]
+
+
+def check_numerics(tensor, message: str, name: str | None = None) -> Tensor:
+    """Passes ``tensor`` through; the run fails with ``message`` if it holds NaN or Inf."""
+    return _check_numerics(tensor, message=str(message), name=name)
 
 
 # ----- Shapes -----------------------------------------------------------------------------

@@ -64,7 +64,7 @@ def prune(fetch_tensors, target_ops, fed: set) -> list[Operation]:
             deps = []
             refs = node._opdef.ref_inputs if node._opdef is not None else ()
             for i, t in enumerate(node.inputs):
-                if t in fed or i in refs:
+                if t in fed or i in refs or t.op.type == "VariableV2":
                     continue
                 deps.append(t.op)
             deps.extend(node.control_inputs)
@@ -100,7 +100,7 @@ def compile_plan(fetch_tensors: list[Tensor], target_ops: list[Operation],
     for idx, o in enumerate(ops):
         refs = o._opdef.ref_inputs if o._opdef is not None else ()
         for i, t in enumerate(o.inputs):
-            if i not in refs:
+            if i not in refs and t.op.type != "VariableV2":
                 last_use[t] = idx
 
     ns: dict[str, object] = {}
@@ -115,10 +115,12 @@ def compile_plan(fetch_tensors: list[Tensor], target_ops: list[Operation],
         refs = o._opdef.ref_inputs if o._opdef is not None else ()
         args = []
         for i, t in enumerate(o.inputs):
-            if i in refs:
+            if i in refs or (t.op.type == "VariableV2" and t not in names):
+                # variables are read where they are used (TF1 ref semantics): a read that
+                # runs after an assignment it depends on sees the new value
                 r = f"r{next(tmp)}"
                 ns[r] = ref_of(t)
-                args.append(r)
+                args.append(r if i in refs else f"{r}.get()")
             else:
                 args.append(names[t])
         outs = []
