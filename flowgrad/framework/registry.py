@@ -202,8 +202,10 @@ def _convert_inputs(d: OpDef, inputs: list) -> list[Tensor]:
     first_name = None
     for n, v in zip(names, inputs):
         if n in group:
-            t = convert_to_tensor(v, dtype=target, name=n) if target is not None \
-                else convert_to_tensor(v, name=n)
+            t = _as_tensor_or_none(v)
+            if t is None:
+                t = convert_to_tensor(v, dtype=target, name=n) if target is not None \
+                    else convert_to_tensor(v, name=n)
             if target is None:
                 target = t.dtype
             if t.dtype != target:
@@ -405,6 +407,8 @@ def constant_shape(t: Tensor) -> TensorShape:
     v = constant_value(t)
     if v is not None:
         return TensorShape([None if d < 0 else int(d) for d in np.asarray(v).reshape(-1)])
+    if t.op.type == "Shape":
+        return t.op.inputs[0].shape
     if t.op.type == "Pack":
         return TensorShape([_scalar_or_none(i) for i in t.op.inputs])
     if t.shape.ndims == 1 and t.shape[0] is not None:

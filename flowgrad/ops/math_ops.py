@@ -6,6 +6,8 @@ written as if nothing broadcast; the gradient engine sums them to each input's s
 
 from __future__ import annotations
 
+import numpy as np
+
 from flowgrad.framework import dtypes as _dt
 from flowgrad.framework.registry import (NodeSpec, NotDifferentiable, comparison, convert_to_tensor,
                                          elementwise, op, require_float, unary)
@@ -612,15 +614,14 @@ def _matmul_shape(node: NodeSpec):
     if ka is not None and kb is not None and ka != kb:
         node.fail(f"inner dimensions differ: {sa} @ {sb}"
                   f"{' (transpose_a)' if ta else ''}{' (transpose_b)' if tb else ''}: "
-                  f"{ka} != {kb}")
+                  f"{int(ka)} != {int(kb)}")
     batch = broadcast_shapes(sa[:-2], sb[:-2])
     if batch is None:
         node.fail(f"batch dimensions {sa[:-2]} and {sb[:-2]} do not broadcast")
     return batch.concatenate([m, n]), a.dtype
 
 
-@op("BatchMatMulV2", shape=_matmul_shape, same_dtype=True)
-def _matmul(xp, a, b, *, transpose_a=False, transpose_b=False):
+def _matmul_kernel(xp, a, b, *, transpose_a=False, transpose_b=False):
     if transpose_a:
         a = xp.swapaxes(a, -1, -2)
     if transpose_b:
@@ -628,7 +629,6 @@ def _matmul(xp, a, b, *, transpose_a=False, transpose_b=False):
     return xp.matmul(a, b)
 
 
-@_matmul.grad
 def _matmul_grad(op, dy):
     a, b = op.inputs
     ta, tb = op.attrs["transpose_a"], op.attrs["transpose_b"]
@@ -642,13 +642,24 @@ def _matmul_grad(op, dy):
             matmul(dy, a, transpose_a=True, transpose_b=True)]
 
 
+# TF's two op types: MatMul for matrices, BatchMatMulV2 for stacks of them (broadcast batch)
+_matmul2d = op("MatMul", shape=_matmul_shape, same_dtype=True)(_matmul_kernel)
+_batch_matmul = op("BatchMatMulV2", shape=_matmul_shape, same_dtype=True)(_matmul_kernel)
+_matmul2d.grad(_matmul_grad)
+_batch_matmul.grad(_matmul_grad)
+
+
 def matmul(a, b, transpose_a: bool = False, transpose_b: bool = False, adjoint_a: bool = False,
            adjoint_b: bool = False, a_is_sparse: bool = False, b_is_sparse: bool = False,
            name: str | None = None, output_type=None):
     """``tf.matmul``: (batched) matrix product ``a @ b`` with optional transposes."""
-    name = name or "MatMul"
-    return _matmul(a, b, transpose_a=bool(transpose_a or adjoint_a),
-                   transpose_b=bool(transpose_b or adjoint_b), name=name)
+    a = convert_to_tensor(a) if not hasattr(b, "_as_graph_element") else a
+    ra = a.shape.ndims if hasattr(a, "shape") and hasattr(a.shape, "ndims") else None
+    bt = b if hasattr(b, "_as_graph_element") else None
+    rb = bt._as_graph_element().shape.ndims if bt is not None else np.ndim(b)
+    builder = _matmul2d if ra == 2 and rb == 2 else _batch_matmul
+    return builder(a, b, transpose_a=bool(transpose_a or adjoint_a),
+                   transpose_b=bool(transpose_b or adjoint_b), name=name or "MatMul")
 
 
 # ----- n-ary ---------------------------------------------------------------------------
