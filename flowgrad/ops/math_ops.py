@@ -796,3 +796,42 @@ def _install_operators() -> None:
 
 
 _install_operators()
+
+
+# ----- Composites --------------------------------------------------------------------------
+def tensordot(a, b, axes, name: str | None = None):
+    """``tf.tensordot``: sum over ``axes`` of a and b (an int N = last N of a, first N of b;
+    or a pair of axis lists), built from transpose + reshape + matmul."""
+    from flowgrad.framework.graph import name_scope  # noqa: PLC0415
+    with name_scope(name, "Tensordot"):
+        a, b = convert_to_tensor(a), convert_to_tensor(b)
+        ra, rb = a.shape.ndims, b.shape.ndims
+        if ra is None or rb is None:
+            raise ValueError("tensordot needs inputs of known rank")
+        if isinstance(axes, int):
+            if axes > min(ra, rb):
+                raise ValueError(f"axes={axes} exceeds the rank of an input ({ra}, {rb})")
+            ax_a, ax_b = list(range(ra - axes, ra)), list(range(axes))
+        else:
+            ax_a, ax_b = ([axes[0]] if isinstance(axes[0], int) else list(axes[0]),
+                          [axes[1]] if isinstance(axes[1], int) else list(axes[1]))
+            ax_a = [x % ra for x in ax_a]
+            ax_b = [x % rb for x in ax_b]
+        for i, j in zip(ax_a, ax_b):
+            da, db = a.shape[i], b.shape[j]
+            if da is not None and db is not None and da != db:
+                raise ValueError(f"tensordot: dimension {i} of a ({int(da)}) differs from "
+                                 f"dimension {j} of b ({int(db)})")
+        free_a = [i for i in range(ra) if i not in ax_a]
+        free_b = [i for i in range(rb) if i not in ax_b]
+        at = A.transpose(a, free_a + ax_a)
+        bt = A.transpose(b, ax_b + free_b)
+        sa, sb = A.shape(a), A.shape(b)
+        from flowgrad.ops.reduce_ops import reduce_prod  # noqa: PLC0415
+        k = reduce_prod(A.gather(sa, ax_a)) if ax_a else 1
+        out = matmul(A.reshape(at, A.stack([-1, k])), A.reshape(bt, A.stack([k, -1])))
+        out_shape = A.concat([A.gather(sa, free_a) if free_a else A.zeros([0], _dt.int32),
+                              A.gather(sb, free_b) if free_b else A.zeros([0], _dt.int32)], 0)
+        res = A.reshape(out, out_shape)
+        res.set_shape([a.shape[i] for i in free_a] + [b.shape[i] for i in free_b])
+        return res
