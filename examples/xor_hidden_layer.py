@@ -33,13 +33,13 @@ def main(steps=2000):
     with tf.Session() as sess:
         sess.run(tf.global_variables_initializer())
         for step in range(steps + 1):
-            _, l = sess.run([train, loss], {x: X, y: Y})
+            _, loss_value = sess.run([train, loss], {x: X, y: Y})
             if step % 500 == 0:
-                print(f"step {step:5d}  loss {l:.4f}")
+                print(f"step {step:5d}  loss {loss_value:.4f}")
         pred = sess.run(predict, {x: X})[:, 0].tolist()
     print(f"XOR predictions {pred} (targets [0, 1, 1, 0]):",
           "learned" if pred == [0, 1, 1, 0] else "not learned")
-    return l, pred
+    return loss_value, pred
 
 
 if __name__ == "__main__":

@@ -37,8 +37,8 @@ from flowgrad.ops.math_ops import (abs, accumulate_n, acos, add, add_n, asin, at
                                    matmul, maximum, minimum, mod, multiply, negative, not_equal,
                                    pow, realdiv, reciprocal, rint, round, rsqrt, saturate_cast,
                                    scalar_mul, select, sigmoid, sign, sin, sinh, sqrt, square,
-                                   squared_difference, subtract, tan, tanh, tensordot, to_double, to_float,
-                                   to_int32, to_int64, truediv, where, where_v2)
+                                   squared_difference, subtract, tan, tanh, tensordot, to_double,
+                                   to_float, to_int32, to_int64, truediv, where, where_v2)
 from flowgrad.ops.reduce_ops import (arg_max, arg_min, argmax, argmin, count_nonzero, cumprod,
                                      cumsum, reduce_all, reduce_any, reduce_logsumexp, reduce_max,
                                      reduce_mean, reduce_min, reduce_prod, reduce_std, reduce_sum,

@@ -45,7 +45,8 @@ random = _module(
     shuffle=S.random_shuffle, categorical=S.categorical, multinomial=S.multinomial,
     set_random_seed=None)
 
-linalg = _module("linalg", "tf.linalg", matmul=M.matmul, tensordot=M.tensordot, transpose=A.matrix_transpose,
+linalg = _module("linalg", "tf.linalg", matmul=M.matmul, tensordot=M.tensordot,
+                 transpose=A.matrix_transpose,
                  matrix_transpose=A.matrix_transpose)
 
 debugging = _module("debugging", "tf.debugging", check_numerics=A.check_numerics)

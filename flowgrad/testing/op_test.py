@@ -74,7 +74,8 @@ def check_op(case: OpCase) -> None:
             if case.ref is not None:
                 ref = case.ref(*[np.array(v, copy=True) for v in values])
                 refs = list(ref) if isinstance(ref, list | tuple) else [ref]
-                assert len(refs) == len(got), f"{case.name}: {len(got)} outputs, ref has {len(refs)}"
+                assert len(refs) == len(got), \
+                    f"{case.name}: {len(got)} outputs, ref has {len(refs)}"
                 for i, (g, r) in enumerate(zip(got, refs)):
                     np.testing.assert_allclose(np.asarray(g), np.asarray(r), rtol=case.rtol,
                                                atol=case.atol,
