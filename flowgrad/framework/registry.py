@@ -119,7 +119,15 @@ class OpBuilder:
     def __init__(self, opdef: OpDef) -> None:
         self.opdef = opdef
         self.__name__ = opdef.kernel.__name__ if opdef.kernel else opdef.type
-        self.__doc__ = opdef.kernel.__doc__ if opdef.kernel else None
+        self.__doc__ = (opdef.kernel.__doc__ if opdef.kernel else None) or \
+            f"Adds a ``{opdef.type}`` op to the graph."
+        P = inspect.Parameter
+        kind = P.VAR_POSITIONAL if opdef.variadic else P.POSITIONAL_OR_KEYWORD
+        params = [P(n, kind) for n in opdef.input_names]
+        params.append(P("name", P.KEYWORD_ONLY, default=None))
+        params += [P(k, P.KEYWORD_ONLY, default=P.empty if v is _REQUIRED else v)
+                   for k, v in opdef.attr_defaults.items()]
+        self.__signature__ = inspect.Signature(params)
 
     def grad(self, fn: Callable) -> Callable:
         _GRADIENTS[self.opdef.type] = fn
