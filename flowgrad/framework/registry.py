@@ -45,6 +45,7 @@ class OpDef:
     needs_ctx: bool = False
     may_alias: bool = False
     default_name: str = ""
+    broadcasting: bool = True      # inputs may broadcast: gradients are summed back
     grad: Callable | None = field(default=None)
 
 
@@ -239,8 +240,8 @@ def _as_tensor_or_none(v) -> Tensor | None:
 
 # --- the decorator -------------------------------------------------------------------
 def op(op_type: str, *, shape: Callable, same_dtype: bool | tuple = False, ref_inputs=(),
-       stateful: bool = False, may_alias: bool = False, name: str = ""
-       ) -> Callable[[Callable], OpBuilder]:
+       stateful: bool = False, may_alias: bool = False, name: str = "",
+       broadcasting: bool = True) -> Callable[[Callable], OpBuilder]:
     """Registers an op type whose kernel is the decorated function (see module doc)."""
 
     def decorate(kernel: Callable | None) -> OpBuilder:
@@ -258,7 +259,7 @@ def op(op_type: str, *, shape: Callable, same_dtype: bool | tuple = False, ref_i
             raise KeyError(f"Op type '{op_type}' is registered twice.")
         d = OpDef(op_type, kernel, shape, inputs, attrs, variadic=variadic, same_dtype=sd,
                   ref_inputs=tuple(ref_inputs), stateful=stateful, needs_ctx=needs_ctx,
-                  may_alias=may_alias, default_name=name)
+                  may_alias=may_alias, default_name=name, broadcasting=broadcasting)
         _OPS[op_type] = d
         _GRADIENTS.setdefault(op_type, _missing_grad)
         return OpBuilder(d)

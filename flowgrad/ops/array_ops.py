@@ -390,6 +390,24 @@ def _sum_to_shape_grad(op, dy):
     return [broadcast_to(dy, shape(op.inputs[0])), None]
 
 
+@op("SumToLike", shape=lambda n: (n.inputs[1].shape, n.inputs[0].dtype), broadcasting=False)
+def sum_to_like(xp, x, like):
+    """Sums ``x`` down to ``like``'s shape (the reverse of broadcasting); the gradient
+    engine's reduction when a dimension is known only at run time."""
+    if x.shape == like.shape:
+        return x
+    shape = like.shape
+    lead = x.ndim - len(shape)
+    axes = tuple(builtins.range(lead)) + tuple(lead + i for i, d in enumerate(shape)
+                                               if d == 1 and x.shape[lead + i] != 1)
+    return x.sum(axis=axes, keepdims=True).reshape(shape)
+
+
+@sum_to_like.grad
+def _sum_to_like_grad(op, dy):
+    return [broadcast_to(dy, shape(op.inputs[0])), None]
+
+
 # ----- Creation --------------------------------------------------------------------------
 def _fill_shape(node: NodeSpec):
     dims, value = node.inputs

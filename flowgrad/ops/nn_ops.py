@@ -30,7 +30,8 @@ def _relu_grad(op, dy):
     return [_relu_backprop(dy, op.outputs[0])]
 
 
-@op("ReluGrad", shape=lambda n: (n.inputs[0].shape, n.inputs[0].dtype), same_dtype=True)
+@op("ReluGrad", shape=lambda n: (n.inputs[0].shape, n.inputs[0].dtype), same_dtype=True,
+    broadcasting=False)
 def _relu_backprop(xp, gradients, features):
     return gradients * (features > 0)
 
@@ -103,7 +104,7 @@ def _bias_add_shape(node: NodeSpec):
     return v.shape, v.dtype
 
 
-@op("BiasAdd", shape=_bias_add_shape, same_dtype=True)
+@op("BiasAdd", shape=_bias_add_shape, same_dtype=True, broadcasting=False)
 def _bias_add(xp, value, bias, *, data_format="NHWC"):
     if data_format in ("NCHW", "NCW", "NCDHW"):
         return value + bias.reshape((-1,) + (1,) * (value.ndim - 2))
@@ -140,7 +141,7 @@ def _xent_shape(node: NodeSpec):
             (shp, logits.dtype)]
 
 
-@op("SoftmaxCrossEntropyWithLogits", shape=_xent_shape, same_dtype=True)
+@op("SoftmaxCrossEntropyWithLogits", shape=_xent_shape, same_dtype=True, broadcasting=False)
 def _softmax_xent(xp, features, labels):
     z = features - features.max(axis=1, keepdims=True)
     e = xp.exp(z)
@@ -242,7 +243,7 @@ def _sparse_xent_shape(node: NodeSpec):
     return [(TensorShape([b]), logits.dtype), (logits.shape, logits.dtype)]
 
 
-@op("SparseSoftmaxCrossEntropyWithLogits", shape=_sparse_xent_shape)
+@op("SparseSoftmaxCrossEntropyWithLogits", shape=_sparse_xent_shape, broadcasting=False)
 def _sparse_softmax_xent(xp, features, labels):
     n, k = features.shape
     if labels.size and (int(labels.min()) < 0 or int(labels.max()) >= k):
