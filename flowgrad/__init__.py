@@ -73,6 +73,13 @@ from flowgrad.namespaces import (compat, debugging, dtypes, initializers, linalg
 mul, sub, neg = multiply, subtract, negative
 from flowgrad.ops.logging_ops import Print, print_v2 as print  # noqa: E402, A004
 
+from flowgrad.ops.check_ops import (Assert, assert_equal, assert_greater, assert_greater_equal,  # noqa: E402
+                                    assert_less, assert_less_equal, assert_negative,
+                                    assert_non_negative, assert_none_equal, assert_positive,
+                                    assert_rank, assert_type, is_tensor)
+from flowgrad.ops.script_ops import identity_n, numpy_function, py_func  # noqa: E402
+from flowgrad.ops.template import make_template  # noqa: E402
+
 # --- training stack (losses, layers, initializers, checkpoints) -----------------------------
 
 # --- convolutions -------------------------------------------------------------------------
