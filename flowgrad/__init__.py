@@ -80,5 +80,9 @@ from flowgrad.ops.logging_ops import Print, print_v2 as print  # noqa: E402, A00
 # --- main job (data, summary, viz) ----------------------------------------------------------
 
 # --- the rest of TF1 (control flow, rnn, linalg, meta-graphs, app, gfile, logging) ---------
+from flowgrad.ops.linalg_ops import (cholesky, cholesky_solve, diag, diag_part, einsum, eye,  # noqa: E402
+                                    log_matrix_determinant, matrix_band_part, matrix_determinant,
+                                    matrix_diag, matrix_diag_part, matrix_inverse, matrix_set_diag,
+                                    matrix_solve, matrix_triangular_solve, norm, svd, trace)
 
 # --- distributed and GPU ----------------------------------------------------------------------
