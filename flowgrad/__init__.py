@@ -87,5 +87,9 @@ from flowgrad.ops.template import make_template  # noqa: E402
 # --- main job (data, summary, viz) ----------------------------------------------------------
 
 # --- the rest of TF1 (control flow, rnn, linalg, meta-graphs, app, gfile, logging) ---------
+from flowgrad.ops.linalg_ops import (cholesky, cholesky_solve, diag, diag_part, einsum, eye,  # noqa: E402
+                                    log_matrix_determinant, matrix_band_part, matrix_determinant,
+                                    matrix_diag, matrix_diag_part, matrix_inverse, matrix_set_diag,
+                                    matrix_solve, matrix_triangular_solve, norm, svd, trace)
 
 # --- distributed and GPU ----------------------------------------------------------------------

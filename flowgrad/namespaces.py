@@ -83,6 +83,17 @@ def _is_gpu_available(cuda_only: bool = False, min_cuda_compute_capability=None)
 test = _module("test", "tf.test", is_gpu_available=_is_gpu_available,
                is_built_with_cuda=lambda: True)
 
+# --- the rest of TF1: linear algebra and array odds and ends ------------------------------
+from flowgrad.ops import linalg_ops as _L  # noqa: E402
+
+linalg.__dict__.update(
+    inv=_L.matrix_inverse, det=_L.matrix_determinant, slogdet=_L.log_matrix_determinant,
+    logdet=_L.logdet, solve=_L.matrix_solve, triangular_solve=_L.matrix_triangular_solve,
+    cholesky=_L.cholesky, cholesky_solve=_L.cholesky_solve, diag=_L.matrix_diag,
+    diag_part=_L.matrix_diag_part, set_diag=_L.matrix_set_diag, band_part=_L.matrix_band_part,
+    eye=_L.eye, trace=_L.trace, norm=_L.norm, einsum=_L.einsum, qr=_L.qr, svd=_L.svd,
+    tensor_diag=_L.diag, tensor_diag_part=_L.diag_part, adjoint=A.matrix_transpose)
+
 from flowgrad.compat import v1 as _v1  # noqa: E402
 
 compat = _module("compat", "tf.compat", v1=_v1)
