@@ -157,14 +157,15 @@ def _may_broadcast(op: Operation) -> bool:
 def _surely_not_broadcast(op: Operation, index: int, axis: int) -> bool:
     """True when input ``index``'s unknown dimension ``axis`` cannot have been stretched:
     every other input lacks that axis or has size 1 there, so the output's size along it is
-    this input's own size."""
+    this input's own size.  Only for elementwise ops, whose operands share one dtype; any
+    other input (a shape, a condition) makes the answer "don't know"."""
     x = op.inputs[index]
     r = x.shape.ndims
     for j, t in enumerate(op.inputs):
-        if j == index or t.shape.ndims is None:
-            if j != index:
-                return False
+        if j == index:
             continue
+        if t.shape.ndims is None or t.dtype != x.dtype or op.type == "BroadcastTo":
+            return False
         k = axis - (r - t.shape.ndims)          # t's axis aligned with x's axis
         if k >= 0 and t.shape[k] != 1:
             return False
@@ -187,8 +188,9 @@ def _sum_to(d: Tensor, x: Tensor, op: Operation, index: int) -> Tensor:
             if xd == 1:
                 if dd != 1:
                     axes_keep.append(lead + i)
-            elif xd is None and dd != 1 and not _surely_not_broadcast(op, index, i):
-                ambiguous = True          # x's dim may be 1 at run time
+            elif xd is None:
+                if dd != 1 and not _surely_not_broadcast(op, index, i):
+                    ambiguous = True      # x's dim may be 1 at run time
             elif dd is not None and dd != xd:
                 raise ValueError(f"Gradient of '{op.name}' ({op.type}) for input {index} has "
                                  f"shape {ds}, incompatible with the input's shape {xsh}")
