@@ -6,7 +6,7 @@ summed gradient of each output and returns one gradient per input, built from or
 ops under ``gradients/<op>_grad/`` -- so gradients can be differentiated again.  Where a
 tensor feeds several ops its gradients are summed with ``AddN`` (the multivariate chain
 rule).  Rules are written as if nothing broadcast; this engine sums each gradient down to
-its input's shape, statically where shapes are known and with ``SumToShape`` otherwise.
+its input's shape, statically where shapes are known and with ``SumToLike`` otherwise.
 """
 
 from __future__ import annotations

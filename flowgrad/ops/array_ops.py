@@ -368,28 +368,6 @@ def broadcast_to(input, shape, name: str | None = None) -> Tensor:  # noqa: A002
                          name=name)
 
 
-def _sum_to_shape_shape(node: NodeSpec):
-    return constant_shape(node.inputs[1]), node.inputs[0].dtype
-
-
-@op("SumToShape", shape=_sum_to_shape_shape)
-def sum_to_shape(xp, x, shape):
-    """Sums ``x`` over the axes along which ``shape`` was broadcast to ``x.shape``."""
-    shape = tuple(int(d) for d in shape)
-    lead = x.ndim - len(shape)
-    axes = tuple(builtins.range(lead)) + tuple(lead + i for i, d in enumerate(shape)
-                                      if d == 1 and x.shape[lead + i] != 1)
-    if axes:
-        x = x.sum(axis=axes, keepdims=True)
-        x = x.reshape(shape)
-    return x
-
-
-@sum_to_shape.grad
-def _sum_to_shape_grad(op, dy):
-    return [broadcast_to(dy, shape(op.inputs[0])), None]
-
-
 @op("SumToLike", shape=lambda n: (n.inputs[1].shape, n.inputs[0].dtype), broadcasting=False)
 def sum_to_like(xp, x, like):
     """Sums ``x`` down to ``like``'s shape (the reverse of broadcasting); the gradient
