@@ -91,5 +91,16 @@ from flowgrad.ops.linalg_ops import (cholesky, cholesky_solve, diag, diag_part, 
                                     log_matrix_determinant, matrix_band_part, matrix_determinant,
                                     matrix_diag, matrix_diag_part, matrix_inverse, matrix_set_diag,
                                     matrix_solve, matrix_triangular_solve, norm, svd, trace)
+from flowgrad.ops.array_extra_ops import (boolean_mask, depth_to_space, invert_permutation,  # noqa: E402
+                                         lin_space, linspace, log_sigmoid, meshgrid,
+                                         reverse_sequence, scatter_add, scatter_div, scatter_max,
+                                         scatter_min, scatter_mul, scatter_nd_add,
+                                         scatter_nd_sub, scatter_nd_update, scatter_sub,
+                                         scatter_update, segment_max, segment_mean, segment_min,
+                                         segment_prod, segment_sum, sequence_mask, setdiff1d,
+                                         space_to_depth, unique, unique_with_counts,
+                                         unsorted_segment_max, unsorted_segment_mean,
+                                         unsorted_segment_min, unsorted_segment_prod,
+                                         unsorted_segment_sum)
 
 # --- distributed and GPU ----------------------------------------------------------------------

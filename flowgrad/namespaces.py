@@ -94,6 +94,16 @@ linalg.__dict__.update(
     eye=_L.eye, trace=_L.trace, norm=_L.norm, einsum=_L.einsum, qr=_L.qr, svd=_L.svd,
     tensor_diag=_L.diag, tensor_diag_part=_L.diag_part, adjoint=A.matrix_transpose)
 
+from flowgrad.ops import array_extra_ops as _X  # noqa: E402
+
+math.__dict__.update(
+    segment_sum=_X.segment_sum, segment_mean=_X.segment_mean, segment_max=_X.segment_max,
+    segment_min=_X.segment_min, segment_prod=_X.segment_prod,
+    unsorted_segment_sum=_X.unsorted_segment_sum, unsorted_segment_mean=_X.unsorted_segment_mean,
+    unsorted_segment_max=_X.unsorted_segment_max, unsorted_segment_min=_X.unsorted_segment_min,
+    unsorted_segment_prod=_X.unsorted_segment_prod, log_sigmoid=_X.log_sigmoid,
+    invert_permutation=_X.invert_permutation, trace=_L.trace)
+
 from flowgrad.compat import v1 as _v1  # noqa: E402
 
 compat = _module("compat", "tf.compat", v1=_v1)
