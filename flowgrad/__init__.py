@@ -80,5 +80,7 @@ from flowgrad.ops.logging_ops import Print, print_v2 as print  # noqa: E402, A00
 # --- main job (data, summary, viz) ----------------------------------------------------------
 
 # --- the rest of TF1 (control flow, rnn, linalg, meta-graphs, app, gfile, logging) ---------
+from flowgrad.ops.control_flow import case, cond, while_loop
+from flowgrad.ops.functional_ops import foldl, foldr, map_fn, scan
 
 # --- distributed and GPU ----------------------------------------------------------------------

@@ -562,7 +562,7 @@ def _while_grad_kernel(xp, history, *inputs, spec, ctx):
             dseq[j][idx] = out[i]
             i += 1
         for j in range(len(s.cap_pos)):
-            dcap[j] = out[i] if dcap[j] is None else dcap[j] + out[i]
+            dcap[j] = out[i] if dcap[j] is None else xp.asarray(dcap[j] + out[i])
             i += 1
     dcap = [xp.zeros_like(caps[k]) if d is None else d for k, d in zip(s.cap_pos, dcap)]
     return (*dv, *dseq, *dcap)
