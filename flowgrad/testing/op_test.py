@@ -93,6 +93,32 @@ def check_op(case: OpCase) -> None:
                 _check_grads(tf, case, sess, phs, outs, values, rng)
     if case.dynamic:
         _check_dynamic(tf, case, values, got)
+    _check_float32(tf, case, values, got)
+
+
+def _check_float32(tf, case, values, expected) -> None:
+    """The same op on float32 inputs computes in float32: no silent float64 upcast."""
+    if not any(v.dtype == np.float64 for v in values):
+        return
+    low = [v.astype(np.float32) if v.dtype == np.float64 else v for v in values]
+    graph = tf.Graph()
+    with graph.as_default():
+        phs = [tf.placeholder(tf.as_dtype(v.dtype), v.shape, name=f"in{i}")
+               for i, v in enumerate(low)]
+        try:
+            out = case.fn(*phs)
+        except TypeError:
+            return      # the op's other arguments are float64 constants: not comparable
+        outs = list(out) if isinstance(out, list | tuple) else [out]
+        with tf.Session(graph=graph) as sess:
+            got = sess.run(outs, dict(zip(phs, low)))
+    for i, (t, g, e) in enumerate(zip(outs, got, expected)):
+        assert np.asarray(g).dtype == t.dtype.np, \
+            (f"{case.name}: float32 run gives output {i} dtype {np.asarray(g).dtype}, "
+             f"static {t.dtype}")
+        if t.dtype == tf.float32:
+            np.testing.assert_allclose(np.asarray(g), np.asarray(e), rtol=2e-3, atol=2e-3,
+                                       err_msg=f"{case.name}: float32 output {i}")
 
 
 def _float_outputs(outs):
