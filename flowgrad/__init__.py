@@ -66,8 +66,8 @@ from flowgrad.autodiff.gradients import gradients, hessians
 from flowgrad.runtime.session import (ConfigProto, GPUOptions, InteractiveSession, RunMetadata,
                                       RunOptions, Session, get_default_session)
 from flowgrad import nn, train
-from flowgrad.namespaces import (compat, debugging, dtypes, initializers, linalg, math, random,
-                                 test)
+from flowgrad.namespaces import (compat, config, debugging, dtypes, initializers, linalg, math,
+                                 random, test)
 
 # TF1's legacy aliases
 mul, sub, neg = multiply, subtract, negative

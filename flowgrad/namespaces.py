@@ -83,6 +83,16 @@ def _is_gpu_available(cuda_only: bool = False, min_cuda_compute_capability=None)
 test = _module("test", "tf.test", is_gpu_available=_is_gpu_available,
                is_built_with_cuda=lambda: True)
 
+
+def _list_physical_devices(device_type=None):
+    from flowgrad.runtime.backend import list_physical_devices  # noqa: PLC0415
+    return list_physical_devices(device_type)
+
+
+config = _module("config", "tf.config", list_physical_devices=_list_physical_devices,
+                 experimental=_module("config.experimental", "tf.config.experimental",
+                                      list_physical_devices=_list_physical_devices))
+
 # --- the rest of TF1: linear algebra and array odds and ends ------------------------------
 from flowgrad.ops import linalg_ops as _L  # noqa: E402
 
