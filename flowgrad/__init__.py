@@ -104,5 +104,6 @@ from flowgrad.ops.array_extra_ops import (boolean_mask, depth_to_space, invert_p
                                          unsorted_segment_sum)
 from flowgrad.ops.control_flow import case, cond, while_loop
 from flowgrad.ops.functional_ops import foldl, foldr, map_fn, scan
+from flowgrad import contrib
 
 # --- distributed and GPU ----------------------------------------------------------------------

@@ -13,3 +13,5 @@ from flowgrad.ops.nn_ops import (bias_add, l2_loss, log_softmax, relu,
 # --- convolutions and pooling -------------------------------------------------------------
 
 # --- recurrent networks and sampled losses -------------------------------------------------
+from flowgrad.nn import rnn_cell
+from flowgrad.ops.rnn import bidirectional_dynamic_rnn, dynamic_rnn, static_rnn
