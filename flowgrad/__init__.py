@@ -95,5 +95,6 @@ from flowgrad.ops.array_extra_ops import (boolean_mask, depth_to_space, invert_p
                                          unsorted_segment_max, unsorted_segment_mean,
                                          unsorted_segment_min, unsorted_segment_prod,
                                          unsorted_segment_sum)
+from flowgrad.namespaces import app, flags, gfile, logging  # noqa: E402
 
 # --- distributed and GPU ----------------------------------------------------------------------
