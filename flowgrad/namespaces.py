@@ -114,6 +114,19 @@ math.__dict__.update(
     unsorted_segment_prod=_X.unsorted_segment_prod, log_sigmoid=_X.log_sigmoid,
     invert_permutation=_X.invert_permutation, trace=_L.trace)
 
+# --- the rest of TF1: tf.app, tf.flags, tf.gfile, tf.logging, tf.test --------------------------
+from flowgrad.platform import app as _app  # noqa: E402
+from flowgrad.platform import flags  # noqa: E402
+from flowgrad.platform import gfile  # noqa: E402
+from flowgrad.platform import test_case as _tc  # noqa: E402
+from flowgrad.platform import tf_logging as logging  # noqa: E402
+
+app = _module("app", "tf.app", run=_app.run, flags=flags)
+test.__dict__.update(
+    TestCase=_tc.TestCase, main=_tc.main, get_temp_dir=_tc.get_temp_dir,
+    compute_gradient=_tc.compute_gradient, compute_gradient_error=_tc.compute_gradient_error,
+    gpu_device_name=lambda: "/device:GPU:0" if _is_gpu_available() else "")
+
 from flowgrad.compat import v1 as _v1  # noqa: E402
 
 compat = _module("compat", "tf.compat", v1=_v1)
