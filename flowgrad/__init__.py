@@ -82,3 +82,11 @@ from flowgrad.ops.logging_ops import Print, print_v2 as print  # noqa: E402, A00
 # --- the rest of TF1 (control flow, rnn, linalg, meta-graphs, app, gfile, logging) ---------
 
 # --- distributed and GPU ----------------------------------------------------------------------
+
+
+def __getattr__(name: str):
+    # tf.distributed is imported on first use: it is the only part that needs mpi4py.
+    if name == "distributed":
+        import importlib  # noqa: PLC0415
+        return importlib.import_module("flowgrad.distributed")
+    raise AttributeError(f"module 'flowgrad' has no attribute '{name}'")

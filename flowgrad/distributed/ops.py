@@ -111,7 +111,7 @@ def _mismatch(op_name: str, a, ra: int, b, rb: int) -> str:
     (tb, attrs_b, ts_b), lb = b
     head = (f"flowgrad.distributed: the ranks' graphs differ at the collective '{op_name}': ")
     tail = (". Every rank must build the same model (same variables, shapes and dtypes, "
-            "created in the same order) and run the same collectives in the same order.")
+            "created in the same order) and run the same collectives in the same order")
     if ta != tb or attrs_a != attrs_b:
         return (head + f"rank {ra} runs {ta} {attrs_a} while rank {rb} runs {tb} {attrs_b}"
                 + tail)
