@@ -108,3 +108,11 @@ from flowgrad import contrib
 from flowgrad.namespaces import app, flags, gfile, logging  # noqa: E402
 
 # --- distributed and GPU ----------------------------------------------------------------------
+
+
+def __getattr__(name: str):
+    # tf.distributed is imported on first use: it is the only part that needs mpi4py.
+    if name == "distributed":
+        import importlib  # noqa: PLC0415
+        return importlib.import_module("flowgrad.distributed")
+    raise AttributeError(f"module 'flowgrad' has no attribute '{name}'")
