@@ -129,6 +129,7 @@ def _backprop_op(g, op: Operation, out_grads: list, grads: dict, stop: set) -> N
         out_grads = [d if d is not None or not _differentiable(t) else A.zeros_like(t)
                      for d, t in zip(out_grads, op.outputs)]
     with g.name_scope(op.name + "_grad") as scope:
+    with g.name_scope(op.name + "_grad") as grad_scope:
         in_grads = fn(op, *out_grads)
     in_grads = list(in_grads) if isinstance(in_grads, list | tuple) else [in_grads]
     if len(in_grads) != len(op.inputs):
@@ -136,6 +137,7 @@ def _backprop_op(g, op: Operation, out_grads: list, grads: dict, stop: set) -> N
                          f"({op.type}) do not match num inputs {len(op.inputs)}")
     refs = op._opdef.ref_inputs if op._opdef is not None else ()
     with g.name_scope(scope):
+    with g.name_scope(grad_scope):      # re-enter gradients/<op>_grad/, not a root scope
         for i, (t, d) in enumerate(zip(op.inputs, in_grads)):
             if d is None or i in refs or not _differentiable(t):
                 continue
