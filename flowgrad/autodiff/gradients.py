@@ -128,7 +128,6 @@ def _backprop_op(g, op: Operation, out_grads: list, grads: dict, stop: set) -> N
     if len(out_grads) > 1:
         out_grads = [d if d is not None or not _differentiable(t) else A.zeros_like(t)
                      for d, t in zip(out_grads, op.outputs)]
-    with g.name_scope(op.name + "_grad") as scope:
     with g.name_scope(op.name + "_grad") as grad_scope:
         in_grads = fn(op, *out_grads)
     in_grads = list(in_grads) if isinstance(in_grads, list | tuple) else [in_grads]
@@ -136,7 +135,6 @@ def _backprop_op(g, op: Operation, out_grads: list, grads: dict, stop: set) -> N
         raise ValueError(f"Num gradients {len(in_grads)} generated for op '{op.name}' "
                          f"({op.type}) do not match num inputs {len(op.inputs)}")
     refs = op._opdef.ref_inputs if op._opdef is not None else ()
-    with g.name_scope(scope):
     with g.name_scope(grad_scope):      # re-enter gradients/<op>_grad/, not a root scope
         for i, (t, d) in enumerate(zip(op.inputs, in_grads)):
             if d is None or i in refs or not _differentiable(t):
