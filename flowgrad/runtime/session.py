@@ -17,6 +17,8 @@ import numpy as np
 
 from flowgrad.framework import errors
 from flowgrad.framework.graph import Graph, Operation, Tensor, get_default_graph
+from flowgrad import compiler as _compiler
+from flowgrad.compiler.codegen import Env as _CodegenEnv
 from flowgrad.runtime import backend as _backend
 from flowgrad.runtime.plan import compile_plan, failing_op, partial_kernel
 
@@ -152,6 +154,10 @@ class BaseSession:
         self._undo: dict | None = None
         self._backend = _backend.cpu()
         self._default_ctx: list = []
+        self._owned: dict = {}      # variable -> the buffer in-place updates may write
+        self._options = _compiler.resolve(_compiler.options,
+                                          getattr(config, "graph_options", None))
+        self._env = _CodegenEnv(self._backend.xp, self._store, self._owned, self._take)
 
     # --- properties -----------------------------------------------------------------
     @property
@@ -173,6 +179,7 @@ class BaseSession:
     def close(self) -> None:
         self._closed = True
         self._store.clear()
+        self._owned.clear()
         self._plans.clear()
         self._resources.clear()
 
@@ -247,7 +254,22 @@ class BaseSession:
     def _compile(self, elements, feed_tensors):
         fetch_tensors = [e for e in elements if isinstance(e, Tensor)]
         targets = [e for e in elements if isinstance(e, Operation)]
-        return compile_plan(fetch_tensors, targets, feed_tensors, self._bind, self._ref_of)
+        return compile_plan(fetch_tensors, targets, feed_tensors, self._bind, self._ref_of,
+                            self._options, self._env)
+
+    def _take(self, ref: VarRef, shape: tuple, dtype, op: Operation):
+        """For in-place updates: gives the variable a buffer of its own (undo-logged)."""
+        def take(w):
+            if w.shape != shape or w.dtype != dtype:
+                raise errors.InvalidArgumentError(
+                    None, op, f"{op.type} '{op.name}': variable '{ref.name}' holds a value of "
+                    f"shape {w.shape} {w.dtype}, but the plan was compiled for {shape} "
+                    f"{np.dtype(dtype)}")
+            own = w.copy()
+            ref.set(own)
+            self._owned[ref.key] = own
+            return own
+        return take
 
     def _bind(self, op: Operation):
         d = op._opdef
@@ -288,7 +310,7 @@ class BaseSession:
             out = plan.fn(*feed_values)
         except BaseException as e:
             self._rollback()
-            raise _translate(plan, e) from (None if isinstance(e, errors.OpError) else e)
+            raise _translate(self, plan, e) from (None if isinstance(e, errors.OpError) else e)
         finally:
             self._undo = None
         return out
@@ -302,8 +324,17 @@ class BaseSession:
                 self._store[key] = old
 
 
-def _translate(plan, e: BaseException) -> BaseException:
-    op, local = failing_op(plan, e.__traceback__)
+def _translate(session, plan, e: BaseException) -> BaseException:
+    op, local, line = failing_op(plan, e.__traceback__)
+    if isinstance(e, KeyError) and op is not None:
+        # an inlined variable read (``S[key]``) of an uninitialized variable
+        refs = op._opdef.ref_inputs if op._opdef is not None else ()
+        for var in [op] if op.type == "VariableV2" else [op.inputs[i].op for i in refs]:
+            if var not in session._store:
+                try:
+                    session._ref(var).get()
+                except errors.OpError as err:
+                    return err
     if isinstance(e, errors.OpError):
         if e.op is None:
             e.op = op
@@ -311,8 +342,10 @@ def _translate(plan, e: BaseException) -> BaseException:
     if op is None or not isinstance(e, Exception):
         return e
     shapes = []
-    line = plan.source.splitlines()[_line_of(plan, op) - 1]
-    args = line.split("(", 1)[1].rsplit(")", 1)[0].split(", ") if "(" in line else []
+    rhs = line.split("=", 1)[1] if "=" in line.split("(", 1)[0] else line
+    args = [a.strip() for a in rhs.split("(", 1)[1].rsplit(")", 1)[0].split(",")] \
+        if "(" in rhs else [w for w in rhs.replace("*", " ").replace("+", " ").replace(
+            "-", " ").replace("/", " ").split() if w]
     for a in args:
         v = local.get(a)
         if v is not None and hasattr(v, "shape"):
@@ -325,13 +358,6 @@ def _translate(plan, e: BaseException) -> BaseException:
         cls = errors.UnimplementedError
     msg = (f"{op.type} '{op.name}'{op._where()} failed: {type(e).__name__}: {e}{detail}")
     return cls(None, op, msg)
-
-
-def _line_of(plan, op) -> int:
-    for ln, o in plan.line_ops.items():
-        if o is op:
-            return ln
-    return 1
 
 
 class _DeviceAttributes:
