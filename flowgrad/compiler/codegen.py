@@ -26,7 +26,7 @@ _UFUNC2 = {"AddV2": "add", "Sub": "subtract", "Mul": "multiply", "RealDiv": "tru
 _UFUNC1 = {"Tanh": "tanh", "Exp": "exp", "Log": "log", "Sqrt": "sqrt", "Abs": "abs",
            "Sin": "sin", "Cos": "cos"}
 # consumers that neither keep nor return a view of their inputs
-_SAFE_CONSUMERS = set(_UFUNC2) | set(_UFUNC1) | {"Neg", "Square", "Relu", "ReluGrad",
+_SAFE_CONSUMERS = set(_UFUNC2) | set(_UFUNC1) | {"Neg", "Square", "Relu", "ReluGrad", "Sigmoid",
                                                  "BatchMatMulV2", "Sum", "Mean",
                                                  "ApplyGradientDescent"}
 
@@ -72,18 +72,39 @@ def _inline_expr(node: Node, a: list[str], ns: dict, env: Env, name) -> str | No
         return f"{a[0]} * ({a[1]} > 0)"
     if t == "BiasAdd" and at.get("data_format", "NHWC") not in ("NCHW", "NCW", "NCDHW"):
         return f"{a[0]} + {a[1]}"
+    if t == "Sigmoid" and _float(out):
+        # the kernel's 0.5 * (1 + tanh(x / 2)), as one expression
+        return f"(xp_tanh({a[0]} * 0.5) + 1.0) * 0.5"
     if t == "BatchMatMulV2":
         x, y = a
         if at["transpose_a"]:
-            x = f"xp_swapaxes({x}, -1, -2)"
+            x = f"{x}.T" if _ndim(vals[0]) == 2 else f"{x}.swapaxes(-1, -2)"
         if at["transpose_b"]:
-            y = f"xp_swapaxes({y}, -1, -2)"
+            y = f"{y}.T" if _ndim(vals[1]) == 2 else f"{y}.swapaxes(-1, -2)"
         return f"xp_matmul({x}, {y})"
-    if t in ("Sum", "Mean") and (t == "Sum" or _float(vals[0])):
-        fn = "xp_sum" if t == "Sum" else "xp_mean"
-        return (f"{fn}({a[0]}, axis={name(at['axis'])}, keepdims={bool(at['keepdims'])}, "
-                f"dtype={a[0]}.dtype)")
+    if t == "Sum" or (t == "Mean" and _float(vals[0])):
+        axis = at["axis"]
+        if isinstance(axis, list):
+            axis = tuple(axis)
+        keep = bool(at["keepdims"])
+        # ufunc.reduce is what np.sum runs, without the Python-level wrappers
+        red = f"xp_add_reduce({a[0]}, {name(axis)}, {a[0]}.dtype, None, {keep})"
+        if t == "Sum":
+            return red
+        x = vals[0]
+        if x.shape is None or x.dtype not in (np.float32, np.float64):
+            return f"xp_mean({a[0]}, axis={name(axis)}, keepdims={keep}, dtype={a[0]}.dtype)"
+        count = int(np.prod(x.shape)) // max(1, int(np.prod(out.shape))) \
+            if out.shape is not None else None
+        if count is None or count == 0:
+            return None
+        return f"{red} / {count}"
     return None
+
+
+def _ndim(v: Value) -> int | None:
+    s = v.tensor.shape if v.tensor is not None else None
+    return s.ndims if s is not None else None
 
 
 def _inplace_expr(node: Node, a: list[str], target: int) -> str | None:
@@ -120,6 +141,7 @@ def generate(prog: Program, opts, env: Env, filename: str, specialized: bool,
                "exp", "log", "sqrt", "abs", "sin", "cos", "negative", "matmul", "swapaxes",
                "sum", "mean"):
         ns["xp_" + fn] = getattr(xp, fn)
+    ns["xp_add_reduce"] = xp.add.reduce
     counter = itertools.count()
     names: dict[int, str] = {}
 
