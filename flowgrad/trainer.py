@@ -267,7 +267,9 @@ def plot_curves(history: list[dict], path: str) -> str | None:
     ax2.plot(epochs, [h["train_acc"] for h in history], "o-", label="train")
     ax2.plot(epochs, [h["test_acc"] for h in history], "s--", label="test")
     ax2.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
+    from matplotlib.ticker import MaxNLocator  # noqa: PLC0415
     for ax in (ax1, ax2):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
         ax.legend()
     fig.tight_layout()
