@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import sys
 import time
 from dataclasses import dataclass
@@ -228,8 +229,11 @@ class Progress:
     def start_epoch(self, epoch: int) -> None:
         if self.tty:
             from tqdm import tqdm  # noqa: PLC0415
+            cols = shutil.get_terminal_size().columns
+            sized = cols >= 40          # a pseudo-terminal may report 0 columns
             self.bar = tqdm(total=self.steps, desc=f"epoch {epoch}/{self.epochs}", unit="step",
-                            file=self.stream, dynamic_ncols=True, leave=True)
+                            file=self.stream, dynamic_ncols=sized,
+                            ncols=None if sized else 100, leave=True)
 
     def step(self, loss: float, acc: float) -> None:
         if self.bar is not None:
