@@ -117,7 +117,7 @@ def _graph(args) -> int:
         # what a training step needs: the variables but not their initializers
         target = make_optimizer("sgd", 0.1).minimize(loss) if args.backward else loss
     text = viz.draw(target, backward=args.backward,
-                    title=f"{args.model} ({'forward and backward' if args.backward else 'forward'})")
+                    title=f"{args.model} ({'with gradients' if args.backward else 'forward'})")
     out = args.output
     try:
         viz.render(text, out)
