@@ -155,7 +155,10 @@ def generate(prog: Program, opts, env: Env, filename: str, specialized: bool,
         if nm is None:
             if not v.is_const:
                 raise AssertionError(f"value {v} used before it is computed")
-            nm = names[id(v)] = name_obj(v.const)
+            c = v.const
+            if env.xp is not np and isinstance(c, np.ndarray):
+                c = env.xp.asarray(c)       # folded on the host, used on the device
+            nm = names[id(v)] = name_obj(c)
         return nm
 
     for i, v in enumerate(prog.feeds):
@@ -307,7 +310,7 @@ def _inplace_updates(prog: Program, enabled: bool) -> dict:
         o = node.outs[0]
         if count.get(var) != 1 or var in fetched_vars or (o is not None and id(o) in used):
             continue
-        if delta.shape is None or var.outputs[0].shape.as_list() != list(delta.shape) or \
+        if delta.shape in (None, ()) or var.outputs[0].shape.as_list() != list(delta.shape) or \
                 not isinstance(alpha, Value) or alpha.shape not in ((), None):
             continue
         if delta.dtype != var.outputs[0].dtype.np:

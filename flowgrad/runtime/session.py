@@ -254,7 +254,7 @@ class BaseSession:
         if plan is None:
             plan = self._compile(elements, feed_tensors)
             self._plans[key] = plan
-        if options is None:         # the fast path: no tracing
+        if options is None and not self._on_device:    # the fast path: no tracing, CPU
             self._undo = {}
             try:
                 values = plan.fn(*feed_values)
@@ -284,8 +284,13 @@ class BaseSession:
     def _compile(self, elements, feed_tensors):
         fetch_tensors = [e for e in elements if isinstance(e, Tensor)]
         targets = [e for e in elements if isinstance(e, Operation)]
-        return compile_plan(fetch_tensors, targets, feed_tensors, self._bind, self._ref_of,
-                            self._options, self._env)
+        return self.compile_subplan(fetch_tensors, targets, feed_tensors)
+
+    def compile_subplan(self, fetch_tensors, target_ops, feed_tensors):
+        """A plan bound to this session (its variables, devices and compiler options);
+        ops that run sub-graphs (control flow, fused collectives) compile theirs here."""
+        return compile_plan(list(fetch_tensors), list(target_ops), list(feed_tensors),
+                            self._bind, self._ref_of, self._options, self._env)
 
     def _take(self, ref: VarRef, shape: tuple, dtype, op: Operation):
         """For in-place updates: gives the variable a buffer of its own (undo-logged)."""
