@@ -15,6 +15,11 @@ from flowgrad.ops.nn_ops import (crelu, elu, gelu, in_top_k, leaky_relu, relu6, 
                                  softplus, softsign, swish, top_k)
 
 # --- convolutions and pooling -------------------------------------------------------------
+from flowgrad.ops.conv_ops import (conv1d, conv2d, conv2d_backprop_filter,
+                                   conv2d_backprop_input, conv2d_transpose, convolution,
+                                   depthwise_conv2d, depthwise_conv2d_native)
+from flowgrad.ops.pool_ops import (avg_pool, avg_pool1d, avg_pool2d, max_pool, max_pool1d,
+                                   max_pool2d, pool)
 
 # --- recurrent networks and sampled losses -------------------------------------------------
 from flowgrad.nn import rnn_cell
