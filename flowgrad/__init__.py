@@ -83,5 +83,6 @@ from flowgrad.ops.logging_ops import Print, print_v2 as print  # noqa: E402, A00
 from flowgrad.ops.control_flow import case, cond, while_loop
 from flowgrad.ops.functional_ops import foldl, foldr, map_fn, scan
 from flowgrad import contrib
+from flowgrad.ops.embedding_ops import IndexedSlices
 
 # --- distributed and GPU ----------------------------------------------------------------------
