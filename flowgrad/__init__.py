@@ -66,12 +66,19 @@ from flowgrad.autodiff.gradients import gradients, hessians
 from flowgrad.runtime.session import (ConfigProto, GPUOptions, InteractiveSession, RunMetadata,
                                       RunOptions, Session, get_default_session)
 from flowgrad import nn, train
-from flowgrad.namespaces import (compat, debugging, dtypes, initializers, linalg, math, random,
-                                 test)
+from flowgrad.namespaces import (compat, config, debugging, dtypes, initializers, linalg, math,
+                                 random, test)
 
 # TF1's legacy aliases
 mul, sub, neg = multiply, subtract, negative
 from flowgrad.ops.logging_ops import Print, print_v2 as print  # noqa: E402, A004
+
+from flowgrad.ops.check_ops import (Assert, assert_equal, assert_greater, assert_greater_equal,  # noqa: E402
+                                    assert_less, assert_less_equal, assert_negative,
+                                    assert_non_negative, assert_none_equal, assert_positive,
+                                    assert_rank, assert_type, is_tensor)
+from flowgrad.ops.script_ops import identity_n, numpy_function, py_func  # noqa: E402
+from flowgrad.ops.template import make_template  # noqa: E402
 
 # --- training stack (losses, layers, initializers, checkpoints) -----------------------------
 
@@ -80,9 +87,33 @@ from flowgrad.ops.logging_ops import Print, print_v2 as print  # noqa: E402, A00
 # --- main job (data, summary, viz) ----------------------------------------------------------
 
 # --- the rest of TF1 (control flow, rnn, linalg, meta-graphs, app, gfile, logging) ---------
+from flowgrad.ops.linalg_ops import (cholesky, cholesky_solve, diag, diag_part, einsum, eye,  # noqa: E402
+                                    log_matrix_determinant, matrix_band_part, matrix_determinant,
+                                    matrix_diag, matrix_diag_part, matrix_inverse, matrix_set_diag,
+                                    matrix_solve, matrix_triangular_solve, norm, svd, trace)
+from flowgrad.ops.array_extra_ops import (boolean_mask, depth_to_space, invert_permutation,  # noqa: E402
+                                         lin_space, linspace, log_sigmoid, meshgrid,
+                                         reverse_sequence, scatter_add, scatter_div, scatter_max,
+                                         scatter_min, scatter_mul, scatter_nd_add,
+                                         scatter_nd_sub, scatter_nd_update, scatter_sub,
+                                         scatter_update, segment_max, segment_mean, segment_min,
+                                         segment_prod, segment_sum, sequence_mask, setdiff1d,
+                                         space_to_depth, unique, unique_with_counts,
+                                         unsorted_segment_max, unsorted_segment_mean,
+                                         unsorted_segment_min, unsorted_segment_prod,
+                                         unsorted_segment_sum)
 from flowgrad.ops.control_flow import case, cond, while_loop
 from flowgrad.ops.functional_ops import foldl, foldr, map_fn, scan
 from flowgrad import contrib
 from flowgrad.ops.embedding_ops import IndexedSlices
+from flowgrad.namespaces import app, flags, gfile, logging  # noqa: E402
 
 # --- distributed and GPU ----------------------------------------------------------------------
+
+
+def __getattr__(name: str):
+    # tf.distributed is imported on first use: it is the only part that needs mpi4py.
+    if name == "distributed":
+        import importlib  # noqa: PLC0415
+        return importlib.import_module("flowgrad.distributed")
+    raise AttributeError(f"module 'flowgrad' has no attribute '{name}'")

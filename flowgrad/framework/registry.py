@@ -45,6 +45,7 @@ class OpDef:
     needs_ctx: bool = False
     may_alias: bool = False
     default_name: str = ""
+    broadcasting: bool = True      # inputs may broadcast: gradients are summed back
     grad: Callable | None = field(default=None)
 
 
@@ -119,7 +120,15 @@ class OpBuilder:
     def __init__(self, opdef: OpDef) -> None:
         self.opdef = opdef
         self.__name__ = opdef.kernel.__name__ if opdef.kernel else opdef.type
-        self.__doc__ = opdef.kernel.__doc__ if opdef.kernel else None
+        self.__doc__ = (opdef.kernel.__doc__ if opdef.kernel else None) or \
+            f"Adds a ``{opdef.type}`` op to the graph."
+        P = inspect.Parameter
+        kind = P.VAR_POSITIONAL if opdef.variadic else P.POSITIONAL_OR_KEYWORD
+        params = [P(n, kind) for n in opdef.input_names]
+        params.append(P("name", P.KEYWORD_ONLY, default=None))
+        params += [P(k, P.KEYWORD_ONLY, default=P.empty if v is _REQUIRED else v)
+                   for k, v in opdef.attr_defaults.items()]
+        self.__signature__ = inspect.Signature(params)
 
     def grad(self, fn: Callable) -> Callable:
         _GRADIENTS[self.opdef.type] = fn
@@ -231,8 +240,8 @@ def _as_tensor_or_none(v) -> Tensor | None:
 
 # --- the decorator -------------------------------------------------------------------
 def op(op_type: str, *, shape: Callable, same_dtype: bool | tuple = False, ref_inputs=(),
-       stateful: bool = False, may_alias: bool = False, name: str = ""
-       ) -> Callable[[Callable], OpBuilder]:
+       stateful: bool = False, may_alias: bool = False, name: str = "",
+       broadcasting: bool = True) -> Callable[[Callable], OpBuilder]:
     """Registers an op type whose kernel is the decorated function (see module doc)."""
 
     def decorate(kernel: Callable | None) -> OpBuilder:
@@ -250,7 +259,7 @@ def op(op_type: str, *, shape: Callable, same_dtype: bool | tuple = False, ref_i
             raise KeyError(f"Op type '{op_type}' is registered twice.")
         d = OpDef(op_type, kernel, shape, inputs, attrs, variadic=variadic, same_dtype=sd,
                   ref_inputs=tuple(ref_inputs), stateful=stateful, needs_ctx=needs_ctx,
-                  may_alias=may_alias, default_name=name)
+                  may_alias=may_alias, default_name=name, broadcasting=broadcasting)
         _OPS[op_type] = d
         _GRADIENTS.setdefault(op_type, _missing_grad)
         return OpBuilder(d)

@@ -643,7 +643,8 @@ def _matmul_grad(op, dy):
 
 
 # TF's two op types: MatMul for matrices, BatchMatMulV2 for stacks of them (broadcast batch)
-_matmul2d = op("MatMul", shape=_matmul_shape, same_dtype=True)(_matmul_kernel)
+_matmul2d = op("MatMul", shape=_matmul_shape, same_dtype=True, broadcasting=False)(
+    _matmul_kernel)
 _batch_matmul = op("BatchMatMulV2", shape=_matmul_shape, same_dtype=True)(_matmul_kernel)
 _matmul2d.grad(_matmul_grad)
 _batch_matmul.grad(_matmul_grad)
@@ -676,7 +677,7 @@ def _add_n_shape(node: NodeSpec):
     return shape, node.inputs[0].dtype
 
 
-@op("AddN", shape=_add_n_shape, same_dtype=True)
+@op("AddN", shape=_add_n_shape, same_dtype=True, broadcasting=False)
 def _add_n(xp, *inputs):
     out = inputs[0] + inputs[1] if len(inputs) > 1 else inputs[0].copy()
     for x in inputs[2:]:

@@ -175,3 +175,16 @@ def test_minimize_with_no_gradients_raises_like_tf():
     loss = tf.constant(2.0)
     with pytest.raises(ValueError, match="No gradients provided for any variable"):
         tf.train.GradientDescentOptimizer(0.1).minimize(loss, var_list=[w])
+
+
+def test_broadcast_to_with_unknown_dims_and_bias_without_extra_ops():
+    x = tf.placeholder(tf.float64, (None, 1))
+    y = tf.broadcast_to(x, [2, 3])
+    g = tf.gradients(tf.reduce_sum(y * y), x)[0]
+    with tf.Session() as s:
+        np.testing.assert_allclose(s.run(g, {x: [[1.0], [2.0]]}), [[6.0], [12.0]])
+    # (?, 3) + (3,): the batch dim of x cannot have been stretched -> no run-time reduction
+    a = tf.placeholder(tf.float32, (None, 3))
+    b = tf.Variable(np.zeros(3, np.float32))
+    ga = tf.gradients(tf.reduce_sum(a + b), a)[0]
+    assert ga.op.type != "SumToLike"

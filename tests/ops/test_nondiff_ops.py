@@ -48,6 +48,20 @@ CASES = [
     nd("size", tf.size, lambda x: np.int32(x.size), [A]),
     nd("rank", tf.rank, lambda x: np.int32(x.ndim), [A]),
     nd("where_coords", tf.where, lambda c: np.argwhere(c).astype(np.int64), [BOOL_A]),
+    nd("reduce_any", lambda b: tf.reduce_any(b, 0), lambda b: b.any(0),
+       [np.stack([BOOL_A, BOOL_B])]),
+    nd("reduce_all", lambda b: tf.reduce_all(b, 1, keepdims=True),
+       lambda b: b.all(1, keepdims=True), [np.stack([BOOL_A, BOOL_B])]),
+    nd("is_inf", tf.is_inf, np.isinf, [np.array([np.nan, 1.0, -np.inf])]),
+    nd("rint", tf.math.rint, np.rint, [np.array([0.5, 1.5, -2.7])]),
+    nd("range_tensors", lambda a, b: tf.range(a, b, 2), lambda a, b: np.arange(a, b, 2),
+       [np.int32(1), np.int32(8)]),
+    nd("identity_n", lambda a, b: tf.identity_n([a, b]), lambda a, b: [a, b], [A, B]),
+    # factorizations are unique up to signs: check that they reconstruct the input
+    nd("qr_reconstructs", lambda a: tf.matmul(*tf.linalg.qr(a)), lambda a: a,
+       [np.arange(12.0).reshape(4, 3) ** 1.5]),
+    nd("svd_reconstructs", lambda a: (lambda s, u, v: tf.matmul(u * s, v, transpose_b=True))(
+        *tf.linalg.svd(a)), lambda a: a, [np.arange(12.0).reshape(3, 4) ** 1.5]),
     nd("count_nonzero", tf.count_nonzero, lambda x: np.int64(np.count_nonzero(x)), [B]),
     OpCase("tensordot_1", lambda a, b: tf.tensordot(a, b, 1), lambda a, b: np.tensordot(a, b, 1),
            [(2, 3), (3, 4)], dynamic=False),   # as in TF, tensordot needs known ranks
