@@ -120,6 +120,7 @@ from flowgrad.ops.array_extra_ops import (boolean_mask, depth_to_space, invert_p
 from flowgrad.ops.control_flow import case, cond, while_loop
 from flowgrad.ops.functional_ops import foldl, foldr, map_fn, scan
 from flowgrad import contrib
+from flowgrad.ops.embedding_ops import IndexedSlices
 from flowgrad.namespaces import app, flags, gfile, logging  # noqa: E402
 
 # --- distributed and GPU ----------------------------------------------------------------------

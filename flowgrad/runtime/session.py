@@ -54,6 +54,37 @@ class VarRef:
     def initialized(self) -> bool:
         return self.key in self.session._store
 
+    def writable_rows(self, indices):
+        """The variable's array, for a kernel to update the rows ``indices`` in place.
+
+        Sparse updates (an embedding's gradient) then cost O(rows), not O(variable): the
+        store's array is copied once into one the session owns, and the rows' old values
+        are logged so a failed run still rolls back.
+        """
+        s = self.session
+        arr = self.get()
+        if s._owned.get(self.key) is not arr:
+            arr = arr.copy()          # never write into an array a caller may hold
+            self.set(arr)
+            s._owned[self.key] = arr
+        undo = s._undo
+        if undo is not None and self.key not in undo:
+            rows = np.unique(np.asarray(indices))
+            undo[_RowUndo(arr, rows)] = None
+        return arr
+
+
+class _RowUndo:
+    """Rows of an array updated in place during a run, with their old values."""
+
+    __slots__ = ("arr", "rows", "old")
+
+    def __init__(self, arr, rows) -> None:
+        self.arr, self.rows, self.old = arr, rows, arr[rows].copy()
+
+    def restore(self) -> None:
+        self.arr[self.rows] = self.old
+
 
 class OpContext:
     """What a kernel that declares ``ctx`` gets: its op, session and device services."""
@@ -364,8 +395,10 @@ class BaseSession:
 
     def _rollback(self) -> None:
         undo = self._undo or {}
-        for key, old in undo.items():
-            if old is _MISSING:
+        for key, old in reversed(list(undo.items())):
+            if type(key) is _RowUndo:
+                key.restore()
+            elif old is _MISSING:
                 self._store.pop(key, None)
             else:
                 self._store[key] = old
