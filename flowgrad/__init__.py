@@ -82,3 +82,7 @@ from flowgrad.ops.logging_ops import Print, print_v2 as print  # noqa: E402, A00
 # --- the rest of TF1 (control flow, rnn, linalg, meta-graphs, app, gfile, logging) ---------
 
 # --- distributed and GPU ----------------------------------------------------------------------
+
+# --- performance (graph compiler options, profiling) ---------------------------------------
+from flowgrad.compiler import GraphOptions, OptimizerOptions  # noqa: E402
+from flowgrad import client  # noqa: E402

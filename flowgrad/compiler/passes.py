@@ -157,9 +157,9 @@ def _simplify(node: Node) -> Value | None:
     if t in ("AddV2", "Sub", "Mul", "RealDiv"):
         x, y = args
         unit = 1 if t in ("Mul", "RealDiv") else 0
-        if _is_all(y, unit) and _same(x, out):
+        if _is_all(y, unit) and _keeps_shape(x, y, out):
             return x
-        if t in ("AddV2", "Mul") and _is_all(x, unit) and _same(y, out):
+        if t in ("AddV2", "Mul") and _is_all(x, unit) and _keeps_shape(y, x, out):
             return y
         return None
     if t in ("Sum", "Mean", "Max", "Min", "Prod") and _same(args[0], out):
@@ -180,6 +180,18 @@ def _simplify(node: Node) -> Value | None:
 def _is_all(v: Value, unit) -> bool:
     return v.is_const and isinstance(v.const, np.ndarray | np.generic) and \
         np.size(v.const) <= 16 and bool(np.all(v.const == unit))
+
+
+def _keeps_shape(x: Value, c: Value, out: Value) -> bool:
+    """Broadcasting ``x`` with the constant ``c`` gives ``x``'s own shape and dtype."""
+    if x.dtype != out.dtype:
+        return False
+    if _same(x, out):
+        return True
+    nd = np.ndim(c.const)
+    rank = x.tensor.shape.ndims if x.tensor is not None else None
+    return nd == 0 or (rank is not None and nd <= rank and all(d == 1 for d in
+                                                              np.shape(c.const)))
 
 
 def _same(x: Value, out: Value) -> bool:

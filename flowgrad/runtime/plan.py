@@ -39,13 +39,14 @@ class Plan:
 
     __slots__ = ("fn", "feeds", "fetches", "targets", "ops", "line_ops", "filename",
                  "alias_out", "source", "namespace", "program", "codes", "generic",
-                 "specialized_source", "options", "_recorded", "__weakref__")
+                 "specialized_source", "specialized", "options", "_recorded", "__weakref__")
 
     def __init__(self) -> None:
         self.line_ops: dict[int, Operation] = {}
         self.alias_out: tuple[bool, ...] = ()
         self.codes: dict[str, tuple[str, dict]] = {}
         self.specialized_source: str | None = None
+        self.specialized = None     # (guarded feed shapes, program) once specialized
         self._recorded: dict = {}
 
 
@@ -165,6 +166,7 @@ def _specialize(plan: Plan, program, emit, feed_values) -> None:
     prog = program(shapes)       # the fed shapes are guarded, so they are known
     fn, source, *_ = emit(prog, True, guard=guard, fallback=plan.generic)
     plan.specialized_source = source
+    plan.specialized = ([s for _, s in guard], prog)
     plan.fn = fn
     plan._recorded = {}
 
