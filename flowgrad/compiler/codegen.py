@@ -32,7 +32,11 @@ _SAFE_CONSUMERS = set(_UFUNC2) | set(_UFUNC1) | {"Neg", "Square", "Relu", "ReluG
 
 
 class Env:
-    """What generated code may refer to besides kernels: backend, store, ownership."""
+    """What generated code may refer to besides kernels: backend, store, ownership.
+
+    ``store`` None (a plan compiled without a session) reads variables through their
+    kernels and leaves updates to theirs.
+    """
 
     def __init__(self, xp, store: dict, owned: dict, take: Callable) -> None:
         self.xp, self.store, self.owned, self.take = xp, store, owned, take
@@ -48,7 +52,7 @@ def _inline_expr(node: Node, a: list[str], ns: dict, env: Env, name) -> str | No
     at = node.op.attrs
     vals = node.args
     if t == "VariableV2":
-        return f"S[{name(node.op)}]"
+        return f"S[{name(node.op)}]" if env.store is not None else None
     if not all(isinstance(v, Value) for v in vals):
         return None
     out = node.outs[0] if len(node.outs) == 1 else None
@@ -181,7 +185,7 @@ def generate(prog: Program, opts, env: Env, filename: str, specialized: bool,
             if o is not None:
                 o.fresh = inline[i] is not None and node.type != "VariableV2" and \
                     o.shape is not None and len(o.shape) > 0
-    updates = _inplace_updates(prog, specialized and opts.inplace_updates)
+    updates = _inplace_updates(prog, specialized and opts.inplace_updates, env)
     reuse = specialized and opts.buffer_reuse
 
     lines = [f"def plan({', '.join(f'f{i}' for i in range(len(prog.feeds)))}):"]
@@ -270,7 +274,7 @@ def _reusable(a, out: Value, i: int, last_use: dict, fetch_ids: set, opts) -> bo
 
 
 # ----- in-place optimizer updates ------------------------------------------------------------
-def _inplace_updates(prog: Program, enabled: bool) -> dict:
+def _inplace_updates(prog: Program, enabled: bool, env: Env) -> dict:
     """The ``ApplyGradientDescent`` nodes that may update their variable's buffer in place.
 
     The buffer write is moved to the end of the plan, so it must not matter when it happens:
@@ -280,7 +284,7 @@ def _inplace_updates(prog: Program, enabled: bool) -> dict:
     Failures before the end roll back as always; the buffer writes themselves (same shape
     and dtype, into a buffer the session owns) cannot fail.
     """
-    if not enabled:
+    if not enabled or env.store is None:
         return {}
     nodes = prog.nodes
     used = set()

@@ -94,9 +94,9 @@ def compile_plan(fetch_tensors: list[Tensor], target_ops: list[Operation],
                  env: codegen.Env | None = None) -> Plan:
     """Builds the plan; ``bind(op)`` gives an op's kernel with xp/attrs/ctx bound."""
     opts = options if options is not None else CompilerOptions()
-    if env is None:
+    if env is None:     # no session's store to read from: variables through their kernels
         import numpy as np  # noqa: PLC0415
-        env = codegen.Env(np, {}, {}, _no_take)
+        env = codegen.Env(np, None, None, None)
     fed = set(feed_tensors)
     ops = prune(fetch_tensors, target_ops, fed)
     for o in ops:
@@ -187,9 +187,3 @@ def failing_op(plan: Plan, tb) -> tuple[Operation | None, dict, str]:
 
 def partial_kernel(kernel: Callable, xp, attrs: dict) -> Callable:
     return functools.partial(kernel, xp, **attrs) if attrs else functools.partial(kernel, xp)
-
-
-def _no_take(ref, shape, dtype, op):
-    def take(w):
-        raise errors.InternalError(None, op, "in-place updates need a session")
-    return take

@@ -254,7 +254,7 @@ class BaseSession:
                 values = plan.fn(*feed_values)
             except BaseException as e:
                 self._rollback()
-                raise _translate(self, plan, e) from (None if isinstance(e, errors.OpError)
+                raise _translate(plan, e, self) from (None if isinstance(e, errors.OpError)
                                                       else e)
             finally:
                 self._undo = None
@@ -342,7 +342,7 @@ class BaseSession:
             out = plan.fn(*feed_values)
         except BaseException as e:
             self._rollback()
-            raise _translate(self, plan, e) from (None if isinstance(e, errors.OpError) else e)
+            raise _translate(plan, e, self) from (None if isinstance(e, errors.OpError) else e)
         finally:
             self._undo = None
         return out
@@ -356,9 +356,9 @@ class BaseSession:
                 self._store[key] = old
 
 
-def _translate(session, plan, e: BaseException) -> BaseException:
+def _translate(plan, e: BaseException, session=None) -> BaseException:
     op, local, line = failing_op(plan, e.__traceback__)
-    if isinstance(e, KeyError) and op is not None:
+    if isinstance(e, KeyError) and op is not None and session is not None:
         # an inlined variable read (``S[key]``) of an uninitialized variable
         refs = op._opdef.ref_inputs if op._opdef is not None else ()
         for var in [op] if op.type == "VariableV2" else [op.inputs[i].op for i in refs]:

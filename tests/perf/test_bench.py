@@ -16,7 +16,12 @@ def test_workload_trains(workload, framework):
         pytest.skip("needs tf.nn.conv2d / tf.nn.max_pool")
     if framework not in ("flowgrad", "numpy") and workload != "xor":
         pytest.skip("other frameworks: the xor step is enough to check the wiring")
-    r = bench.make_runner(framework, workload)
+    try:
+        r = bench.make_runner(framework, workload)
+    except (ImportError, OSError) as e:      # an optional framework that does not load here
+        if framework in ("flowgrad", "numpy"):
+            raise
+        pytest.skip(f"{framework} does not load: {e}")
     steps = {"xor": 40, "mlp": 4, "lenet": 3}[workload]
     losses = [r.loss() for _ in range(steps)]
     assert np.isfinite(losses).all()
