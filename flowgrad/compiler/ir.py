@@ -101,6 +101,15 @@ def build(ops: list[Operation], fetch_tensors: list[Tensor], feed_tensors: list[
         refs = o._opdef.ref_inputs if o._opdef is not None else ()
         args: list = []
         for i, t in enumerate(o.inputs):
+            if i not in refs and t.op.type == "VariableV2" and not (t in values
+                                                                    and values[t].feed):
+                # TF1 ref semantics: a variable is read right where it is used, so a read
+                # that waits (control dependencies) for an assignment sees the new value
+                read = Node(t.op, [], [], bind(t.op))
+                v = Value(t, read)
+                read.outs.append(v)
+                nodes.append(read)
+                values[t] = v
             args.append(Ref(ref_of(t), t.op) if i in refs else values[t])
         node = Node(o, args, [], bind(o))
         for t in o.outputs:

@@ -76,7 +76,8 @@ def prune(fetch_tensors, target_ops, fed: set) -> list[Operation]:
             deps = []
             refs = node._opdef.ref_inputs if node._opdef is not None else ()
             for i, t in enumerate(node.inputs):
-                if t in fed or i in refs:
+                # variables are read where they are used (ir.build), not as an earlier step
+                if t in fed or i in refs or t.op.type == "VariableV2":
                     continue
                 deps.append(t.op)
             deps.extend(node.control_inputs)

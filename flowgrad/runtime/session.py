@@ -20,6 +20,7 @@ from flowgrad.framework.graph import Graph, Operation, Tensor, get_default_graph
 from flowgrad import compiler as _compiler
 from flowgrad.compiler.codegen import Env as _CodegenEnv
 from flowgrad.runtime import backend as _backend
+from flowgrad.runtime.placement import Placer
 from flowgrad.runtime.plan import compile_plan, failing_op, partial_kernel
 
 _MISSING = object()
@@ -152,7 +153,9 @@ class BaseSession:
         self._resources: dict = {}
         self._plans: dict = {}
         self._undo: dict | None = None
-        self._backend = _backend.cpu()
+        self._backend = _backend.select(config)
+        self._on_device = self._backend is not _backend.cpu()
+        self._placer = Placer(self._backend, config)
         self._default_ctx: list = []
         self._owned: dict = {}      # variable -> the buffer in-place updates may write
         self._fetch_cache: dict = {}    # fetch structure -> (flat elements, rebuild)
@@ -175,7 +178,10 @@ class BaseSession:
         return ""
 
     def list_devices(self) -> list:
-        return [_DeviceAttributes("/job:localhost/replica:0/task:0/device:CPU:0", "CPU")]
+        devs = [_DeviceAttributes("/job:localhost/replica:0/task:0/device:CPU:0", "CPU")]
+        if self._on_device:
+            devs.append(_DeviceAttributes("/job:localhost/replica:0/task:0/device:GPU:0", "GPU"))
+        return devs
 
     # --- lifecycle ------------------------------------------------------------------
     def close(self) -> None:
@@ -303,7 +309,7 @@ class BaseSession:
         attrs = op.attrs
         if d.needs_ctx:
             attrs = dict(attrs, ctx=OpContext(self, op))
-        return partial_kernel(d.kernel, self._backend.xp, attrs)
+        return self._placer.bind(op, lambda xp: partial_kernel(d.kernel, xp, attrs))
 
     def _ref_of(self, t: Tensor) -> VarRef:
         return self._ref(t.op)
@@ -337,6 +343,8 @@ class BaseSession:
         if trace:
             from flowgrad.runtime import tracing  # noqa: PLC0415
             return tracing.traced_run(self, plan, feed_values, run_metadata)
+        if self._on_device:
+            feed_values = [self._backend.asarray(v) for v in feed_values]
         self._undo = {}
         try:
             out = plan.fn(*feed_values)
@@ -345,6 +353,8 @@ class BaseSession:
             raise _translate(plan, e, self) from (None if isinstance(e, errors.OpError) else e)
         finally:
             self._undo = None
+        if self._on_device:
+            out = tuple(self._backend.to_host(v) for v in out)
         return out
 
     def _rollback(self) -> None:

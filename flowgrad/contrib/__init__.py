@@ -1,0 +1,3 @@
+"""``tf.contrib``: the TF1 contrib modules that flowgrad provides."""
+
+from flowgrad.contrib import rnn
