@@ -27,7 +27,7 @@ _UFUNC1 = {"Tanh": "tanh", "Exp": "exp", "Log": "log", "Sqrt": "sqrt", "Abs": "a
            "Sin": "sin", "Cos": "cos"}
 # consumers that neither keep nor return a view of their inputs
 _SAFE_CONSUMERS = set(_UFUNC2) | set(_UFUNC1) | {"Neg", "Square", "Relu", "ReluGrad", "Sigmoid",
-                                                 "BatchMatMulV2", "Sum", "Mean",
+                                                 "MatMul", "BatchMatMulV2", "Sum", "Mean",
                                                  "ApplyGradientDescent"}
 
 
@@ -79,7 +79,7 @@ def _inline_expr(node: Node, a: list[str], ns: dict, env: Env, name) -> str | No
     if t == "Sigmoid" and _float(out):
         # the kernel's 0.5 * (1 + tanh(x / 2)), as one expression
         return f"(xp_tanh({a[0]} * 0.5) + 1.0) * 0.5"
-    if t == "BatchMatMulV2":
+    if t in ("MatMul", "BatchMatMulV2"):
         x, y = a
         if at["transpose_a"]:
             x = f"{x}.T" if _ndim(vals[0]) == 2 else f"{x}.swapaxes(-1, -2)"
@@ -280,7 +280,8 @@ def _inplace_updates(prog: Program, enabled: bool, env: Env) -> dict:
     The buffer write is moved to the end of the plan, so it must not matter when it happens:
     no op of the plan may depend on the update (data or control) and also read the same
     variable; the variable is updated once; its output is not used or fetched; and no
-    fetched value may share the variable's buffer (a read of it, or a view of a read).
+    fetched value may share the variable's buffer (a read of it, or a view of a read); and
+    no read of the variable comes after the update in plan order.
     Failures before the end roll back as always; the buffer writes themselves (same shape
     and dtype, into a buffer the session owns) cannot fail.
     """
@@ -302,10 +303,13 @@ def _inplace_updates(prog: Program, enabled: bool, env: Env) -> dict:
             if isinstance(a, Ref):
                 count[a.op] = count.get(a.op, 0) + 1
     plan_ops = {n.op for n in nodes}
+    last_read = {n.op: i for i, n in enumerate(nodes) if n.type == "VariableV2"}
     out = {}
-    for node in nodes:
+    for i, node in enumerate(nodes):
         if node.type != "ApplyGradientDescent":
             continue
+        if last_read.get(node.args[0].op, -1) > i:
+            continue            # a later read (in plan order) must see the new value
         ref, alpha, delta = node.args
         var = ref.op
         o = node.outs[0]

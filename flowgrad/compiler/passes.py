@@ -29,7 +29,7 @@ _ELEMENTWISE = {
     "PlaceholderWithDefault", "AddN", "BiasAdd",
 }
 SHAPE_PURE = _ELEMENTWISE | {
-    "BatchMatMulV2", "Sum", "Mean", "Max", "Min", "Prod", "Any", "All", "ArgMax", "ArgMin",
+    "MatMul", "BatchMatMulV2", "SumToLike", "Sum", "Mean", "Max", "Min", "Prod", "Any", "All", "ArgMax", "ArgMin",
     "Softmax", "LogSoftmax", "SoftmaxCrossEntropyWithLogits",
     "SparseSoftmaxCrossEntropyWithLogits", "Shape", "Size", "Rank", "Transpose",
     "ExpandDims", "Squeeze", "Tile", "Pack", "Cumsum", "Cumprod", "ApplyGradientDescent",
@@ -164,6 +164,11 @@ def _simplify(node: Node) -> Value | None:
         return None
     if t in ("Sum", "Mean", "Max", "Min", "Prod") and _same(args[0], out):
         return args[0]      # reduces only axes of size 1, keeping them
+    if t == "SumToLike":
+        x, like = args
+        if x.shape is not None and x.shape == like.shape and x.dtype == out.dtype:
+            return x
+        return None
     if t in ("Reshape", "BroadcastTo", "SumToShape"):
         x, s = args
         if x.shape is not None and out.shape is not None and x.shape == out.shape and \

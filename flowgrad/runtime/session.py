@@ -162,6 +162,11 @@ class BaseSession:
         self._feed_specs: dict = {}     # fed tensor -> (tensor, dtype, last accepted shape)
         self._options = _compiler.resolve(_compiler.options,
                                           getattr(config, "graph_options", None))
+        if self._on_device:
+            # constants, inlined numpy code and in-place tricks assume host arrays; on a
+            # device session only the graph rewrites that create no values apply
+            self._options = self._options.copy(fold=False, inline=False, buffer_reuse=False,
+                                               inplace_updates=False, specialize=False)
         self._env = _CodegenEnv(self._backend.xp, self._store, self._owned, self._take)
 
     # --- properties -----------------------------------------------------------------
@@ -254,7 +259,7 @@ class BaseSession:
         if plan is None:
             plan = self._compile(elements, feed_tensors)
             self._plans[key] = plan
-        if options is None:         # the fast path: no tracing
+        if options is None and not self._on_device:    # the fast path: no tracing, no copies
             self._undo = {}
             try:
                 values = plan.fn(*feed_values)
