@@ -190,7 +190,9 @@ def generate(prog: Program, opts, env: Env, filename: str, specialized: bool,
 
     lines = [f"def plan({', '.join(f'f{i}' for i in range(len(prog.feeds)))}):"]
     if guard:
-        cond = " or ".join(f"f{i}.shape != {name_obj(s)}" for i, s in guard)
+        ns["ndarray"] = np.ndarray
+        cond = " or ".join(f"f{i}.__class__ is not ndarray or f{i}.shape != {name_obj(s)}"
+                           for i, s in guard)
         ns["fallback"] = fallback
         lines.append(f"    if {cond}:")
         lines.append(f"        return fallback({', '.join(f'f{i}' for i in range(len(prog.feeds)))})")
@@ -315,7 +317,7 @@ def _inplace_updates(prog: Program, enabled: bool, env: Env) -> dict:
         o = node.outs[0]
         if count.get(var) != 1 or var in fetched_vars or (o is not None and id(o) in used):
             continue
-        if delta.shape is None or var.outputs[0].shape.as_list() != list(delta.shape) or \
+        if not delta.shape or var.outputs[0].shape.as_list() != list(delta.shape) or \
                 not isinstance(alpha, Value) or alpha.shape not in ((), None):
             continue
         if delta.dtype != var.outputs[0].dtype.np:

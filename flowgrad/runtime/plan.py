@@ -26,6 +26,9 @@ import functools
 import itertools
 from typing import Callable
 
+import numpy as np
+
+import flowgrad.compiler as _compiler
 from flowgrad.compiler import codegen, ir, passes
 from flowgrad.compiler.flags import CompilerOptions
 from flowgrad.framework import errors
@@ -94,9 +97,17 @@ def compile_plan(fetch_tensors: list[Tensor], target_ops: list[Operation],
                  ref_of: Callable[[Tensor], object], options: CompilerOptions | None = None,
                  env: codegen.Env | None = None) -> Plan:
     """Builds the plan; ``bind(op)`` gives an op's kernel with xp/attrs/ctx bound."""
-    opts = options if options is not None else CompilerOptions()
+    session = getattr(bind, "__self__", None)
+    if options is None:
+        # a sub-plan (a branch or loop body) of a session's run: the session's passes, but
+        # no in-place updates, since the session's run may still fail after the sub-plan
+        opts = getattr(session, "_options", None) or _compiler.options
+        opts = opts.copy(inplace_updates=False)
+    else:
+        opts = options
+    if env is None:
+        env = getattr(session, "_env", None)
     if env is None:     # no session's store to read from: variables through their kernels
-        import numpy as np  # noqa: PLC0415
         env = codegen.Env(np, None, None, None)
     fed = set(feed_tensors)
     ops = prune(fetch_tensors, target_ops, fed)
@@ -152,7 +163,11 @@ def compile_plan(fetch_tensors: list[Tensor], target_ops: list[Operation],
 
         def first_run(*feed_values):
             out = recorder(*feed_values)
-            _specialize(plan, program, emit, feed_values)
+            if all(type(v) is np.ndarray for v in feed_values):
+                _specialize(plan, program, emit, feed_values)
+            else:           # only arrays' shapes can be guarded
+                plan.fn = generic
+                plan._recorded = {}
             return out
         plan.fn = first_run
     return plan

@@ -295,12 +295,13 @@ class BaseSession:
     def _take(self, ref: VarRef, shape: tuple, dtype, op: Operation):
         """For in-place updates: gives the variable a buffer of its own (undo-logged)."""
         def take(w):
-            if w.shape != shape or w.dtype != dtype:
+            if getattr(w, "shape", None) != shape or getattr(w, "dtype", None) != dtype:
                 raise errors.InvalidArgumentError(
                     None, op, f"{op.type} '{op.name}': variable '{ref.name}' holds a value of "
-                    f"shape {w.shape} {w.dtype}, but the plan was compiled for {shape} "
+                    f"shape {np.shape(w)} {np.asarray(w).dtype}, but the plan was compiled for "
+                    f"{shape} "
                     f"{np.dtype(dtype)}")
-            own = w.copy()
+            own = np.array(w, copy=True)
             ref.set(own)
             self._owned[ref.key] = own
             return own
