@@ -194,30 +194,31 @@ def _handle_shape(node: NodeSpec):
 
 
 @op("MPIIallreduceStart", shape=_handle_shape, stateful=True, name="DistributedIallreduceStart")
-def _iallreduce_start(xp, *tensors, ctx, compression="none", names=()):
+def _iallreduce_start(xp, *tensors, ctx, reduce_op=AVERAGE, compression="none", names=()):
     """Starts a non-blocking fused allreduce; returns a handle for MPIIallreduceWait."""
     w = _context.world()
     arrays = _host(xp, tensors)
-    check_signature(ctx, w, arrays, (compression,), names)
+    check_signature(ctx, w, arrays, (reduce_op, compression), names)
     pending = ctx.resources.setdefault(_REQ_KEY, {})
     counter = ctx.resources.setdefault(_REQ_KEY + ".ids", itertools.count())
     key = next(counter)
     if w.size == 1 and compression == "none":
         pending[key] = arrays
     else:
-        pending[key] = collectives.iallreduce_start(w, arrays, compression == "fp16")
+        pending[key] = collectives.iallreduce_start(w, arrays, compression == "fp16",
+                                                    reduce_op)
     return np.asarray(key, np.int64)
 
 
 @op("MPIIallreduceWait", shape=_wait_shape, stateful=True, may_alias=True,
     name="DistributedIallreduceWait")
-def _iallreduce_wait(xp, handle, *, ctx, reduce_op=AVERAGE):
+def _iallreduce_wait(xp, handle, *, ctx):
     """Waits for the allreduce that ``handle`` started; its reduced tensors."""
     w = _context.world()
     started = ctx.resources[_REQ_KEY].pop(int(handle))
     if isinstance(started, list):
         return _device(xp, started)
-    return _device(xp, collectives.iallreduce_wait(w, started, reduce_op))
+    return _device(xp, collectives.iallreduce_wait(w, started))
 
 
 NotDifferentiable("MPIIallreduceStart")
@@ -295,13 +296,17 @@ def allgather(tensor, name: str | None = None) -> Tensor:
     return _allgather(tensor, name=name)
 
 
-def iallreduce_start(tensors, compression=None, names=(), name: str | None = None) -> Tensor:
+def iallreduce_start(tensors, op=None, compression=None, names=(), name: str | None = None
+                     ) -> Tensor:
+    """Starts a non-blocking fused allreduce of ``tensors``; returns its handle."""
     return _iallreduce_start([convert_to_tensor(t) for t in tensors],
-                             compression=_wire(compression), names=tuple(names), name=name)
+                             reduce_op=_reduce_op(op, None), compression=_wire(compression),
+                             names=tuple(names), name=name)
 
 
-def iallreduce_wait(handle: Tensor, op=None, name: str | None = None) -> list[Tensor]:
-    return list(_iallreduce_wait(handle, reduce_op=_reduce_op(op, None), name=name))
+def iallreduce_wait(handle: Tensor, name: str | None = None) -> list[Tensor]:
+    """The reduced tensors of the allreduce that ``handle`` started."""
+    return list(_iallreduce_wait(handle, name=name))
 
 
 def rank_op(name: str | None = None) -> Tensor:
