@@ -79,12 +79,13 @@ def worker_bandwidth(quick: bool) -> list[dict]:
         buf = np.ones(n, np.float32)
         src, dst = np.ones(n, np.float32), np.empty(n, np.float32)
         grads = [np.ones(n, np.float32)]
+        pool: dict = {}
 
         def raw():
             w.comm.Allreduce(MPI.IN_PLACE, buf, op=MPI.SUM)
 
         def fused():
-            collectives.allreduce(w, grads)
+            collectives.allreduce(w, grads, pool=pool)
 
         w.comm.Barrier()
         t_raw = _sync_max(w, _timeit(raw, w.comm))
@@ -102,13 +103,14 @@ def worker_fusion(quick: bool) -> dict:
     hvd.init()
     w = _context.world()
     grads = [np.ones(4096, np.float32) for _ in range(64)]
+    pools: list[dict] = [{} for _ in grads]
 
     def separate():
-        for g in grads:
-            collectives.allreduce(w, [g])
+        for g, pool in zip(grads, pools):
+            collectives.allreduce(w, [g], pool=pool)
 
     def fused():
-        collectives.allreduce(w, grads)
+        collectives.allreduce(w, grads, pool=pools[0])
 
     w.comm.Barrier()
     t_sep = _sync_max(w, _timeit(separate, w.comm))
@@ -239,7 +241,7 @@ def driver(args) -> None:
         rows = _job(2, ["--worker", "bandwidth", *q])
         report["bandwidth"] = rows
         print("\n## Allreduce of one packed float32 buffer, 2 ranks (in place, MPI.SUM)\n")
-        print("| size | allreduce | GB/s (algbw) | fused path (pack+reduce+avg) | memcpy | "
+        print("| size | allreduce | GB/s (algbw) | fused path (pack+reduce+avg+copy out) | memcpy | "
               "allreduce / memcpy |")
         print("|---|---|---|---|---|---|")
         for r in rows:

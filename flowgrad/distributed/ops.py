@@ -34,6 +34,7 @@ from flowgrad.ops import reduce_ops as R
 
 _SIG_KEY = "flowgrad.distributed.signature"
 _REQ_KEY = "flowgrad.distributed.requests"
+_POOL_KEY = "flowgrad.distributed.buffers"
 _REDUCE_OPS = (AVERAGE, SUM)
 _COMPRESSIONS = ("none", "fp16")
 
@@ -89,6 +90,11 @@ def _device(xp, arrays):
     return [xp.asarray(a) for a in arrays]
 
 
+def buffer_pool(ctx) -> dict:
+    """This op's packing buffers in this session (kept from run to run)."""
+    return ctx.resources.setdefault((_POOL_KEY, ctx.op), {})
+
+
 def check_signature(ctx, w, arrays, attrs: tuple, names=()) -> None:
     """On a collective's first run in a session: all ranks must run the same collective."""
     if w.size == 1:
@@ -134,7 +140,8 @@ def _allreduce(xp, *tensors, ctx, reduce_op=AVERAGE, compression="none", names=(
     w = _context.world()
     arrays = _host(xp, tensors)
     check_signature(ctx, w, arrays, (reduce_op, compression), names)
-    return _device(xp, collectives.allreduce(w, arrays, reduce_op, compression == "fp16"))
+    return _device(xp, collectives.allreduce(w, arrays, reduce_op, compression == "fp16",
+                                             pool=buffer_pool(ctx)))
 
 
 @_allreduce.grad
@@ -153,7 +160,7 @@ def _broadcast(xp, *tensors, ctx, root_rank=0, names=()):
                          f"(size {w.size})")
     arrays = _host(xp, tensors)
     check_signature(ctx, w, arrays, (root_rank,), names)
-    return _device(xp, collectives.broadcast(w, arrays, root_rank))
+    return _device(xp, collectives.broadcast(w, arrays, root_rank))  # runs rarely: no pool
 
 
 @_broadcast.grad
@@ -206,7 +213,7 @@ def _iallreduce_start(xp, *tensors, ctx, reduce_op=AVERAGE, compression="none", 
         pending[key] = arrays
     else:
         pending[key] = collectives.iallreduce_start(w, arrays, compression == "fp16",
-                                                    reduce_op)
+                                                    reduce_op, pool=buffer_pool(ctx))
     return np.asarray(key, np.int64)
 
 
