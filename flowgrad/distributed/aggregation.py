@@ -44,7 +44,8 @@ def _aggregate_apply(xp, *grads, ctx, passes, update, feeds, reduce_op=collectiv
         a /= passes
     w = _context.world()
     D.check_signature(ctx, w, acc, (passes, reduce_op, compression), names)
-    reduced = collectives.allreduce(w, acc, reduce_op, compression == "fp16")
+    reduced = collectives.allreduce(w, acc, reduce_op, compression == "fp16",
+                                    pool=D.buffer_pool(ctx))
     plan = state.get("plan")
     if plan is None:
         g = ctx.op.graph
