@@ -100,6 +100,7 @@ math.top_k = _top_k
 # --- convolutions -------------------------------------------------------------------------
 
 # --- main job (data, summary, viz) ----------------------------------------------------------
+from flowgrad import data, summary  # noqa: E402
 
 # --- the rest of TF1 (control flow, rnn, linalg, meta-graphs, app, gfile, logging) ---------
 from flowgrad.ops.linalg_ops import (cholesky, cholesky_solve, diag, diag_part, einsum, eye,  # noqa: E402
