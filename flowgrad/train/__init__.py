@@ -7,5 +7,7 @@ from flowgrad.train.optimizer import (Optimizer, create_global_step, get_global_
 # --- training stack (optimizers, schedules, Saver) -----------------------------------------
 
 # --- meta-graphs and the rest of TF1 ------------------------------------------------------
+from flowgrad.train.meta_graph import (MetaGraphDef, export_meta_graph, import_meta_graph,
+                                       read_meta_graph_file)
 
 # --- distributed -----------------------------------------------------------------------------
