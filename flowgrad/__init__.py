@@ -80,11 +80,14 @@ from flowgrad.ops.logging_ops import Print, print_v2 as print  # noqa: E402, A00
 # --- main job (data, summary, viz) ----------------------------------------------------------
 
 # --- the rest of TF1 (control flow, rnn, linalg, meta-graphs, app, gfile, logging) ---------
-from flowgrad.ops.linalg_ops import (cholesky, cholesky_solve, diag, diag_part, einsum, eye,  # noqa: E402
-                                    log_matrix_determinant, matrix_band_part, matrix_determinant,
-                                    matrix_diag, matrix_diag_part, matrix_inverse, matrix_set_diag,
-                                    matrix_solve, matrix_triangular_solve, norm, svd, trace)
-from flowgrad.ops.array_extra_ops import (boolean_mask, depth_to_space, invert_permutation,  # noqa: E402
+from flowgrad.ops.linalg_ops import (cholesky, cholesky_solve, cross, diag, diag_part, einsum,  # noqa: E402
+                                    eye, log_matrix_determinant, matrix_band_part,
+                                    matrix_determinant, matrix_diag, matrix_diag_part,
+                                    matrix_inverse, matrix_set_diag, matrix_solve,
+                                    matrix_triangular_solve, norm, svd, tensordot, trace)
+from flowgrad.ops.array_extra_ops import (bincount, boolean_mask, confusion_matrix,  # noqa: E402
+                                         depth_to_space, dynamic_partition, dynamic_stitch,
+                                         invert_permutation, roll,
                                          lin_space, linspace, log_sigmoid, meshgrid,
                                          reverse_sequence, scatter_add, scatter_div, scatter_max,
                                          scatter_min, scatter_mul, scatter_nd_add,

@@ -737,3 +737,74 @@ def einsum(equation: str, *inputs, **kwargs) -> Tensor:
                    else t for t in tensors]
     subs, out = _parse_einsum(equation, [t.shape.ndims for t in tensors])
     return _einsum(tensors, subscripts=tuple(subs), output=out, name=name or "einsum")
+
+
+# ----- tensordot, cross, matvec ----------------------------------------------------------------
+def tensordot(a, b, axes, name=None) -> Tensor:
+    """``tf.tensordot``: sums the products of ``a`` and ``b`` over ``axes`` (an int ``n``: the
+    last ``n`` axes of ``a`` with the first ``n`` of ``b``; or a pair of axis lists)."""
+    a, b = convert_to_tensor(a), convert_to_tensor(b)
+    ra, rb = a.shape.ndims, b.shape.ndims
+    if ra is None or rb is None:
+        raise ValueError("tensordot needs operands of known rank")
+    if isinstance(axes, int | np.integer) or (isinstance(axes, Tensor) and
+                                               axes.shape.ndims == 0):
+        n = int(A._int_list(axes, "axes")[0])
+        if n > min(ra, rb) or n < 0:
+            raise ValueError(f"tensordot: axes={n} is out of range for ranks {ra} and {rb}")
+        ax_a, ax_b = list(builtins.range(ra - n, ra)), list(builtins.range(n))
+    else:
+        if len(axes) != 2:
+            raise ValueError(f"'axes' must be an integer or a pair of axis lists, got {axes}")
+        ax_a = [int(i) % ra for i in A._int_list(axes[0] if isinstance(axes[0], list | tuple |
+                                                                         Tensor) else [axes[0]],
+                                                 "axes")]
+        ax_b = [int(i) % rb for i in A._int_list(axes[1] if isinstance(axes[1], list | tuple |
+                                                                         Tensor) else [axes[1]],
+                                                 "axes")]
+        if len(ax_a) != len(ax_b):
+            raise ValueError(f"tensordot: different numbers of axes {ax_a} and {ax_b}")
+    letters = iter(string.ascii_letters)
+    sa = [next(letters) for _ in builtins.range(ra)]
+    sb = [next(letters) for _ in builtins.range(rb)]
+    for i, j in zip(ax_a, ax_b):
+        sb[j] = sa[i]
+    out = [c for i, c in enumerate(sa) if i not in ax_a] + \
+        [c for j, c in enumerate(sb) if j not in ax_b]
+    return einsum(f"{''.join(sa)},{''.join(sb)}->{''.join(out)}", a, b,
+                  name=name or "Tensordot")
+
+
+def matvec(a, b, transpose_a: bool = False, adjoint_a: bool = False, name=None) -> Tensor:
+    """``tf.linalg.matvec``: ``a @ b`` for (batches of) matrices ``a`` and vectors ``b``."""
+    with name_scope(name, "MatVec") as scope:
+        prod = M.matmul(a, A.expand_dims(b, -1), transpose_a=transpose_a or adjoint_a)
+        return A.squeeze(prod, axis=[-1], name=scope)
+
+
+def _cross_shape(node: NodeSpec):
+    a, b = node.inputs
+    if a.dtype != b.dtype:
+        node.fail(f"dtypes differ: {a.dtype.name} and {b.dtype.name}", TypeError)
+    if not a.shape.is_compatible_with(b.shape):
+        node.fail("both inputs must have the same shape")
+    s = a.shape.merge_with(b.shape)
+    if s.ndims is not None and s[-1] not in (None, 3):
+        node.fail(f"the last dimension must be 3, got {s[-1]}")
+    return s, a.dtype
+
+
+@op("Cross", shape=_cross_shape)
+def _cross(xp, a, b):
+    return xp.cross(a, b)
+
+
+@_cross.grad
+def _cross_grad(op, dy):
+    a, b = op.inputs
+    return [cross(b, dy), cross(dy, a)]
+
+
+def cross(a, b, name=None) -> Tensor:
+    """``tf.cross``: pairwise cross products of 3-vectors (last axis)."""
+    return _cross(a, b, name=name or "Cross")

@@ -106,6 +106,14 @@ CASES = [
            lambda a, b, c: a @ b @ c, [(2, 3), (3, 2), (2, 2)]),
     OpCase("einsum_transpose", lambda a: tf.einsum("ijk->kji", a),
            lambda a: a.transpose(2, 1, 0), [(2, 3, 4)]),
+    OpCase("tensordot_int", lambda a, b: tf.tensordot(a, b, 2),
+           lambda a, b: np.tensordot(a, b, 2), [(2, 3, 4), (3, 4, 2)], dynamic=False),
+    OpCase("tensordot_pairs", lambda a, b: tf.tensordot(a, b, [[0, 2], [1, 0]]),
+           lambda a, b: np.tensordot(a, b, ([0, 2], [1, 0])), [(2, 3, 4), (4, 2)],
+           dynamic=False),
+    OpCase("matvec", tf.linalg.matvec, lambda a, b: np.einsum("...ij,...j->...i", a, b),
+           [(2, 3, 4), (2, 4)]),
+    OpCase("cross", tf.cross, np.cross, [(2, 3), (2, 3)]),
 ]
 
 
