@@ -669,7 +669,8 @@ def _einsum_shape(node: NodeSpec):
 
 @op("Einsum", shape=_einsum_shape)
 def _einsum(xp, *inputs, subscripts, output):
-    return xp.asarray(xp.einsum(",".join(subscripts) + "->" + output, *inputs))
+    return xp.asarray(xp.einsum(",".join(subscripts) + "->" + output, *inputs,
+                                optimize=len(inputs) > 2))
 
 
 @_einsum.grad

@@ -122,3 +122,54 @@ def test_bad_files(tmp_path):
     p.write_bytes(b"not a zip")
     with pytest.raises(ValueError, match="not a flowgrad meta-graph"):
         tf.train.import_meta_graph(str(p))
+
+
+RESUME = textwrap.dedent("""
+    import json, sys
+    import numpy as np
+    import flowgrad as tf
+
+    ckpt, out = sys.argv[1], sys.argv[2]
+    x = np.asarray(json.loads(sys.argv[3]), dtype=np.float32)
+    y = np.asarray(json.loads(sys.argv[4]), dtype=np.int64)
+    saver = tf.train.import_meta_graph(ckpt + ".meta")
+    train_op = tf.get_collection("train_op")[0]
+    g = tf.get_default_graph()
+    loss = g.get_tensor_by_name("loss:0")
+    with tf.Session() as sess:
+        saver.restore(sess, ckpt)
+        losses = [float(sess.run([loss, train_op], {"x:0": x, "y:0": y})[0]) for _ in range(4)]
+        kernel = sess.run(g.get_tensor_by_name("dense/kernel:0")).tolist()
+        step = int(sess.run("global_step:0"))
+    json.dump({"losses": losses, "kernel": kernel, "step": step}, open(out, "w"))
+""")
+
+
+def test_train_save_then_import_restore_and_continue_in_a_new_process(tmp_path):
+    import json
+    g = tf.Graph()
+    with g.as_default():
+        x, y, loss, train = _model(seed=7)
+        saver = tf.train.Saver()
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            for _ in range(3):
+                sess.run(train, {x: DATA_X, y: DATA_Y})
+            ckpt = saver.save(sess, str(tmp_path / "model.ckpt"), global_step=3)
+            assert os.path.exists(ckpt + ".meta")
+            expected = [float(sess.run([loss, train], {x: DATA_X, y: DATA_Y})[0])
+                        for _ in range(4)]
+            kernel = sess.run(g.get_tensor_by_name("dense/kernel:0"))
+    script = tmp_path / "resume.py"
+    script.write_text(RESUME)
+    out = tmp_path / "out.json"
+    env = {**os.environ, "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.run([sys.executable, str(script), ckpt, str(out),
+                           json.dumps(DATA_X.tolist()), json.dumps(DATA_Y.tolist())],
+                          capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr
+    got = json.loads(out.read_text())
+    np.testing.assert_allclose(got["losses"], expected, rtol=1e-6)
+    assert expected[-1] < expected[0]
+    np.testing.assert_allclose(got["kernel"], kernel, rtol=1e-6)
+    assert got["step"] == 7
