@@ -74,6 +74,21 @@ mul, sub, neg = multiply, subtract, negative
 from flowgrad.ops.logging_ops import Print, print_v2 as print  # noqa: E402, A004
 
 # --- training stack (losses, layers, initializers, checkpoints) -----------------------------
+from flowgrad import contrib, layers, losses  # noqa: E402
+from flowgrad.ops import init_ops as _init_ops  # noqa: E402
+from flowgrad.ops import variables as _variables  # noqa: E402
+from flowgrad.ops.clip_ops import (clip_by_average_norm, clip_by_global_norm,  # noqa: E402
+                                   clip_by_norm, global_norm)
+from flowgrad.ops.init_ops import (identity_initializer,  # noqa: E402
+                                   uniform_unit_scaling_initializer)
+from flowgrad.ops.nn_ops import top_k as _top_k  # noqa: E402
+
+initializers.identity = _init_ops.Identity
+initializers.uniform_unit_scaling = _init_ops.UniformUnitScaling
+initializers.global_variables = _variables.global_variables_initializer
+initializers.local_variables = _variables.local_variables_initializer
+initializers.variables = _variables.variables_initializer
+math.top_k = _top_k
 
 # --- convolutions -------------------------------------------------------------------------
 
