@@ -246,7 +246,7 @@ def export_meta_graph(filename=None, meta_info_def=None, graph_def=None, saver_d
         if items:
             collections[str(key)] = items
     if saver is not None and saver_def is None:
-        saver_def = saver.to_saver_def() if hasattr(saver, "to_saver_def") else None
+        saver_def = _saver_def_of(saver)
     meta = {"format": FORMAT, "version": VERSION,
             "meta_info": dict(meta_info_def or {}),
             "graph_seed": g.seed, "ops": ops, "collections": collections,
@@ -259,6 +259,22 @@ def export_meta_graph(filename=None, meta_info_def=None, graph_def=None, saver_d
         with open(filename, "wb") as f:
             f.write(mg.SerializeToString())
     return mg
+
+
+def _saver_def_of(saver) -> dict:
+    """The settings that rebuild ``saver``: checkpoint key -> variable tensor name, options."""
+    saver.build()
+    d = dict(saver.as_saver_def()) if hasattr(saver, "as_saver_def") else {}
+    d["var_names"] = {key: v.name for key, v in saver._vars.items()}
+    d["name"] = getattr(saver, "_name", "save")
+    return d
+
+
+def _write_for_saver(meta_path: str, saver) -> None:
+    """``Saver.save(..., write_meta_graph=True)``: writes ``<prefix>.meta``."""
+    saver.build()
+    graph = next(iter(saver._vars.values())).graph if saver._vars else None
+    export_meta_graph(meta_path, graph=graph, saver=saver)
 
 
 def _saver_json(saver_def, scope):
@@ -374,5 +390,39 @@ def import_meta_graph(meta_graph_or_file, clear_devices: bool = False,
     saver_def = mg.saver_def
     if saver_def is None and not variables:
         return None
+    from flowgrad.train.saver import Saver  # noqa: PLC0415
+    g = get_default_graph()
+    prefix = (import_scope.rstrip("/") + "/") if import_scope else ""
+    if saver_def is None or "var_names" not in saver_def:
+        var_list = [v for v in variables.values()
+                    if any(v is x for x in g.get_collection("variables"))] or \
+            list(variables.values())
+        return Saver(var_list=var_list)
+    var_list = {}
+    for key, tname in saver_def["var_names"].items():
+        name = prefix + tname
+        v = variables.get(name)
+        var_list[key] = v if v is not None else _variable_from_ops(g, name)
+    return Saver(var_list=var_list, max_to_keep=saver_def.get("max_to_keep", 5),
+                 name=saver_def.get("name"))
+
+
+def _variable_from_ops(g: Graph, tensor_name: str):
+    """A Variable for an imported variable that no collection listed (TF1's op naming)."""
+    from flowgrad.ops.variables import Variable  # noqa: PLC0415
+    var = g.get_tensor_by_name(tensor_name)
+    op_name = var.op.name
+    init = g.get_operation_by_name(op_name + "/Assign")
+    return Variable.from_variable_def({
+        "variable_name": var.name, "initializer_name": init.name,
+        "snapshot_name": op_name + "/read:0", "initial_value_name": init.inputs[1].name,
+        "trainable": False}, graph=g)
+
+
+def _register_with_saver() -> None:
     from flowgrad.train import saver as _saver  # noqa: PLC0415
-    return _saver.Saver.from_saver_def(saver_def, variables, import_scope)
+    if _write_for_saver not in _saver.META_GRAPH_WRITERS:
+        _saver.META_GRAPH_WRITERS.append(_write_for_saver)
+
+
+_register_with_saver()
