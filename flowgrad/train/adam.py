@@ -29,8 +29,9 @@ def apply_adam(xp, var, m, v, beta1_power, beta2_power, lr, beta1, beta2, epsilo
     else:
         step = (m_new * alpha) / (xp.sqrt(v_new) + epsilon)
     new = var.get() - step
-    m.set(m_new)
-    v.set(v_new)
+    m.set(xp.asarray(m_new))
+    v.set(xp.asarray(v_new))
+    new = xp.asarray(new)   # 0-d math gives numpy scalars; variables hold arrays
     var.set(new)
     return new
 
