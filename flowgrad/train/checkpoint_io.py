@@ -49,7 +49,7 @@ def encode(tensors: dict[str, np.ndarray], metadata: dict[str, str] | None = Non
     # largest alignment first, then by name: every tensor starts aligned
     items = sorted(tensors.items(), key=lambda kv: (-np.asarray(kv[1]).dtype.itemsize, kv[0]))
     for name, value in items:
-        arr = np.ascontiguousarray(value).reshape(np.shape(value))   # keeps 0-d shapes
+        arr = np.ascontiguousarray(value).reshape(np.shape(value))  # keeps 0-d arrays 0-d
         code = _CODES.get(arr.dtype)
         if code is None:
             raise TypeError(f"Cannot save tensor {name!r} of dtype {arr.dtype} in a checkpoint: "
