@@ -113,6 +113,18 @@ from flowgrad.ops.array_extra_ops import (bincount, boolean_mask, confusion_matr
                                          unsorted_segment_max, unsorted_segment_mean,
                                          unsorted_segment_min, unsorted_segment_prod,
                                          unsorted_segment_sum)
+from flowgrad.ops.math_extra_ops import (acosh, argsort, asinh, atanh,  # noqa: E402
+                                        broadcast_dynamic_shape, broadcast_static_shape,
+                                        dimension_at_index, dimension_value, ensure_shape, erfc,
+                                        identity_n, is_non_decreasing, is_numeric_tensor,
+                                        is_strictly_increasing, is_tensor, make_ndarray,
+                                        parallel_stack, searchsorted, sort, tensor_scatter_add,
+                                        tensor_scatter_nd_add, tensor_scatter_nd_sub,
+                                        tensor_scatter_nd_update, tensor_scatter_sub,
+                                        tensor_scatter_update, to_complex64, to_complex128,
+                                        truncatediv, truncatemod, unravel_index,
+                                        verify_tensor_all_finite)
+from flowgrad.ops.linalg_ops import qr  # noqa: E402
 from flowgrad.namespaces import app, flags, gfile, logging  # noqa: E402
 
 # --- distributed and GPU ----------------------------------------------------------------------

@@ -97,6 +97,13 @@ math.__dict__.update(
     confusion_matrix=_X.confusion_matrix, reduce_euclidean_norm=_X.reduce_euclidean_norm,
     cross=_L.cross)
 
+from flowgrad.ops import math_extra_ops as _E  # noqa: E402
+
+math.__dict__.update(asinh=_E.asinh, acosh=_E.acosh, atanh=_E.atanh, erfc=_E.erfc,
+                     truncatediv=_E.truncatediv, truncatemod=_E.truncatemod,
+                     is_non_decreasing=_E.is_non_decreasing,
+                     is_strictly_increasing=_E.is_strictly_increasing)
+
 # --- the rest of TF1: tf.app, tf.flags, tf.gfile, tf.logging, tf.test --------------------------
 from flowgrad.platform import app as _app  # noqa: E402
 from flowgrad.platform import flags  # noqa: E402
