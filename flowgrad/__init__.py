@@ -124,7 +124,8 @@ from flowgrad.ops.math_extra_ops import (acosh, argsort, asinh, atanh,  # noqa: 
                                         tensor_scatter_update, to_complex64, to_complex128,
                                         truncatediv, truncatemod, unravel_index,
                                         verify_tensor_all_finite)
-from flowgrad.ops.linalg_ops import qr  # noqa: E402
+from flowgrad.ops.linalg_ops import (matrix_solve_ls, qr, self_adjoint_eig,  # noqa: E402
+                                    self_adjoint_eigvals)
 from flowgrad.namespaces import app, flags, gfile, logging  # noqa: E402
 
 # --- distributed and GPU ----------------------------------------------------------------------

@@ -82,8 +82,9 @@ linalg.__dict__.update(
     cholesky=_L.cholesky, cholesky_solve=_L.cholesky_solve, diag=_L.matrix_diag,
     diag_part=_L.matrix_diag_part, set_diag=_L.matrix_set_diag, band_part=_L.matrix_band_part,
     eye=_L.eye, trace=_L.trace, norm=_L.norm, einsum=_L.einsum, qr=_L.qr, svd=_L.svd,
-    tensor_diag=_L.diag, tensor_diag_part=_L.diag_part, adjoint=A.matrix_transpose,
-    tensordot=_L.tensordot, matvec=_L.matvec, cross=_L.cross)
+    tensor_diag=_L.diag, tensor_diag_part=_L.diag_part, adjoint=_L.adjoint,
+    tensordot=_L.tensordot, matvec=_L.matvec, cross=_L.cross, eigh=_L.self_adjoint_eig,
+    eigvalsh=_L.self_adjoint_eigvals, lstsq=_L.matrix_solve_ls)
 
 from flowgrad.ops import array_extra_ops as _X  # noqa: E402
 

@@ -202,3 +202,28 @@ def matrix_band_part(input, num_lower, num_upper, name=None) -> Tensor:  # noqa:
     lo, up = (int(A._int_list(v, name_)[0]) for v, name_ in
               ((num_lower, "num_lower"), (num_upper, "num_upper")))
     return _matrix_band_part(input, num_lower=lo, num_upper=up, name=name or "MatrixBandPart")
+
+
+def _swap_shape(node: NodeSpec):
+    x = node.inputs[0]
+    dims = _matrix_dims(node, x, square=False)
+    if dims is None:
+        return TensorShape(None), x.dtype
+    batch, m, n = dims
+    return TensorShape(batch + [n, m]), x.dtype
+
+
+@op("MatrixTransposeLast2", shape=_swap_shape)
+def _matrix_transpose_any_rank(xp, x):
+    return xp.swapaxes(x, -1, -2)
+
+
+@_matrix_transpose_any_rank.grad
+def _matrix_transpose_any_rank_grad(op_, dy):
+    return [_matrix_transpose_any_rank(dy)]
+
+
+def adjoint(x, name=None) -> Tensor:
+    """``tf.linalg.adjoint`` (real inputs): swaps the last two axes, for any rank, known or
+    not."""
+    return _matrix_transpose_any_rank(x, name=name or "adjoint")

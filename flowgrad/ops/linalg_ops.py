@@ -19,13 +19,13 @@ from flowgrad.framework.shapes import TensorShape
 from flowgrad.ops import array_ops as A
 from flowgrad.ops import math_ops as M
 from flowgrad.ops import reduce_ops as R
-from flowgrad.ops.diag_ops import (_matrix_dims, diag, diag_part, matrix_band_part,  # noqa: F401
+from flowgrad.ops.diag_ops import (_matrix_dims, adjoint, diag, diag_part, matrix_band_part,  # noqa: F401
                                    matrix_diag, matrix_diag_part, matrix_set_diag)
 from flowgrad.ops.einsum_ops import cross, einsum, matvec, tensordot  # noqa: F401
 
 
 def _adj(x: Tensor) -> Tensor:
-    return A.matrix_transpose(x)
+    return adjoint(x)
 
 
 def _square_matrix_shape(node: NodeSpec):
@@ -411,3 +411,63 @@ def _svd_uv(xp, input, *, full_matrices=False):  # noqa: A002
 
 
 NotDifferentiable("SvdUV")
+
+
+# ----- symmetric eigendecomposition, least squares ----------------------------------------------
+def _eig_shape(node: NodeSpec):
+    require_float(node, 0)
+    x = node.inputs[0]
+    dims = _matrix_dims(node, x)
+    if dims is None:
+        return [(TensorShape(None), x.dtype)] * 2
+    batch, m, _ = dims
+    return [(TensorShape(batch + [m]), x.dtype), (x.shape, x.dtype)]
+
+
+@op("SelfAdjointEigV2", shape=_eig_shape)
+def _self_adjoint_eig(xp, input, *, compute_v=True):  # noqa: A002
+    e, v = xp.linalg.eigh(input, UPLO="L")
+    return e, v
+
+
+@_self_adjoint_eig.grad
+def _self_adjoint_eig_grad(op_, de, dv):
+    # TF's rule: V (diag(de) + F o (V^T dV)) V^T with F_ij = 1 / (e_j - e_i) off the
+    # diagonal; the op reads only the lower triangle, so the result is folded onto it.
+    e, v = op_.outputs
+    diff = A.expand_dims(e, -2) - A.expand_dims(e, -1)
+    off = M.logical_not(M.cast(_eye_like(v, A.shape(v)[-1]), _dt.bool_))
+    safe = M.where(off, diff, A.ones_like(diff))
+    f = M.where(off, M.reciprocal(safe), A.zeros_like(diff))
+    inner = matrix_diag(de) + f * M.matmul(v, dv, transpose_a=True)
+    da = M.matmul(v, M.matmul(inner, v, transpose_b=True))
+    da = matrix_band_part(da + _adj(da), -1, 0)
+    return [matrix_set_diag(da, 0.5 * matrix_diag_part(da))]
+
+
+def self_adjoint_eig(tensor, name=None):
+    """``tf.self_adjoint_eig``: ``(e, v)``: eigenvalues in ascending order and eigenvectors
+    (columns) of symmetric matrices; only the lower triangle is read."""
+    return tuple(_self_adjoint_eig(tensor, name=name or "SelfAdjointEigV2"))
+
+
+def self_adjoint_eigvals(tensor, name=None) -> Tensor:
+    """``tf.self_adjoint_eigvals``: the eigenvalues of symmetric matrices, ascending."""
+    return self_adjoint_eig(tensor, name=name)[0]
+
+
+def matrix_solve_ls(matrix, rhs, l2_regularizer=0.0, fast: bool = True, name=None) -> Tensor:
+    """``tf.matrix_solve_ls``: least-squares solutions of ``matrix @ X = rhs`` (with an L2
+    regulariser), by the normal equations and a Cholesky factorisation as TF's fast path."""
+    with name_scope(name, "matrix_solve_ls"):
+        a = convert_to_tensor(matrix)
+        b = convert_to_tensor(rhs, dtype=a.dtype)
+        m, n = a.shape[-2], a.shape[-1]
+        lam = convert_to_tensor(l2_regularizer, dtype=a.dtype)
+        if m is not None and n is not None and m < n:   # underdetermined: minimum norm
+            gram = M.matmul(a, a, transpose_b=True)
+            gram = gram + lam * _eye_like(gram, A.shape(gram)[-1])
+            return M.matmul(a, cholesky_solve(cholesky(gram), b), transpose_a=True)
+        gram = M.matmul(a, a, transpose_a=True)
+        gram = gram + lam * _eye_like(gram, A.shape(gram)[-1])
+        return cholesky_solve(cholesky(gram), M.matmul(a, b, transpose_a=True))
