@@ -320,8 +320,15 @@ def _segment_grad(op_, dy):
         counts = unsorted_segment_sum(A.ones_like(data), ids, n)
         return [_gather_segments(dy / M.maximum(counts, 1.0), ids)] + [None] + extra
     if kind == "prod":
-        y = op_.outputs[0]
-        return [_gather_segments(dy * y, ids) / data] + [None] + extra
+        # y / x, except where x is 0: then the product of the others (0 if another is 0)
+        zero = M.equal(data, A.zeros_like(data))
+        one = A.ones_like(data)
+        n_zero = unsorted_segment_sum(M.cast(zero, data.dtype), ids, n)
+        others = _unsorted_segment_reduce(M.where(zero, one, data), ids, n, kind="prod")
+        y_over_x = _gather_segments(op_.outputs[0], ids) / M.where(zero, one, data)
+        at_zero = M.where(M.equal(_gather_segments(n_zero, ids), one), _gather_segments(
+            others, ids), A.zeros_like(data))
+        return [_gather_segments(dy, ids) * M.where(zero, at_zero, y_over_x)] + [None] + extra
     # max / min: the gradient is split evenly between the elements that attain it
     y = op_.outputs[0]
     hit = M.cast(M.equal(data, _gather_segments(y, ids)), data.dtype)

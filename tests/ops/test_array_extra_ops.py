@@ -114,6 +114,15 @@ def test_segment_ids_must_be_sorted():
         _run(tf.segment_sum(tf.constant([1.0, 2.0]), tf.constant([1, 0])))
 
 
+def test_segment_prod_gradient_with_zeros():
+    x = tf.constant([2.0, 0.0, 3.0, 0.0, 0.0, 5.0, 4.0])
+    ids = tf.constant([0, 0, 0, 1, 1, 2, 2])
+    g = tf.gradients(tf.reduce_sum(tf.segment_prod(x, ids)), x)[0]
+    gu = tf.gradients(tf.reduce_sum(tf.unsorted_segment_prod(x, ids, 3)), x)[0]
+    got = _run(g, gu)
+    assert got[0].tolist() == [0.0, 6.0, 0.0, 0.0, 0.0, 4.0, 5.0] == got[1].tolist()
+
+
 def test_segment_max_splits_gradient_between_ties():
     x = tf.constant([2.0, 2.0, 1.0])
     g = tf.gradients(tf.reduce_sum(tf.segment_max(x, [0, 0, 0])), x)[0]
