@@ -290,7 +290,14 @@ def _sorted_count(ids) -> int:
 
 @op("SegmentReduce", shape=_segment_shape)
 def _segment_reduce(xp, data, segment_ids, *, kind, sorted=True):  # noqa: A002
-    out = _segment_kernel(xp, data, segment_ids, _sorted_count(segment_ids), kind)
+    n = _sorted_count(segment_ids)
+    if kind == "sum" and xp is np and data.ndim > 1 and segment_ids.size:
+        # ids are sorted: one reduceat over the runs, no scatter (see the benchmark)
+        starts = np.flatnonzero(np.r_[True, segment_ids[1:] != segment_ids[:-1]])
+        out = np.zeros((n,) + data.shape[1:], dtype=data.dtype)
+        out[segment_ids[starts]] = np.add.reduceat(data, starts, axis=0)
+        return out
+    out = _segment_kernel(xp, data, segment_ids, n, kind)
     if kind in ("max", "min"):
         # TF's sorted segment max/min give 0 for an empty segment
         counts = xp.bincount(segment_ids, minlength=out.shape[0])
