@@ -245,7 +245,10 @@ def _segment_kernel(xp, data, ids, n, kind):
         A._scatter_add(xp, out, flat_ids, rows)
         if kind == "mean":
             counts = xp.bincount(flat_ids, minlength=n).reshape((n,) + (1,) * len(rest))
-            out = out / xp.maximum(counts, 1).astype(data.dtype)
+            out = out / xp.maximum(counts, 1)
+            if data.dtype.kind in "iu":     # integer means truncate, as TF's kernels do
+                out = xp.trunc(out)
+            out = out.astype(data.dtype)
         return out
     if kind == "prod":
         out = xp.ones((n,) + rest, dtype=data.dtype)

@@ -107,6 +107,10 @@ def test_segment_docs_examples():
     assert got[1].tolist() == [[6, 8, 10, 12], [4, 3, 2, 1]]
     assert got[2].tolist() == [1.0, 0.0, 5.0]           # empty sorted segment: 0
     assert got[3].tolist() == [1, np.iinfo(np.int32).min, 5]   # unsorted: lowest value
+    m = _run(tf.segment_mean(tf.constant([1, 2, -7, 2]), [0, 0, 1, 1]),
+             tf.unsorted_segment_mean(tf.constant([1.0, 2.0, 4.0]), [1, 1, 1], 3))
+    assert m[0].tolist() == [1, -2] and m[0].dtype == np.int32
+    np.testing.assert_allclose(m[1], [0.0, 7.0 / 3.0, 0.0], rtol=1e-6)
 
 
 def test_segment_ids_must_be_sorted():

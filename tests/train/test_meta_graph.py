@@ -103,6 +103,14 @@ def test_scopes_collection_list_and_gradients_of_imported_graph():
         (grad,) = tf.gradients(out2, a2)
         with tf.Session() as sess:
             assert sess.run(grad, {a2: [1.0, 2.0, 3.0]}).tolist() == [2.0, 4.0, 6.0]
+        # input_map splices an existing tensor in place of an imported one
+        c = tf.constant([1.0, 1.0, 2.0], dtype=tf.float64)
+        with tf.device("/gpu:0"):
+            tf.train.import_meta_graph(mg, import_scope="mapped", input_map={"a": c})
+        out3 = g2.get_tensor_by_name("mapped/out:0")
+        assert out3.op.inputs[0].op.inputs[0] is c
+        with tf.Session() as sess:
+            assert sess.run(out3) == 6.0
 
 
 @op("TestOpaqueAttr", shape=unary)
