@@ -17,6 +17,7 @@ providing meta-graph export has registered one, and writes no ``.meta`` file oth
 from __future__ import annotations
 
 import glob
+import logging
 import os
 import re
 import time
@@ -24,6 +25,8 @@ import time
 import numpy as np
 
 from flowgrad.framework import errors
+
+_log = logging.getLogger("flowgrad")
 from flowgrad.framework.graph import GraphKeys, get_default_graph, name_scope
 from flowgrad.ops import array_ops as A
 from flowgrad.ops import state_ops as S
@@ -135,7 +138,12 @@ class Saver:
         io.save(prefix + io.SUFFIX, tensors, {"format": "flowgrad-checkpoint-1"})
         if write_meta_graph and META_GRAPH_WRITERS:
             for writer in META_GRAPH_WRITERS:
-                writer(f"{prefix}.{meta_graph_suffix}", self)
+                try:
+                    writer(f"{prefix}.{meta_graph_suffix}", self)
+                except TypeError as e:
+                    # the checkpoint itself is saved; a graph holding ops that cannot be
+                    # serialized (input pipelines, Python callbacks) just has no .meta
+                    _log.warning("checkpoint %s saved without a meta-graph: %s", prefix, e)
         if write_state:
             expired = self._record(prefix)
             update_checkpoint_state(save_dir, prefix,
