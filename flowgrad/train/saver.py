@@ -143,7 +143,10 @@ class Saver:
                 except TypeError as e:
                     # the checkpoint itself is saved; a graph holding ops that cannot be
                     # serialized (input pipelines, Python callbacks) just has no .meta
-                    _log.warning("checkpoint %s saved without a meta-graph: %s", prefix, e)
+                    if not getattr(self, "_meta_warned", False):
+                        self._meta_warned = True
+                        _log.warning("checkpoints are saved without a meta-graph (.meta): %s",
+                                     e)
         if write_state:
             expired = self._record(prefix)
             update_checkpoint_state(save_dir, prefix,
