@@ -64,8 +64,11 @@ class SubGraph:
         if p is None:
             from flowgrad.runtime.plan import compile_plan  # noqa: PLC0415 - runs in a session
             fetch = list(self.outputs) + (list(self.saved) if record else [])
-            p = compile_plan(fetch, [], list(self.args) + list(self.captures), session._bind,
-                             session._ref_of, getattr(session, "_options", None),
+            feeds = list(self.args) + list(self.captures)
+            opts = getattr(session, "_options", None)
+            if opts is not None and any(t.dtype == _dt.variant for t in feeds):
+                opts = opts.copy(specialize=False)    # shapes are guarded on array feeds only
+            p = compile_plan(fetch, [], feeds, session._bind, session._ref_of, opts,
                              getattr(session, "_env", None))
             session._resources[key] = p
         return p

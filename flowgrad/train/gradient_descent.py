@@ -10,8 +10,8 @@ from flowgrad.train.optimizer import Optimizer
 @op("ApplyGradientDescent", shape=S.apply_update_shape, same_dtype=True, ref_inputs=(0,),
     stateful=True)
 def apply_gradient_descent(xp, var, alpha, delta, *, use_locking=False):
-    new = xp.asarray(delta * alpha)   # fresh (0-d products are numpy scalars); the old
-    new = xp.subtract(var.get(), new, out=new if new.ndim else None)  # value stays intact
+    new = xp.asarray(delta * alpha)   # a fresh array (0-d products are numpy scalars);
+    xp.subtract(var.get(), new, out=new)  # the old value stays intact for rollback
     var.set(new)
     return new
 
