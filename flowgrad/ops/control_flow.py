@@ -199,7 +199,7 @@ class _History:
 
 # ----- If ------------------------------------------------------------------------------------
 class _IfSpec:
-    def __init__(self, branches, cap_idx, shapes, dtypes, grads_built=False) -> None:
+    def __init__(self, branches, cap_idx, shapes, dtypes) -> None:
         self.branches = branches          # (true SubGraph, false SubGraph)
         self.cap_idx = cap_idx            # per branch: positions of its captures in the inputs
         self.shapes, self.dtypes = shapes, dtypes
@@ -409,13 +409,18 @@ def case(pred_fn_pairs, default=None, exclusive: bool = False, strict: bool = Fa
             res = default()
         else:
             res = chain(0)
-        if check is not None:
-            leaves = nest.flatten(res)
-            for v in leaves:
-                el = v if isinstance(v, Operation) else getattr(v, "op", None)
-                if el is not None:
-                    el._add_control_input(check.op)
+        if check is not None:       # the results wait for the predicates' check
+            with g.control_dependencies([check]):
+                res = nest.map_structure(
+                    lambda v: A.identity(v) if not isinstance(v, Operation) else
+                    _after(v, check), res)
     return res
+
+
+def _after(o: Operation, check: Tensor) -> Operation:
+    from flowgrad.ops.state_ops import group  # noqa: PLC0415
+    with o.graph.control_dependencies([check]):
+        return group(o)
 
 
 def _case_check_shape(node: NodeSpec):
@@ -702,8 +707,6 @@ def build_loop(cond_fn: Callable | None, body_fn: Callable, inits: list, seqs: l
                     f"{name}: loop variable {i} has shape {sh} before the loop but shape "
                     f"{o.shape} after one iteration. Pass shape_invariants (e.g. "
                     f"tf.TensorShape([None, ...])) to allow the shape to change.")
-            if sh.is_fully_defined() is False and o.shape.ndims == sh.ndims:
-                pass
         emit_out = body.outputs[n:]
         caps = list(body.captures)
         if cond_sub is not None:
