@@ -50,6 +50,7 @@ CELLS = {
     "output_projection": lambda: rnn_cell.OutputProjectionWrapper(rnn_cell.BasicRNNCell(3), 2),
     "dropout_keep_all": lambda: rnn_cell.DropoutWrapper(rnn_cell.GRUCell(3),
                                                         input_keep_prob=1.0),
+    "residual": lambda: rnn_cell.ResidualWrapper(rnn_cell.BasicRNNCell(2)),
 }
 
 
