@@ -106,6 +106,7 @@ from flowgrad.ops.control_flow import case, cond, while_loop
 from flowgrad.ops.functional_ops import foldl, foldr, map_fn, scan
 from flowgrad import contrib
 from flowgrad.ops.embedding_ops import IndexedSlices
+from flowgrad.ops.tensor_array_ops import TensorArray
 from flowgrad.namespaces import app, flags, gfile, logging  # noqa: E402
 
 # --- distributed and GPU ----------------------------------------------------------------------

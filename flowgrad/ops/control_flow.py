@@ -753,10 +753,14 @@ def while_loop(cond, body, loop_vars, shape_invariants=None, parallel_iterations
     """
     if not callable(cond) or not callable(body):
         raise TypeError("cond and body must be callable.")
+    from flowgrad.ops.tensor_array_ops import TensorArray  # noqa: PLC0415
     is_seq = nest.is_sequence(loop_vars)
     if is_seq and not nest.flatten(loop_vars):
         raise ValueError("No loop variables provided")
-    flat = [convert_to_tensor(v) for v in nest.flatten(loop_vars)]
+    leaves = nest.flatten(loop_vars)
+    # a TensorArray travels through the loop as its flow tensor, of any shape
+    tas = {i: v for i, v in enumerate(leaves) if isinstance(v, TensorArray)}
+    flat = [v.flow if i in tas else convert_to_tensor(v) for i, v in enumerate(leaves)]
     structure = loop_vars
     inv = None
     if shape_invariants is not None:
@@ -766,9 +770,16 @@ def while_loop(cond, body, loop_vars, shape_invariants=None, parallel_iterations
         if len(inv) != len(flat):
             raise ValueError(f"shape_invariants has {len(inv)} entries for {len(flat)} loop "
                              "variables")
+    if tas:
+        inv = inv or [None] * len(flat)
+        for i in tas:
+            inv[i] = TensorShape(None)
+
+    def rewrap(vs):
+        return [tas[i]._with_flow(v) if i in tas else v for i, v in enumerate(vs)]
 
     def pack(vs):
-        p = nest.pack_sequence_as(structure, vs)
+        p = nest.pack_sequence_as(structure, rewrap(vs))
         return list(p) if is_seq and not isinstance(p, dict) else [p]
 
     def call_cond(vs):
@@ -778,14 +789,14 @@ def while_loop(cond, body, loop_vars, shape_invariants=None, parallel_iterations
         r = body(*pack(vs))
         if not nest.is_sequence(r):
             r = [r]
-        out = nest.flatten(r)
+        out = [v.flow if isinstance(v, TensorArray) else v for v in nest.flatten(r)]
         if len(out) != len(flat):
             raise ValueError(f"while_loop: body returned {len(out)} tensors, expected "
                              f"{len(flat)} (the structure of loop_vars {loop_vars!r})")
         return out, []
     final, _ = build_loop(call_cond, call_body, flat, (), inv, maximum_iterations,
                           back_prop, False, name or "while")
-    result = nest.pack_sequence_as(structure, final)
+    result = nest.pack_sequence_as(structure, rewrap(final))
     if not return_same_structure and isinstance(result, list | tuple) and len(result) == 1 \
             and not hasattr(result, "_fields"):
         return result[0]
