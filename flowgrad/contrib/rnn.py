@@ -1,6 +1,7 @@
 """``tf.contrib.rnn``: the TF1 contrib aliases of the recurrent cells and RNN functions."""
 
-from flowgrad.ops.rnn import bidirectional_dynamic_rnn, dynamic_rnn, static_rnn
+from flowgrad.ops.rnn import (bidirectional_dynamic_rnn, dynamic_rnn,
+                              static_bidirectional_rnn, static_rnn)
 from flowgrad.ops.rnn_cell import (BasicLSTMCell, BasicRNNCell, DeviceWrapper, DropoutWrapper,
                                    GRUCell, LSTMCell, LSTMStateTuple, MultiRNNCell,
                                    OutputProjectionWrapper, ResidualWrapper, RNNCell)
@@ -8,4 +9,4 @@ from flowgrad.ops.rnn_cell import (BasicLSTMCell, BasicRNNCell, DeviceWrapper, D
 __all__ = ["BasicLSTMCell", "BasicRNNCell", "DeviceWrapper", "DropoutWrapper", "GRUCell",
            "LSTMCell", "LSTMStateTuple", "MultiRNNCell", "OutputProjectionWrapper",
            "ResidualWrapper", "RNNCell",
-           "bidirectional_dynamic_rnn", "dynamic_rnn", "static_rnn"]
+           "bidirectional_dynamic_rnn", "dynamic_rnn", "static_bidirectional_rnn", "static_rnn"]

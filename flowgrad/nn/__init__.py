@@ -14,7 +14,8 @@ from flowgrad.ops.nn_ops import (bias_add, l2_loss, log_softmax, relu,
 
 # --- recurrent networks and sampled losses -------------------------------------------------
 from flowgrad.nn import rnn_cell
-from flowgrad.ops.rnn import bidirectional_dynamic_rnn, dynamic_rnn, static_rnn
+from flowgrad.ops.rnn import (bidirectional_dynamic_rnn, dynamic_rnn,
+                              static_bidirectional_rnn, static_rnn)
 from flowgrad.ops.embedding_ops import embedding_lookup
 from flowgrad.ops.sampled_loss_ops import (compute_accidental_hits,
                                            log_uniform_candidate_sampler, nce_loss,
