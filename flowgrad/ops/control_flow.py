@@ -62,14 +62,8 @@ class SubGraph:
         key = ("flowgrad.subgraph", self, len(self.saved) if record else -1)
         p = session._resources.get(key)
         if p is None:
-            from flowgrad.runtime.plan import compile_plan  # noqa: PLC0415 - runs in a session
             fetch = list(self.outputs) + (list(self.saved) if record else [])
-            feeds = list(self.args) + list(self.captures)
-            opts = getattr(session, "_options", None)
-            if opts is not None and any(t.dtype == _dt.variant for t in feeds):
-                opts = opts.copy(specialize=False)    # shapes are guarded on array feeds only
-            p = compile_plan(fetch, [], feeds, session._bind, session._ref_of, opts,
-                             getattr(session, "_env", None))
+            p = session.compile_subplan(fetch, [], list(self.args) + list(self.captures))
             session._resources[key] = p
         return p
 
@@ -91,7 +85,7 @@ def _run(session, plan, values):
         raise
     except Exception as e:
         from flowgrad.runtime.session import _translate  # noqa: PLC0415
-        raise _translate(session, plan, e) from e
+        raise _translate(plan, e, session) from e
 
 
 def _find_captures(outputs, fed: set, inside: Callable[[Operation], bool]):

@@ -10,8 +10,11 @@ from flowgrad.train.optimizer import Optimizer
 @op("ApplyGradientDescent", shape=S.apply_update_shape, same_dtype=True, ref_inputs=(0,),
     stateful=True)
 def apply_gradient_descent(xp, var, alpha, delta, *, use_locking=False):
-    new = xp.asarray(delta * alpha)   # a fresh array (0-d products are numpy scalars);
-    xp.subtract(var.get(), new, out=new)  # the old value stays intact for rollback
+    new = xp.asarray(delta * alpha)   # a fresh array (0-d math gives numpy scalars)
+    if new.ndim:
+        xp.subtract(var.get(), new, out=new)   # in place on the fresh array only
+    else:
+        new = xp.asarray(var.get() - new)
     var.set(new)
     return new
 
