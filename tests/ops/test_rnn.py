@@ -209,3 +209,19 @@ def test_static_bidirectional_rnn_matches_dynamic():
     np.testing.assert_allclose(a, b, rtol=1e-12)
     np.testing.assert_allclose(c, d, rtol=1e-12)
     np.testing.assert_allclose(e, f, rtol=1e-12)
+
+
+def test_dropout_gradient_uses_the_forward_mask():
+    # the loop's gradient reads the recorded forward values: dropout is not redrawn
+    rng = np.random.default_rng(6)
+    xv = rng.standard_normal((50, 3, 4))
+    cell = rnn_cell.DropoutWrapper(rnn_cell.BasicRNNCell(4), output_keep_prob=0.5, seed=2)
+    out, _ = tf.nn.dynamic_rnn(cell, tf.constant(xv), dtype=tf.float64)
+    w, b = cell.variables
+    gx = tf.gradients(tf.reduce_sum(out[:, 0]), b)[0]
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        o, g, wv, bv = sess.run([out, gx, w, b])
+    h = np.tanh(np.concatenate([xv[:, 0], np.zeros((50, 4))], 1) @ wv + bv)
+    mask = (o[:, 0] != 0) * 2.0
+    np.testing.assert_allclose(g, np.sum(mask * (1 - h ** 2), 0), rtol=1e-10)
