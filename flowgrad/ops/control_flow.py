@@ -212,7 +212,8 @@ def _if_shape(node: NodeSpec):
     return [(s, d) for s, d in zip(spec.shapes, spec.dtypes)] + [(TensorShape(()), _dt.variant)]
 
 
-@op("If", shape=_if_shape, stateful=True, broadcasting=False)
+@op("If", shape=_if_shape, stateful=True, may_alias=True,
+    broadcasting=False)
 def _if(xp, pred, *captures, spec, ctx):
     b = 0 if bool(pred) else 1
     sub = spec.branches[b]
@@ -242,7 +243,8 @@ def _if_grad_shape(node: NodeSpec):
     return [(caps[i].shape, caps[i].dtype) for i in spec.grad_caps]
 
 
-@op("IfGrad", shape=_if_grad_shape, stateful=True, broadcasting=False)
+@op("IfGrad", shape=_if_grad_shape, stateful=True, may_alias=True,
+    broadcasting=False)
 def _if_grad_kernel(xp, pred, history, *inputs, spec, ctx):
     b, saved = history
     caps = inputs[:spec.n_caps]
@@ -459,7 +461,8 @@ def _while_shape(node: NodeSpec):
     return out + [(TensorShape(()), _dt.variant)]
 
 
-@op("While", shape=_while_shape, stateful=True, broadcasting=False)
+@op("While", shape=_while_shape, stateful=True, may_alias=True,
+    broadcasting=False)
 def _while(xp, max_iter, *inputs, spec, ctx):
     n, ns, ne = spec.n_vars, spec.n_seqs, spec.n_emit
     vals = list(inputs[:n])
@@ -531,7 +534,8 @@ def _while_grad_shape(node: NodeSpec):
         [(caps[k].shape, caps[k].dtype) for k in s.cap_pos]
 
 
-@op("WhileGrad", shape=_while_grad_shape, stateful=True, broadcasting=False)
+@op("WhileGrad", shape=_while_grad_shape, stateful=True, may_alias=True,
+    broadcasting=False)
 def _while_grad_kernel(xp, history, *inputs, spec, ctx):
     s = spec
     dv = list(inputs[:s.n_dv])
