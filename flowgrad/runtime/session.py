@@ -69,7 +69,8 @@ class VarRef:
             s._owned[self.key] = arr
         undo = s._undo
         if undo is not None and self.key not in undo:
-            rows = np.unique(np.asarray(indices))
+            xp = s._backend.xp
+            rows = xp.unique(xp.asarray(indices).reshape(-1))
             undo[_RowUndo(arr, rows)] = None
         return arr
 
