@@ -19,6 +19,17 @@ def apply_gradient_descent(xp, var, alpha, delta, *, use_locking=False):
     return new
 
 
+@op("SparseApplyGradientDescent", shape=lambda n: (n.inputs[0].shape, n.inputs[0].dtype),
+    ref_inputs=(0,), stateful=True, may_alias=True)
+def sparse_apply_gradient_descent(xp, var, alpha, values, indices, *, use_locking=False):
+    """``var[indices] -= alpha * values`` touching only those rows (repeats summed)."""
+    from flowgrad.ops.array_ops import _scatter_add  # noqa: PLC0415
+    arr = var.writable_rows(indices)
+    upd = xp.asarray(values * -alpha, dtype=arr.dtype)
+    _scatter_add(xp, arr, xp.asarray(indices).reshape(-1), upd.reshape((-1,) + arr.shape[1:]))
+    return arr
+
+
 class GradientDescentOptimizer(Optimizer):
     """``tf.train.GradientDescentOptimizer(learning_rate)``."""
 
@@ -30,3 +41,8 @@ class GradientDescentOptimizer(Optimizer):
     def _apply_dense(self, grad, var):
         return apply_gradient_descent(var._variable, self._lr(self._learning_rate, var),
                                       grad).op
+
+    def _apply_sparse(self, grad, var):
+        return sparse_apply_gradient_descent(var._variable,
+                                             self._lr(self._learning_rate, var),
+                                             grad.values, grad.indices).op
