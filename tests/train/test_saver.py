@@ -106,7 +106,7 @@ def test_var_list_dict_and_list(tmp_path):
 
 def _save_one(path):
     with tf.Graph().as_default():
-        a = tf.Variable(np.arange(1000, dtype=np.float32), name="a")
+        tf.Variable(np.arange(1000, dtype=np.float32), name="a")
         tf.Variable(np.arange(6, dtype=np.int64).reshape(2, 3), name="layer/b")
         with tf.Session() as s:
             s.run(tf.global_variables_initializer())
