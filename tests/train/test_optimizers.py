@@ -203,3 +203,10 @@ def test_embedding_gradients_update_only_their_rows(name):
                                            rtol=1e-6, err_msg=f"{name} slot {k}")
                 if name != "adam":   # TF1's sparse Adam decays every row (zeros stay zero)
                     np.testing.assert_array_equal(slot[[0, 2, 4]], slots0[k][[0, 2, 4]])
+
+
+def test_get_or_create_global_step_returns_the_existing_one():
+    with tf.Graph().as_default():
+        a = tf.train.get_or_create_global_step()
+        assert tf.train.get_or_create_global_step() is a
+        assert a.op.name == "global_step" and a.dtype == tf.int64
