@@ -11,7 +11,9 @@ same variable values, and its random ops draw from a fresh per-session sequence.
 
 Meta-graphs: ``save(..., write_meta_graph=True)`` (the default, as in TF1) calls the
 exporter registered in ``META_GRAPH_WRITERS`` (``fn(meta_path, saver)``) when a module
-providing meta-graph export has registered one, and writes no ``.meta`` file otherwise.
+providing meta-graph export has registered one, and writes no ``.meta`` file otherwise. A
+graph the exporter cannot encode (it raises TypeError or ValueError) still gets its
+checkpoint, with a RuntimeWarning saying why the ``.meta`` file is missing.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import glob
 import os
 import re
 import time
+import warnings
 
 import numpy as np
 
@@ -135,7 +138,12 @@ class Saver:
         io.save(prefix + io.SUFFIX, tensors, {"format": "flowgrad-checkpoint-1"})
         if write_meta_graph and META_GRAPH_WRITERS:
             for writer in META_GRAPH_WRITERS:
-                writer(f"{prefix}.{meta_graph_suffix}", self)
+                try:
+                    writer(f"{prefix}.{meta_graph_suffix}", self)
+                except (TypeError, ValueError) as e:
+                    # the values are what a checkpoint is for: keep it, say what is missing
+                    warnings.warn(f"Checkpoint {prefix} saved without its meta-graph: {e}",
+                                  RuntimeWarning, stacklevel=2)
         if write_state:
             expired = self._record(prefix)
             update_checkpoint_state(save_dir, prefix,

@@ -264,3 +264,29 @@ def test_exact_resume_in_a_fresh_process(tmp_path):
     # the intermediate state really differs (the test would be vacuous otherwise)
     assert not np.array_equal(np.load(tmp_path / "first.npz")["dense/kernel"],
                               want["dense/kernel"])
+
+
+def test_meta_graph_writer_hook(tmp_path, monkeypatch):
+    from flowgrad.train import saver as saver_mod
+
+    calls = []
+
+    def good(path, saver):
+        calls.append(path)
+
+    def bad(path, saver):
+        raise TypeError("cannot encode attr 'dataset'")
+
+    with tf.Graph().as_default():
+        _build()
+        with tf.Session() as s:
+            s.run(tf.global_variables_initializer())
+            saver = tf.train.Saver()
+            monkeypatch.setattr(saver_mod, "META_GRAPH_WRITERS", [good])
+            prefix = saver.save(s, str(tmp_path / "m"))
+            saver.save(s, str(tmp_path / "n"), write_meta_graph=False)
+            assert calls == [prefix + ".meta"]
+            monkeypatch.setattr(saver_mod, "META_GRAPH_WRITERS", [bad])
+            with pytest.warns(RuntimeWarning, match="without its meta-graph"):
+                prefix = saver.save(s, str(tmp_path / "o"))
+    assert tf.train.latest_checkpoint(str(tmp_path)) == prefix
