@@ -12,17 +12,17 @@ same variable values, and its random ops draw from a fresh per-session sequence.
 Meta-graphs: ``save(..., write_meta_graph=True)`` (the default, as in TF1) calls the
 exporter registered in ``META_GRAPH_WRITERS`` (``fn(meta_path, saver)``) when a module
 providing meta-graph export has registered one, and writes no ``.meta`` file otherwise. A
-graph the exporter cannot encode (it raises TypeError or ValueError) still gets its
-checkpoint, with a RuntimeWarning saying why the ``.meta`` file is missing.
+graph the exporter cannot encode (input pipelines, Python callbacks) still gets its
+checkpoint; the missing ``.meta`` is logged once per Saver.
 """
 
 from __future__ import annotations
 
 import glob
+import logging
 import os
 import re
 import time
-import warnings
 
 import numpy as np
 
@@ -32,6 +32,8 @@ from flowgrad.ops import array_ops as A
 from flowgrad.ops import state_ops as S
 from flowgrad.ops import variables as V
 from flowgrad.train import checkpoint_io as io
+
+_log = logging.getLogger("flowgrad")
 
 # exporters for ``<prefix>.meta`` files: ``fn(meta_path, saver)``; empty unless a meta-graph
 # module registers itself here
@@ -140,10 +142,13 @@ class Saver:
             for writer in META_GRAPH_WRITERS:
                 try:
                     writer(f"{prefix}.{meta_graph_suffix}", self)
-                except (TypeError, ValueError) as e:
-                    # the values are what a checkpoint is for: keep it, say what is missing
-                    warnings.warn(f"Checkpoint {prefix} saved without its meta-graph: {e}",
-                                  RuntimeWarning, stacklevel=2)
+                except TypeError as e:
+                    # the checkpoint itself is saved; a graph holding ops that cannot be
+                    # serialized (input pipelines, Python callbacks) just has no .meta
+                    if not getattr(self, "_meta_warned", False):
+                        self._meta_warned = True
+                        _log.warning("checkpoints are saved without a meta-graph (.meta): %s",
+                                     e)
         if write_state:
             expired = self._record(prefix)
             update_checkpoint_state(save_dir, prefix,
