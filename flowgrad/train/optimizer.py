@@ -83,13 +83,13 @@ class Optimizer:
                             raise TypeError(f"Gradient {g.name} of dtype {g.dtype.name} does "
                                             f"not match variable {v.name} of dtype "
                                             f"{v.dtype.name}")
-                        updates.append(self._apply_sparse(g, v))
+                        updates.append(_constrained(v, self._apply_sparse(g, v)))
                         continue
                     g = convert_to_tensor(g)
                     if g.dtype != v.dtype:
                         raise TypeError(f"Gradient {g.name} of dtype {g.dtype.name} does not "
                                         f"match variable {v.name} of dtype {v.dtype.name}")
-                    updates.append(self._apply_dense(g, v))
+                    updates.append(_constrained(v, self._apply_dense(g, v)))
             if global_step is None:
                 apply = self._finish(updates, scope)
             else:
@@ -171,6 +171,15 @@ class Optimizer:
             from flowgrad.ops.math_ops import cast  # noqa: PLC0415
             t = cast(t, var.dtype)
         return t
+
+
+def _constrained(var, update: Operation) -> Operation:
+    """As TF1: a variable with a ``constraint`` is projected right after its update."""
+    if getattr(var, "constraint", None) is None:
+        return update
+    with var.graph.control_dependencies([update]):
+        # a fresh read, created under the dependency, sees the updated value
+        return S.assign(var, var.constraint(var.read_value()), name="constraint").op
 
 
 def _one_like(v) -> Tensor:

@@ -210,3 +210,17 @@ def test_get_or_create_global_step_returns_the_existing_one():
         a = tf.train.get_or_create_global_step()
         assert tf.train.get_or_create_global_step() is a
         assert a.op.name == "global_step" and a.dtype == tf.int64
+
+
+def test_variable_constraints_are_applied_after_each_update():
+    with tf.Graph().as_default():
+        x = tf.constant([[1.0, 1.0]])
+        y = tf.layers.dense(x, 2, kernel_constraint=lambda w: tf.clip_by_value(w, -0.1, 0.1),
+                            kernel_initializer=tf.zeros_initializer())
+        train = tf.train.MomentumOptimizer(10.0, 0.9).minimize(-tf.reduce_sum(y))
+        kernel, bias = tf.trainable_variables()
+        with tf.Session() as s:
+            s.run(tf.global_variables_initializer())
+            s.run(train)
+            np.testing.assert_array_equal(s.run(kernel), np.full([2, 2], 0.1, np.float32))
+            np.testing.assert_array_equal(s.run(bias), [10.0, 10.0])   # no constraint
