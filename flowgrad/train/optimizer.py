@@ -83,13 +83,13 @@ class Optimizer:
                             raise TypeError(f"Gradient {g.name} of dtype {g.dtype.name} does "
                                             f"not match variable {v.name} of dtype "
                                             f"{v.dtype.name}")
-                        updates.append(self._apply_sparse(g, v))
+                        updates.append(_constrained(v, self._apply_sparse(g, v)))
                         continue
                     g = convert_to_tensor(g)
                     if g.dtype != v.dtype:
                         raise TypeError(f"Gradient {g.name} of dtype {g.dtype.name} does not "
                                         f"match variable {v.name} of dtype {v.dtype.name}")
-                    updates.append(self._apply_dense(g, v))
+                    updates.append(_constrained(v, self._apply_dense(g, v)))
             if global_step is None:
                 apply = self._finish(updates, scope)
             else:
@@ -173,6 +173,15 @@ class Optimizer:
         return t
 
 
+def _constrained(var, update: Operation) -> Operation:
+    """As TF1: a variable with a ``constraint`` is projected right after its update."""
+    if getattr(var, "constraint", None) is None:
+        return update
+    with var.graph.control_dependencies([update]):
+        # a fresh read, created under the dependency, sees the updated value
+        return S.assign(var, var.constraint(var.read_value()), name="constraint").op
+
+
 def _one_like(v) -> Tensor:
     return convert_to_tensor(1, dtype=v.dtype)
 
@@ -202,7 +211,8 @@ def _zeros_int64(shape, dtype=None, partition_info=None):
 
 def get_or_create_global_step(graph=None):
     g = graph or get_default_graph()
-    return get_global_step(g) or create_global_step(g)
+    step = get_global_step(g)    # (a Variable has no truth value: compare with None)
+    return step if step is not None else create_global_step(g)
 
 
 def global_step(sess, global_step_tensor) -> int:

@@ -11,7 +11,9 @@ same variable values, and its random ops draw from a fresh per-session sequence.
 
 Meta-graphs: ``save(..., write_meta_graph=True)`` (the default, as in TF1) calls the
 exporter registered in ``META_GRAPH_WRITERS`` (``fn(meta_path, saver)``) when a module
-providing meta-graph export has registered one, and writes no ``.meta`` file otherwise.
+providing meta-graph export has registered one, and writes no ``.meta`` file otherwise. A
+graph the exporter cannot encode (input pipelines, Python callbacks) still gets its
+checkpoint; the missing ``.meta`` is logged once per Saver.
 """
 
 from __future__ import annotations
@@ -25,13 +27,13 @@ import time
 import numpy as np
 
 from flowgrad.framework import errors
-
-_log = logging.getLogger("flowgrad")
 from flowgrad.framework.graph import GraphKeys, get_default_graph, name_scope
 from flowgrad.ops import array_ops as A
 from flowgrad.ops import state_ops as S
 from flowgrad.ops import variables as V
 from flowgrad.train import checkpoint_io as io
+
+_log = logging.getLogger("flowgrad")
 
 # exporters for ``<prefix>.meta`` files: ``fn(meta_path, saver)``; empty unless a meta-graph
 # module registers itself here

@@ -27,6 +27,15 @@ TESTED_ELSEWHERE = {
     "CandidateSampler": "random: test_embedding_ops.py (distribution, expected counts)",
     "CaseCheck": "test_control_flow.py::test_case_dict_default_exclusive",
     "SparseApplyGradientDescent": "state: test_embedding_ops.py (sparse SGD, rollback)",
+    # training stack: optimizer updates against hand-computed values, in-top-k semantics
+    "ApplyMomentum": "tests/train/test_optimizers.py", "ApplyAdam": "test_optimizers.py",
+    "ApplyRMSProp": "test_optimizers.py", "ApplyCenteredRMSProp": "test_optimizers.py",
+    "ApplyAdagrad": "test_optimizers.py", "ApplyAdadelta": "test_optimizers.py",
+    "SparseApplyMomentum": "test_optimizers.py (embedding rows)",
+    "SparseApplyRMSProp": "test_optimizers.py",
+    "SparseApplyCenteredRMSProp": "test_optimizers.py",
+    "SparseApplyAdagrad": "test_optimizers.py", "SparseApplyAdadelta": "test_optimizers.py",
+    "InTopKV2": "boolean output: test_nn_training_ops.py::test_in_top_k_counts_ties_...",
 }
 
 
