@@ -37,8 +37,8 @@ from flowgrad.ops.math_ops import (abs, accumulate_n, acos, add, add_n, asin, at
                                    matmul, maximum, minimum, mod, multiply, negative, not_equal,
                                    pow, realdiv, reciprocal, rint, round, rsqrt, saturate_cast,
                                    scalar_mul, select, sigmoid, sign, sin, sinh, sqrt, square,
-                                   squared_difference, subtract, tan, tanh, to_double, to_float,
-                                   to_int32, to_int64, truediv, where, where_v2)
+                                   squared_difference, subtract, tan, tanh, tensordot, to_double,
+                                   to_float, to_int32, to_int64, truediv, where, where_v2)
 from flowgrad.ops.reduce_ops import (arg_max, arg_min, argmax, argmin, count_nonzero, cumprod,
                                      cumsum, reduce_all, reduce_any, reduce_logsumexp, reduce_max,
                                      reduce_mean, reduce_min, reduce_prod, reduce_std, reduce_sum,
@@ -66,12 +66,19 @@ from flowgrad.autodiff.gradients import gradients, hessians
 from flowgrad.runtime.session import (ConfigProto, GPUOptions, InteractiveSession, RunMetadata,
                                       RunOptions, Session, get_default_session)
 from flowgrad import nn, train
-from flowgrad.namespaces import (compat, debugging, dtypes, initializers, linalg, math, random,
-                                 test)
+from flowgrad.namespaces import (compat, config, debugging, dtypes, initializers, linalg, math,
+                                 random, test)
 
 # TF1's legacy aliases
 mul, sub, neg = multiply, subtract, negative
 from flowgrad.ops.logging_ops import Print, print_v2 as print  # noqa: E402, A004
+
+from flowgrad.ops.check_ops import (Assert, assert_equal, assert_greater, assert_greater_equal,  # noqa: E402
+                                    assert_less, assert_less_equal, assert_negative,
+                                    assert_non_negative, assert_none_equal, assert_positive,
+                                    assert_rank, assert_type, is_tensor)
+from flowgrad.ops.script_ops import identity_n, numpy_function, py_func  # noqa: E402
+from flowgrad.ops.template import make_template  # noqa: E402
 
 # --- training stack (losses, layers, initializers, checkpoints) -----------------------------
 from flowgrad import contrib, layers, losses  # noqa: E402
@@ -126,6 +133,17 @@ from flowgrad.ops.math_extra_ops import (acosh, argsort, asinh, atanh,  # noqa: 
                                         verify_tensor_all_finite)
 from flowgrad.ops.linalg_ops import (matrix_solve_ls, qr, self_adjoint_eig,  # noqa: E402
                                     self_adjoint_eigvals)
+from flowgrad.ops.control_flow import case, cond, while_loop  # noqa: E402
+from flowgrad.ops.functional_ops import foldl, foldr, map_fn, scan  # noqa: E402
+from flowgrad import contrib  # noqa: E402
 from flowgrad.namespaces import app, flags, gfile, logging  # noqa: E402
 
 # --- distributed and GPU ----------------------------------------------------------------------
+
+
+def __getattr__(name: str):
+    # tf.distributed is imported on first use: it is the only part that needs mpi4py.
+    if name == "distributed":
+        import importlib  # noqa: PLC0415
+        return importlib.import_module("flowgrad.distributed")
+    raise AttributeError(f"module 'flowgrad' has no attribute '{name}'")

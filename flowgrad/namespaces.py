@@ -45,10 +45,20 @@ random = _module(
     shuffle=S.random_shuffle, categorical=S.categorical, multinomial=S.multinomial,
     set_random_seed=None)
 
-linalg = _module("linalg", "tf.linalg", matmul=M.matmul, transpose=A.matrix_transpose,
+linalg = _module("linalg", "tf.linalg", matmul=M.matmul, tensordot=M.tensordot,
+                 transpose=A.matrix_transpose,
                  matrix_transpose=A.matrix_transpose)
 
-debugging = _module("debugging", "tf.debugging", check_numerics=A.check_numerics)
+from flowgrad.ops import check_ops as C  # noqa: E402
+
+debugging = _module("debugging", "tf.debugging", check_numerics=A.check_numerics,
+                    Assert=C.Assert, assert_equal=C.assert_equal,
+                    assert_none_equal=C.assert_none_equal, assert_less=C.assert_less,
+                    assert_less_equal=C.assert_less_equal, assert_greater=C.assert_greater,
+                    assert_greater_equal=C.assert_greater_equal,
+                    assert_positive=C.assert_positive, assert_negative=C.assert_negative,
+                    assert_non_negative=C.assert_non_negative, assert_rank=C.assert_rank,
+                    assert_type=C.assert_type, is_numeric_tensor=C.is_tensor)
 
 dtypes = _module("dtypes", "tf.dtypes", DType=_dt.DType, as_dtype=_dt.as_dtype, cast=M.cast,
                  float16=_dt.float16, float32=_dt.float32, float64=_dt.float64, int8=_dt.int8,
@@ -72,6 +82,16 @@ def _is_gpu_available(cuda_only: bool = False, min_cuda_compute_capability=None)
 
 test = _module("test", "tf.test", is_gpu_available=_is_gpu_available,
                is_built_with_cuda=lambda: True)
+
+
+def _list_physical_devices(device_type=None):
+    from flowgrad.runtime.backend import list_physical_devices  # noqa: PLC0415
+    return list_physical_devices(device_type)
+
+
+config = _module("config", "tf.config", list_physical_devices=_list_physical_devices,
+                 experimental=_module("config.experimental", "tf.config.experimental",
+                                      list_physical_devices=_list_physical_devices))
 
 # --- the rest of TF1: linear algebra and array odds and ends ------------------------------
 from flowgrad.ops import linalg_ops as _L  # noqa: E402

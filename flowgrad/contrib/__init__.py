@@ -1,5 +1,5 @@
-"""``tf.contrib``: the parts of TF1's contrib that classic training scripts use."""
+"""``tf.contrib``: the TF1 contrib modules that flowgrad provides."""
 
-from flowgrad.contrib import layers
+from flowgrad.contrib import layers, rnn
 
-__all__ = ["layers"]
+__all__ = ["layers", "rnn"]

@@ -1,8 +1,9 @@
 """``tf.nn``: activations, softmax, cross-entropies, convolutions and pooling."""
 
 from flowgrad.ops.math_ops import sigmoid, tanh
-from flowgrad.ops.nn_ops import (bias_add, l2_loss, log_softmax, relu, sigmoid_cross_entropy_with_logits,
-                                 softmax, softmax_cross_entropy_with_logits,
+from flowgrad.ops.nn_ops import (bias_add, l2_loss, log_softmax, relu,
+                                 sigmoid_cross_entropy_with_logits, softmax,
+                                 softmax_cross_entropy_with_logits,
                                  softmax_cross_entropy_with_logits_v2,
                                  sparse_softmax_cross_entropy_with_logits,
                                  weighted_cross_entropy_with_logits)
@@ -16,3 +17,5 @@ from flowgrad.ops.nn_ops import (crelu, elu, gelu, in_top_k, leaky_relu, relu6, 
 # --- convolutions and pooling -------------------------------------------------------------
 
 # --- recurrent networks and sampled losses -------------------------------------------------
+from flowgrad.nn import rnn_cell
+from flowgrad.ops.rnn import bidirectional_dynamic_rnn, dynamic_rnn, static_rnn

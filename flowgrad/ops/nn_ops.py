@@ -32,7 +32,8 @@ def _relu_grad(op, dy):
     return [_relu_backprop(dy, op.outputs[0])]
 
 
-@op("ReluGrad", shape=lambda n: (n.inputs[0].shape, n.inputs[0].dtype), same_dtype=True)
+@op("ReluGrad", shape=lambda n: (n.inputs[0].shape, n.inputs[0].dtype), same_dtype=True,
+    broadcasting=False)
 def _relu_backprop(xp, gradients, features):
     return gradients * (features > 0)
 
@@ -105,7 +106,7 @@ def _bias_add_shape(node: NodeSpec):
     return v.shape, v.dtype
 
 
-@op("BiasAdd", shape=_bias_add_shape, same_dtype=True)
+@op("BiasAdd", shape=_bias_add_shape, same_dtype=True, broadcasting=False)
 def _bias_add(xp, value, bias, *, data_format="NHWC"):
     if data_format in ("NCHW", "NCW", "NCDHW"):
         return value + bias.reshape((-1,) + (1,) * (value.ndim - 2))
@@ -142,7 +143,7 @@ def _xent_shape(node: NodeSpec):
             (shp, logits.dtype)]
 
 
-@op("SoftmaxCrossEntropyWithLogits", shape=_xent_shape, same_dtype=True)
+@op("SoftmaxCrossEntropyWithLogits", shape=_xent_shape, same_dtype=True, broadcasting=False)
 def _softmax_xent(xp, features, labels):
     z = features - features.max(axis=1, keepdims=True)
     e = xp.exp(z)
@@ -150,6 +151,7 @@ def _softmax_xent(xp, features, labels):
     log_p = z - xp.log(s)
     loss = -(labels * log_p).sum(axis=1)
     e /= s
+    e *= labels.sum(axis=1, keepdims=True)   # exact also when labels do not sum to 1
     e -= labels
     return loss, e
 
@@ -162,8 +164,12 @@ def _softmax_xent_grad(op, dloss, dbackprop):
     g_logits = d * backprop
     g_labels = d * negative_log_softmax(logits)
     if dbackprop is not None and dbackprop.op.type not in ("ZerosLike",):
+        # backprop = softmax(logits) * sum(labels) - labels
         p = softmax(logits)
-        g_logits = g_logits + (dbackprop - R._sum(dbackprop * p, axis=(1,), keepdims=True)) * p
+        dp = R._sum(dbackprop * p, axis=(1,), keepdims=True)
+        total = R._sum(labels, axis=(1,), keepdims=True)
+        g_logits = g_logits + (dbackprop - dp) * p * total
+        g_labels = g_labels + dp - dbackprop
     return [g_logits, g_labels]
 
 
@@ -239,7 +245,7 @@ def _sparse_xent_shape(node: NodeSpec):
     return [(TensorShape([b]), logits.dtype), (logits.shape, logits.dtype)]
 
 
-@op("SparseSoftmaxCrossEntropyWithLogits", shape=_sparse_xent_shape)
+@op("SparseSoftmaxCrossEntropyWithLogits", shape=_sparse_xent_shape, broadcasting=False)
 def _sparse_softmax_xent(xp, features, labels):
     n, k = features.shape
     if labels.size and (int(labels.min()) < 0 or int(labels.max()) >= k):

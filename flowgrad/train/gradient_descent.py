@@ -10,11 +10,8 @@ from flowgrad.train.optimizer import Optimizer
 @op("ApplyGradientDescent", shape=S.apply_update_shape, same_dtype=True, ref_inputs=(0,),
     stateful=True)
 def apply_gradient_descent(xp, var, alpha, delta, *, use_locking=False):
-    new = xp.asarray(delta * alpha)   # a fresh array (0-d math gives numpy scalars)
-    if new.ndim:
-        xp.subtract(var.get(), new, out=new)   # in place on the fresh array only
-    else:
-        new = xp.asarray(var.get() - new)
+    new = xp.asarray(delta * alpha)   # fresh (0-d products are numpy scalars); the old
+    new = xp.subtract(var.get(), new, out=new if new.ndim else None)  # value stays intact
     var.set(new)
     return new
 
