@@ -100,6 +100,7 @@ math.top_k = _top_k
 # --- convolutions -------------------------------------------------------------------------
 
 # --- main job (data, summary, viz) ----------------------------------------------------------
+from flowgrad import data, summary  # noqa: E402
 
 # --- the rest of TF1 (control flow, rnn, linalg, meta-graphs, app, gfile, logging) ---------
 from flowgrad.ops.linalg_ops import (cholesky, cholesky_solve, cross, diag, diag_part, einsum,  # noqa: E402
@@ -120,11 +121,15 @@ from flowgrad.ops.array_extra_ops import (bincount, boolean_mask, confusion_matr
                                          unsorted_segment_max, unsorted_segment_mean,
                                          unsorted_segment_min, unsorted_segment_prod,
                                          unsorted_segment_sum)
+from flowgrad.ops.control_flow import case, cond, while_loop
+from flowgrad.ops.functional_ops import foldl, foldr, map_fn, scan
+from flowgrad import contrib
+from flowgrad.ops.embedding_ops import IndexedSlices
 from flowgrad.ops.math_extra_ops import (acosh, argsort, asinh, atanh,  # noqa: E402
                                         broadcast_dynamic_shape, broadcast_static_shape,
                                         dimension_at_index, dimension_value, ensure_shape, erfc,
-                                        identity_n, is_non_decreasing, is_numeric_tensor,
-                                        is_strictly_increasing, is_tensor, make_ndarray,
+                                        is_non_decreasing, is_numeric_tensor,
+                                        is_strictly_increasing, make_ndarray,
                                         parallel_stack, searchsorted, sort, tensor_scatter_add,
                                         tensor_scatter_nd_add, tensor_scatter_nd_sub,
                                         tensor_scatter_nd_update, tensor_scatter_sub,
@@ -133,13 +138,13 @@ from flowgrad.ops.math_extra_ops import (acosh, argsort, asinh, atanh,  # noqa: 
                                         verify_tensor_all_finite)
 from flowgrad.ops.linalg_ops import (matrix_solve_ls, qr, self_adjoint_eig,  # noqa: E402
                                     self_adjoint_eigvals)
-from flowgrad.ops.control_flow import case, cond, while_loop  # noqa: E402
-from flowgrad.ops.functional_ops import foldl, foldr, map_fn, scan  # noqa: E402
-from flowgrad import contrib  # noqa: E402
 from flowgrad.namespaces import app, flags, gfile, logging  # noqa: E402
 
 # --- distributed and GPU ----------------------------------------------------------------------
 
+# --- performance (graph compiler options, profiling) ---------------------------------------
+from flowgrad.compiler import GraphOptions, OptimizerOptions  # noqa: E402
+from flowgrad import client  # noqa: E402
 
 def __getattr__(name: str):
     # tf.distributed is imported on first use: it is the only part that needs mpi4py.

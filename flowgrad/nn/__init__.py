@@ -15,7 +15,16 @@ from flowgrad.ops.nn_ops import (crelu, elu, gelu, in_top_k, leaky_relu, relu6, 
                                  softplus, softsign, swish, top_k)
 
 # --- convolutions and pooling -------------------------------------------------------------
+from flowgrad.ops.conv_ops import (conv1d, conv2d, conv2d_backprop_filter,
+                                   conv2d_backprop_input, conv2d_transpose, convolution,
+                                   depthwise_conv2d, depthwise_conv2d_native)
+from flowgrad.ops.pool_ops import (avg_pool, avg_pool1d, avg_pool2d, max_pool, max_pool1d,
+                                   max_pool2d, pool)
 
 # --- recurrent networks and sampled losses -------------------------------------------------
 from flowgrad.nn import rnn_cell
 from flowgrad.ops.rnn import bidirectional_dynamic_rnn, dynamic_rnn, static_rnn
+from flowgrad.ops.embedding_ops import embedding_lookup
+from flowgrad.ops.sampled_loss_ops import (compute_accidental_hits,
+                                           log_uniform_candidate_sampler, nce_loss,
+                                           sampled_softmax_loss, uniform_candidate_sampler)

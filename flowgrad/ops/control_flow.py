@@ -65,7 +65,8 @@ class SubGraph:
             from flowgrad.runtime.plan import compile_plan  # noqa: PLC0415 - runs in a session
             fetch = list(self.outputs) + (list(self.saved) if record else [])
             p = compile_plan(fetch, [], list(self.args) + list(self.captures), session._bind,
-                             session._ref_of)
+                             session._ref_of, getattr(session, "_options", None),
+                             getattr(session, "_env", None))
             session._resources[key] = p
         return p
 
@@ -79,7 +80,7 @@ def _make(builder, inputs: list, name: str, **attrs):
     return make_op(builder.opdef, list(inputs), attrs, name)
 
 
-def _run(plan, values):
+def _run(session, plan, values):
     """Calls a sub-plan; errors name the op inside the sub-graph that failed."""
     try:
         return plan.fn(*values)
@@ -87,7 +88,7 @@ def _run(plan, values):
         raise
     except Exception as e:
         from flowgrad.runtime.session import _translate  # noqa: PLC0415
-        raise _translate(plan, e) from e
+        raise _translate(plan, e, session) from e
 
 
 def _find_captures(outputs, fed: set, inside: Callable[[Operation], bool]):
@@ -219,7 +220,8 @@ def _if(xp, pred, *captures, spec, ctx):
     b = 0 if bool(pred) else 1
     sub = spec.branches[b]
     record = bool(sub.saved)
-    out = _run(sub.plan(ctx.session, record), [captures[i] for i in spec.cap_idx[b]])
+    out = _run(ctx.session, sub.plan(ctx.session, record),
+               [captures[i] for i in spec.cap_idx[b]])
     n = len(spec.shapes)
     return (*out[:n], (b, out[n:]))
 
@@ -254,7 +256,7 @@ def _if_grad_kernel(xp, pred, history, *inputs, spec, ctx):
         vals = []
         for kind, k in spec.sources[b]:
             vals.append(saved[k] if kind == "saved" else caps[k] if kind == "cap" else xcaps[k])
-        out = _run(sub.plan(ctx.session, False), vals)
+        out = _run(ctx.session, sub.plan(ctx.session, False), vals)
         for c, v in zip(sub.out_caps, out):
             got[c] = v
     return [got[i] if i in got else xp.zeros_like(caps[i]) for i in spec.grad_caps]
@@ -476,13 +478,13 @@ def _while(xp, max_iter, *inputs, spec, ctx):
     hist = []
     t = 0
     while limit < 0 or t < limit:
-        if cplan is not None and not bool(_run(cplan, vals + ccaps)[0]):
+        if cplan is not None and not bool(_run(ctx.session, cplan, vals + ccaps)[0]):
             break
         if ns:
             i = length - 1 - t if spec.reverse else t
-            out = _run(bplan, vals + [s[i] for s in seqs] + bcaps)
+            out = _run(ctx.session, bplan, vals + [s[i] for s in seqs] + bcaps)
         else:
-            out = _run(bplan, vals + bcaps)
+            out = _run(ctx.session, bplan, vals + bcaps)
         vals = list(out[:n])
         for k in range(ne):
             emits[k].append(out[n + k])
@@ -547,7 +549,7 @@ def _while_grad_kernel(xp, history, *inputs, spec, ctx):
         vals = dv + [d[p] for d in de]
         for kind, k in s.sources:
             vals.append(saved[k] if kind == "saved" else caps[k] if kind == "cap" else xcaps[k])
-        out = _run(plan, vals)
+        out = _run(ctx.session, plan, vals)
         i = 0
         new_dv = []
         for j, has in enumerate(s.has_dvar):

@@ -1,6 +1,6 @@
 """More of TF1's math and array names: inverse hyperbolic functions, ``erfc``, truncating
 division, sorting and searching, ``unravel_index``, functional scatters
-(``tensor_scatter_*``) and small helpers (``identity_n``, ``ensure_shape``, ``is_tensor``,
+(``tensor_scatter_*``) and small helpers (``ensure_shape``,
 shape utilities).
 """
 
@@ -290,12 +290,6 @@ tensor_scatter_sub = tensor_scatter_nd_sub
 
 
 # ----- small helpers ------------------------------------------------------------------------------
-def identity_n(input, name=None) -> list[Tensor]:  # noqa: A002
-    """``tf.identity_n``: an identity for each tensor of a list."""
-    with name_scope(name, "IdentityN"):
-        return [A.identity(t) for t in input]
-
-
 def _ensure_shape_shape(node: NodeSpec):
     x, want = node.inputs[0], node.attrs["shape"]
     if not x.shape.is_compatible_with(want):
@@ -321,11 +315,6 @@ def ensure_shape(x, shape, name=None) -> Tensor:
     """``tf.ensure_shape``: ``x``, with its static shape refined to ``shape`` and checked when
     it runs."""
     return _ensure_shape(x, shape=as_shape(shape), name=name or "EnsureShape")
-
-
-def is_tensor(x) -> bool:
-    """``tf.is_tensor``: a graph tensor (or a Variable, which stands for one)."""
-    return isinstance(x, Tensor) or hasattr(x, "_as_graph_element")
 
 
 def is_numeric_tensor(x) -> bool:

@@ -434,6 +434,8 @@ def _true_getter(full, shape=None, dtype=None, initializer=None, regularizer=Non
     store, stack = _store()
     scope = stack[-1]
     reuse = scope.reuse
+    if dtype is None and isinstance(initializer, Tensor):
+        dtype = initializer.dtype        # TF1: a tensor initializer gives its own dtype
     dtype = _dt.as_dtype(dtype) if dtype is not None else scope.dtype
     if full in store.vars:
         if reuse is None or reuse is False:
