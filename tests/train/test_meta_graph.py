@@ -118,6 +118,22 @@ def test_unserialisable_attribute_is_a_clear_error(tmp_path):
             tf.train.export_meta_graph(str(tmp_path / "x.meta"))
 
 
+def test_saver_skips_the_meta_file_of_an_unexportable_graph(tmp_path, monkeypatch):
+    warnings = []
+    monkeypatch.setattr(tf.logging, "warning", lambda msg, *a: warnings.append(msg % a))
+    with tf.Graph().as_default():
+        v = tf.Variable(1.0, name="v")
+        tf.py_func(np.abs, [tf.constant(-1.0)], tf.float32, name="weird")
+        saver = tf.train.Saver()
+        with tf.Session() as sess:
+            sess.run(v.initializer)
+            path = saver.save(sess, str(tmp_path / "m"))
+            saver.restore(sess, path)
+    assert not os.path.exists(path + ".meta")
+    assert len(warnings) == 1 and "no meta-graph written" in warnings[0]
+    assert "op 'weird' (PyFunc)" in warnings[0]
+
+
 def test_devices_survive_unless_cleared():
     with tf.Graph().as_default():
         with tf.device("/cpu:0"):
