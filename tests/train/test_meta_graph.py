@@ -203,3 +203,37 @@ def test_train_save_then_import_restore_and_continue_in_a_new_process(tmp_path):
     assert expected[-1] < expected[0]
     np.testing.assert_allclose(got["kernel"], kernel, rtol=1e-6)
     assert got["step"] == 7
+
+
+def test_control_flow_graphs_round_trip_with_their_gradients(tmp_path):
+    path = str(tmp_path / "cf.meta")
+    feed = [1.0, 2.0, 3.0]
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.placeholder(tf.float64, [3], name="x")
+        flag = tf.placeholder(tf.bool, [], name="flag")
+        w = tf.Variable(np.array([0.5, -0.3, 0.8]), name="w")
+        y = tf.cond(flag, lambda: tf.reduce_sum(x * w),
+                    lambda: tf.reduce_sum(tf.square(x - w)))
+        _, acc = tf.while_loop(lambda i, a: i < 3,
+                               lambda i, a: (i + 1, a * 0.9 + tf.reduce_sum(w * x)),
+                               [tf.constant(0), tf.constant(0.0, tf.float64)])
+        loss = tf.add(y, acc, name="loss")
+        train = tf.train.GradientDescentOptimizer(0.1).minimize(loss)
+        tf.add_to_collection("train_op", train)
+        tf.train.export_meta_graph(path)
+        with pytest.raises((TypeError, ValueError), match="export_scope"):
+            tf.train.export_meta_graph(export_scope="cond")
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            expected = [sess.run([loss, train], {x: feed, flag: bool(i % 2)})[0]
+                        for i in range(4)]
+    with tf.Graph().as_default() as g2:
+        tf.placeholder(tf.float32, name="unrelated")     # ids shift: sub-graphs still line up
+        tf.train.import_meta_graph(path, import_scope="m")
+        train_op = tf.get_collection("train_op")[0]
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            got = [sess.run(["m/loss:0", train_op], {"m/x:0": feed, "m/flag:0": bool(i % 2)})[0]
+                   for i in range(4)]
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
