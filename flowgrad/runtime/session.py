@@ -390,6 +390,7 @@ def _translate(plan, e: BaseException, session=None) -> BaseException:
     if op is None or not isinstance(e, Exception):
         return e
     shapes = []
+    line = line.split("  # ", 1)[0]
     rhs = line.split("=", 1)[1] if "=" in line.split("(", 1)[0] else line
     args = [a.strip() for a in rhs.split("(", 1)[1].rsplit(")", 1)[0].split(",")] \
         if "(" in rhs else [w for w in rhs.replace("*", " ").replace("+", " ").replace(
