@@ -1,3 +1,5 @@
-"""``tf.contrib``: the TF1 contrib modules that flowgrad provides."""
+"""``tf.contrib``: the parts of TF1's contrib that classic training scripts use."""
 
-from flowgrad.contrib import rnn
+from flowgrad.contrib import layers, rnn
+
+__all__ = ["layers", "rnn"]

@@ -112,11 +112,11 @@ def allreduce_gradients(grads, names, op: str = AVERAGE, compression=None,
                 for i, r in zip(b, reduced):
                     out[idx[i]] = r
             return out
-        handles = [D.iallreduce_start([ts[i] for i in b], compression=compression,
+        handles = [D.iallreduce_start([ts[i] for i in b], op=op, compression=compression,
                                       names=[names[idx[i]] for i in b]) for b in buckets]
         with g.control_dependencies([h.op for h in handles]):
             for b, h in zip(buckets, handles):
-                for i, r in zip(b, D.iallreduce_wait(h, op=op)):
+                for i, r in zip(b, D.iallreduce_wait(h)):
                     out[idx[i]] = r
     return out
 

@@ -11,6 +11,7 @@ from flowgrad.framework import dtypes as _dt
 from flowgrad.framework.graph import Tensor, name_scope
 from flowgrad.framework.registry import convert_to_tensor
 from flowgrad.ops import array_ops as A
+from flowgrad.ops import clip_ops
 from flowgrad.ops import math_ops as M
 from flowgrad.ops import reduce_ops as R
 from flowgrad.ops import state_ops as S
@@ -195,13 +196,12 @@ def embedding_lookup(params, ids, partition_strategy="mod", name=None, validate_
             table = _interleave([convert_to_tensor(p) for p in params])
         out = A.gather(table, ids, name=scope if max_norm is None else None)
         if max_norm is not None:
-            from flowgrad.ops.clip_ops import clip_by_norm  # noqa: PLC0415
             rank = out.shape.ndims
             if rank is None:
                 raise ValueError("embedding_lookup with max_norm needs params of known rank")
             p_rank = table.shape.ndims
             axes = list(range(rank - p_rank + 1, rank))
-            out = clip_by_norm(out, max_norm, axes=axes or None, name=scope)
+            out = clip_ops.clip_by_norm(out, max_norm, axes=axes or None, name=scope)
         return out
 
 

@@ -302,8 +302,13 @@ def sigmoid_cross_entropy_with_logits(_sentinel=None, labels=None, logits=None, 
         if not logits.shape.is_compatible_with(labels.shape):
             raise ValueError(f"logits and labels must have the same shape ({logits.shape} vs "
                              f"{labels.shape})")
-        relu_logits = M.maximum(logits, A.zeros_like(logits))
-        return relu_logits - logits * labels + M.log1p(M.exp(M.negative(M.abs(logits))))
+        # TF1's formulation: at logits == 0 the gradient is sigmoid(0) - z (abs() would
+        # give the wrong subgradient there)
+        zeros = A.zeros_like(logits)
+        cond = M.greater_equal(logits, zeros)
+        relu_logits = M.where(cond, logits, zeros)
+        neg_abs_logits = M.where(cond, M.negative(logits), logits)
+        return relu_logits - logits * labels + M.log1p(M.exp(neg_abs_logits))
 
 
 def weighted_cross_entropy_with_logits(labels=None, logits=None, pos_weight=None, name=None,
@@ -314,8 +319,7 @@ def weighted_cross_entropy_with_logits(labels=None, logits=None, pos_weight=None
         labels = convert_to_tensor(labels, dtype=logits.dtype)
         log_weight = 1.0 + (pos_weight - 1.0) * labels
         return (1.0 - labels) * logits + log_weight * (
-            M.log1p(M.exp(M.negative(M.abs(logits)))) + M.maximum(M.negative(logits),
-                                                                  A.zeros_like(logits)))
+            M.log1p(M.exp(M.negative(M.abs(logits)))) + relu(M.negative(logits)))
 
 
 def l2_loss(t, name=None):

@@ -174,6 +174,10 @@ def compile_plan(fetch_tensors: list[Tensor], target_ops: list[Operation],
 
 
 def _specialize(plan: Plan, program, emit, feed_values) -> None:
+    if not all(hasattr(v, "shape") for v in feed_values):
+        plan.fn = plan.generic          # non-array feeds (loop histories): stay generic
+        plan._recorded = {}
+        return
     shapes = {t: tuple(s) for t, s in plan._recorded.items() if s is not None}
     guard = []
     for i, (t, v) in enumerate(zip(plan.feeds, feed_values)):

@@ -14,7 +14,14 @@ from flowgrad.train.learning_rate_decay import (cosine_decay, exponential_decay,
                                                 piecewise_constant, polynomial_decay)
 from flowgrad.train.momentum import MomentumOptimizer
 from flowgrad.train.rmsprop import RMSPropOptimizer
+from flowgrad.train.saver import (CheckpointState, NewCheckpointReader, Saver,
+                                  checkpoint_exists, get_checkpoint_mtimes,
+                                  get_checkpoint_state, latest_checkpoint, list_variables,
+                                  load_checkpoint, load_variable, remove_checkpoint,
+                                  update_checkpoint_state)
 
 # --- meta-graphs and the rest of TF1 ------------------------------------------------------
+from flowgrad.train.meta_graph import (MetaGraphDef, export_meta_graph, import_meta_graph,
+                                       read_meta_graph_file)
 
 # --- distributed -----------------------------------------------------------------------------

@@ -14,7 +14,8 @@ def apply_adagrad(xp, var, accum, lr, grad, *, use_locking=False, update_slots=T
     one = xp.ones((), dtype=grad.dtype)
     a = accum.get() + grad * grad if update_slots else accum.get()
     new = var.get() - grad * lr * (one / xp.sqrt(a))   # TF: grad * lr * rsqrt(accum)
-    accum.set(a)
+    accum.set(xp.asarray(a))
+    new = xp.asarray(new)   # 0-d math gives numpy scalars; variables hold arrays
     var.set(new)
     return new
 
@@ -58,8 +59,9 @@ def apply_adadelta(xp, var, accum, accum_update, lr, rho, epsilon, grad, *, use_
     update = xp.sqrt(au_old + epsilon) * (one / xp.sqrt(a + epsilon)) * grad
     new = var.get() - update * lr
     au = au_old * rho + update * update * (one - rho)
-    accum.set(a)
-    accum_update.set(au)
+    accum.set(xp.asarray(a))
+    accum_update.set(xp.asarray(au))
+    new = xp.asarray(new)   # 0-d math gives numpy scalars; variables hold arrays
     var.set(new)
     return new
 

@@ -24,7 +24,8 @@ def apply_momentum(xp, var, accum, lr, grad, momentum, *, use_locking=False,
         new = var.get() - (grad * lr + a * momentum * lr)
     else:
         new = var.get() - a * lr
-    accum.set(a)
+    accum.set(xp.asarray(a))
+    new = xp.asarray(new)   # 0-d math gives numpy scalars; variables hold arrays
     var.set(new)
     return new
 

@@ -20,8 +20,9 @@ def apply_rms_prop(xp, var, ms, mom, lr, rho, momentum, epsilon, grad, *, use_lo
     ms_new = ms_old + (grad * grad - ms_old) * (one - rho)
     mom_new = mom.get() * momentum + (grad * lr) / xp.sqrt(ms_new + epsilon)
     new = var.get() - mom_new
-    ms.set(ms_new)
-    mom.set(mom_new)
+    ms.set(xp.asarray(ms_new))
+    mom.set(xp.asarray(mom_new))
+    new = xp.asarray(new)   # 0-d math gives numpy scalars; variables hold arrays
     var.set(new)
     return new
 
@@ -37,9 +38,10 @@ def apply_centered_rms_prop(xp, var, mg, ms, mom, lr, rho, momentum, epsilon, gr
     denom = (ms_new - mg_new * mg_new) + epsilon
     mom_new = mom.get() * momentum + (grad * lr) / xp.sqrt(denom)
     new = var.get() - mom_new
-    ms.set(ms_new)
-    mg.set(mg_new)
-    mom.set(mom_new)
+    ms.set(xp.asarray(ms_new))
+    mg.set(xp.asarray(mg_new))
+    mom.set(xp.asarray(mom_new))
+    new = xp.asarray(new)   # 0-d math gives numpy scalars; variables hold arrays
     var.set(new)
     return new
 

@@ -50,6 +50,7 @@ CELLS = {
     "output_projection": lambda: rnn_cell.OutputProjectionWrapper(rnn_cell.BasicRNNCell(3), 2),
     "dropout_keep_all": lambda: rnn_cell.DropoutWrapper(rnn_cell.GRUCell(3),
                                                         input_keep_prob=1.0),
+    "residual": lambda: rnn_cell.ResidualWrapper(rnn_cell.BasicRNNCell(2)),
 }
 
 
@@ -189,3 +190,22 @@ def test_rnn_errors():
         tf.nn.dynamic_rnn(rnn_cell.GRUCell(2), tf.zeros([2, 3, 4]))
     with pytest.raises(ValueError, match="between 0 and 1"):
         rnn_cell.DropoutWrapper(rnn_cell.GRUCell(2), output_keep_prob=1.5)
+
+
+def test_static_bidirectional_rnn_matches_dynamic():
+    rng = np.random.default_rng(5)
+    xv = rng.standard_normal((2, 4, 3))
+    x = tf.constant(xv)
+    fw, bw = rnn_cell.GRUCell(2), rnn_cell.GRUCell(2)
+    (df, db), (sf, sb) = tf.nn.bidirectional_dynamic_rnn(fw, bw, x, sequence_length=[4, 2],
+                                                         dtype=tf.float64)
+    with tf.variable_scope("static"):
+        outs, s2f, s2b = tf.contrib.rnn.static_bidirectional_rnn(
+            fw, bw, tf.unstack(x, axis=1), sequence_length=[4, 2], dtype=tf.float64)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        a, b, c, d, e, f = sess.run([tf.concat([df, db], 2), tf.stack(outs, 1), sf, s2f, sb,
+                                     s2b])
+    np.testing.assert_allclose(a, b, rtol=1e-12)
+    np.testing.assert_allclose(c, d, rtol=1e-12)
+    np.testing.assert_allclose(e, f, rtol=1e-12)
