@@ -195,3 +195,17 @@ def test_launcher_dry_run(capsys):
     assert launcher.main(["-n", "2", "--dry-run", "script.py", "a"]) == 0
     out = capsys.readouterr().out
     assert " -n 2 " in out and out.strip().endswith("_bootstrap script.py a")
+
+
+def test_gradients_of_a_model_are_fused_into_one_collective(hvd):
+    with tf.Graph().as_default() as g:
+        x = tf.placeholder(tf.float32, [None, 5])
+        h = x
+        for n_in, n_out in ((5, 7), (7, 3)):
+            w = tf.Variable(tf.zeros([n_in, n_out]))
+            b = tf.Variable(tf.zeros([n_out]))
+            h = tf.nn.relu(tf.matmul(h, w) + b)      # '+': dynamic-shape bias gradients
+        loss = tf.reduce_mean(h)
+        hvd.DistributedOptimizer(tf.train.GradientDescentOptimizer(0.1)).minimize(loss)
+        reduces = [o for o in g.get_operations() if o.type == "MPIAllreduce"]
+        assert len(reduces) == 1 and len(reduces[0].inputs) == 4
