@@ -37,8 +37,8 @@ from flowgrad.ops.math_ops import (abs, accumulate_n, acos, add, add_n, asin, at
                                    matmul, maximum, minimum, mod, multiply, negative, not_equal,
                                    pow, realdiv, reciprocal, rint, round, rsqrt, saturate_cast,
                                    scalar_mul, select, sigmoid, sign, sin, sinh, sqrt, square,
-                                   squared_difference, subtract, tan, tanh, to_double, to_float,
-                                   to_int32, to_int64, truediv, where, where_v2)
+                                   squared_difference, subtract, tan, tanh, tensordot, to_double,
+                                   to_float, to_int32, to_int64, truediv, where, where_v2)
 from flowgrad.ops.reduce_ops import (arg_max, arg_min, argmax, argmin, count_nonzero, cumprod,
                                      cumsum, reduce_all, reduce_any, reduce_logsumexp, reduce_max,
                                      reduce_mean, reduce_min, reduce_prod, reduce_std, reduce_sum,
@@ -66,23 +66,85 @@ from flowgrad.autodiff.gradients import gradients, hessians
 from flowgrad.runtime.session import (ConfigProto, GPUOptions, InteractiveSession, RunMetadata,
                                       RunOptions, Session, get_default_session)
 from flowgrad import nn, train
-from flowgrad.namespaces import (compat, debugging, dtypes, initializers, linalg, math, random,
-                                 test)
+from flowgrad.namespaces import (compat, config, debugging, dtypes, initializers, linalg, math,
+                                 random, test)
 
 # TF1's legacy aliases
 mul, sub, neg = multiply, subtract, negative
 from flowgrad.ops.logging_ops import Print, print_v2 as print  # noqa: E402, A004
 
+from flowgrad.ops.check_ops import (Assert, assert_equal, assert_greater, assert_greater_equal,  # noqa: E402
+                                    assert_less, assert_less_equal, assert_negative,
+                                    assert_non_negative, assert_none_equal, assert_positive,
+                                    assert_rank, assert_type, is_tensor)
+from flowgrad.ops.script_ops import identity_n, numpy_function, py_func  # noqa: E402
+from flowgrad.ops.template import make_template  # noqa: E402
+
 # --- training stack (losses, layers, initializers, checkpoints) -----------------------------
+from flowgrad import contrib, layers, losses  # noqa: E402
+from flowgrad.ops import init_ops as _init_ops  # noqa: E402
+from flowgrad.ops import variables as _variables  # noqa: E402
+from flowgrad.ops.clip_ops import (clip_by_average_norm, clip_by_global_norm,  # noqa: E402
+                                   clip_by_norm, global_norm)
+from flowgrad.ops.init_ops import (identity_initializer,  # noqa: E402
+                                   uniform_unit_scaling_initializer)
+from flowgrad.ops.nn_ops import top_k as _top_k  # noqa: E402
+
+initializers.identity = _init_ops.Identity
+initializers.uniform_unit_scaling = _init_ops.UniformUnitScaling
+initializers.global_variables = _variables.global_variables_initializer
+initializers.local_variables = _variables.local_variables_initializer
+initializers.variables = _variables.variables_initializer
+math.top_k = _top_k
 
 # --- convolutions -------------------------------------------------------------------------
 
 # --- main job (data, summary, viz) ----------------------------------------------------------
+from flowgrad import data, summary  # noqa: E402
 
 # --- the rest of TF1 (control flow, rnn, linalg, meta-graphs, app, gfile, logging) ---------
+from flowgrad.ops.linalg_ops import (cholesky, cholesky_solve, cross, diag, diag_part, einsum,  # noqa: E402
+                                    eye, log_matrix_determinant, matrix_band_part,
+                                    matrix_determinant, matrix_diag, matrix_diag_part,
+                                    matrix_inverse, matrix_set_diag, matrix_solve,
+                                    matrix_triangular_solve, norm, svd, tensordot, trace)
+from flowgrad.ops.array_extra_ops import (bincount, boolean_mask, confusion_matrix,  # noqa: E402
+                                         depth_to_space, dynamic_partition, dynamic_stitch,
+                                         invert_permutation, roll,
+                                         lin_space, linspace, log_sigmoid, meshgrid,
+                                         reverse_sequence, scatter_add, scatter_div, scatter_max,
+                                         scatter_min, scatter_mul, scatter_nd_add,
+                                         scatter_nd_sub, scatter_nd_update, scatter_sub,
+                                         scatter_update, segment_max, segment_mean, segment_min,
+                                         segment_prod, segment_sum, sequence_mask, setdiff1d,
+                                         space_to_depth, unique, unique_with_counts,
+                                         unsorted_segment_max, unsorted_segment_mean,
+                                         unsorted_segment_min, unsorted_segment_prod,
+                                         unsorted_segment_sum)
+from flowgrad.ops.control_flow import case, cond, while_loop
+from flowgrad.ops.functional_ops import foldl, foldr, map_fn, scan
+from flowgrad import contrib
+from flowgrad.ops.embedding_ops import IndexedSlices
+from flowgrad.ops.math_extra_ops import (acosh, argsort, asinh, atanh,  # noqa: E402
+                                        broadcast_dynamic_shape, broadcast_static_shape,
+                                        dimension_at_index, dimension_value, ensure_shape, erfc,
+                                        is_non_decreasing, is_numeric_tensor,
+                                        is_strictly_increasing, make_ndarray,
+                                        parallel_stack, searchsorted, sort, tensor_scatter_add,
+                                        tensor_scatter_nd_add, tensor_scatter_nd_sub,
+                                        tensor_scatter_nd_update, tensor_scatter_sub,
+                                        tensor_scatter_update, to_complex64, to_complex128,
+                                        truncatediv, truncatemod, unravel_index,
+                                        verify_tensor_all_finite)
+from flowgrad.ops.linalg_ops import (matrix_solve_ls, qr, self_adjoint_eig,  # noqa: E402
+                                    self_adjoint_eigvals)
+from flowgrad.namespaces import app, flags, gfile, logging  # noqa: E402
 
 # --- distributed and GPU ----------------------------------------------------------------------
 
+# --- performance (graph compiler options, profiling) ---------------------------------------
+from flowgrad.compiler import GraphOptions, OptimizerOptions  # noqa: E402
+from flowgrad import client  # noqa: E402
 
 def __getattr__(name: str):
     # tf.distributed is imported on first use: it is the only part that needs mpi4py.

@@ -45,10 +45,20 @@ random = _module(
     shuffle=S.random_shuffle, categorical=S.categorical, multinomial=S.multinomial,
     set_random_seed=None)
 
-linalg = _module("linalg", "tf.linalg", matmul=M.matmul, transpose=A.matrix_transpose,
+linalg = _module("linalg", "tf.linalg", matmul=M.matmul, tensordot=M.tensordot,
+                 transpose=A.matrix_transpose,
                  matrix_transpose=A.matrix_transpose)
 
-debugging = _module("debugging", "tf.debugging", check_numerics=A.check_numerics)
+from flowgrad.ops import check_ops as C  # noqa: E402
+
+debugging = _module("debugging", "tf.debugging", check_numerics=A.check_numerics,
+                    Assert=C.Assert, assert_equal=C.assert_equal,
+                    assert_none_equal=C.assert_none_equal, assert_less=C.assert_less,
+                    assert_less_equal=C.assert_less_equal, assert_greater=C.assert_greater,
+                    assert_greater_equal=C.assert_greater_equal,
+                    assert_positive=C.assert_positive, assert_negative=C.assert_negative,
+                    assert_non_negative=C.assert_non_negative, assert_rank=C.assert_rank,
+                    assert_type=C.assert_type, is_numeric_tensor=C.is_tensor)
 
 dtypes = _module("dtypes", "tf.dtypes", DType=_dt.DType, as_dtype=_dt.as_dtype, cast=M.cast,
                  float16=_dt.float16, float32=_dt.float32, float64=_dt.float64, int8=_dt.int8,
@@ -72,6 +82,61 @@ def _is_gpu_available(cuda_only: bool = False, min_cuda_compute_capability=None)
 
 test = _module("test", "tf.test", is_gpu_available=_is_gpu_available,
                is_built_with_cuda=lambda: True)
+
+
+def _list_physical_devices(device_type=None):
+    from flowgrad.runtime.backend import list_physical_devices  # noqa: PLC0415
+    return list_physical_devices(device_type)
+
+
+config = _module("config", "tf.config", list_physical_devices=_list_physical_devices,
+                 experimental=_module("config.experimental", "tf.config.experimental",
+                                      list_physical_devices=_list_physical_devices))
+
+# --- the rest of TF1: linear algebra and array odds and ends ------------------------------
+from flowgrad.ops import linalg_ops as _L  # noqa: E402
+
+linalg.__dict__.update(
+    inv=_L.matrix_inverse, det=_L.matrix_determinant, slogdet=_L.log_matrix_determinant,
+    logdet=_L.logdet, solve=_L.matrix_solve, triangular_solve=_L.matrix_triangular_solve,
+    cholesky=_L.cholesky, cholesky_solve=_L.cholesky_solve, diag=_L.matrix_diag,
+    diag_part=_L.matrix_diag_part, set_diag=_L.matrix_set_diag, band_part=_L.matrix_band_part,
+    eye=_L.eye, trace=_L.trace, norm=_L.norm, einsum=_L.einsum, qr=_L.qr, svd=_L.svd,
+    tensor_diag=_L.diag, tensor_diag_part=_L.diag_part, adjoint=_L.adjoint,
+    tensordot=_L.tensordot, matvec=_L.matvec, cross=_L.cross, eigh=_L.self_adjoint_eig,
+    eigvalsh=_L.self_adjoint_eigvals, lstsq=_L.matrix_solve_ls)
+
+from flowgrad.ops import array_extra_ops as _X  # noqa: E402
+
+math.__dict__.update(
+    segment_sum=_X.segment_sum, segment_mean=_X.segment_mean, segment_max=_X.segment_max,
+    segment_min=_X.segment_min, segment_prod=_X.segment_prod,
+    unsorted_segment_sum=_X.unsorted_segment_sum, unsorted_segment_mean=_X.unsorted_segment_mean,
+    unsorted_segment_max=_X.unsorted_segment_max, unsorted_segment_min=_X.unsorted_segment_min,
+    unsorted_segment_prod=_X.unsorted_segment_prod, log_sigmoid=_X.log_sigmoid,
+    invert_permutation=_X.invert_permutation, trace=_L.trace, bincount=_X.bincount,
+    confusion_matrix=_X.confusion_matrix, reduce_euclidean_norm=_X.reduce_euclidean_norm,
+    cross=_L.cross)
+
+from flowgrad.ops import math_extra_ops as _E  # noqa: E402
+
+math.__dict__.update(asinh=_E.asinh, acosh=_E.acosh, atanh=_E.atanh, erfc=_E.erfc,
+                     truncatediv=_E.truncatediv, truncatemod=_E.truncatemod,
+                     is_non_decreasing=_E.is_non_decreasing,
+                     is_strictly_increasing=_E.is_strictly_increasing)
+
+# --- the rest of TF1: tf.app, tf.flags, tf.gfile, tf.logging, tf.test --------------------------
+from flowgrad.platform import app as _app  # noqa: E402
+from flowgrad.platform import flags  # noqa: E402
+from flowgrad.platform import gfile  # noqa: E402
+from flowgrad.platform import test_case as _tc  # noqa: E402
+from flowgrad.platform import tf_logging as logging  # noqa: E402
+
+app = _module("app", "tf.app", run=_app.run, flags=flags)
+test.__dict__.update(
+    TestCase=_tc.TestCase, main=_tc.main, get_temp_dir=_tc.get_temp_dir,
+    compute_gradient=_tc.compute_gradient, compute_gradient_error=_tc.compute_gradient_error,
+    gpu_device_name=lambda: "/device:GPU:0" if _is_gpu_available() else "")
 
 from flowgrad.compat import v1 as _v1  # noqa: E402
 

@@ -6,7 +6,7 @@ summed gradient of each output and returns one gradient per input, built from or
 ops under ``gradients/<op>_grad/`` -- so gradients can be differentiated again.  Where a
 tensor feeds several ops its gradients are summed with ``AddN`` (the multivariate chain
 rule).  Rules are written as if nothing broadcast; this engine sums each gradient down to
-its input's shape, statically where shapes are known and with ``SumToShape`` otherwise.
+its input's shape, statically where shapes are known and with ``SumToLike`` otherwise.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from flowgrad.framework.registry import convert_to_tensor, get_gradient_function
 from flowgrad.ops import array_ops as A
 from flowgrad.ops import math_ops as M
 from flowgrad.ops import reduce_ops as R
+from flowgrad.ops.embedding_ops import IndexedSlices, concat_slices
 
 
 def _as_list(v) -> tuple[list, bool]:
@@ -118,6 +119,10 @@ def _aggregate(gs: list[Tensor] | None) -> Tensor | None:
         return None
     if len(gs) == 1:
         return gs[0]
+    if any(type(d) is IndexedSlices for d in gs):
+        if all(type(d) is IndexedSlices for d in gs):   # sparse + sparse stays sparse
+            return concat_slices(gs)
+        gs = [convert_to_tensor(d) for d in gs]
     return M.add_n(gs)
 
 
@@ -128,20 +133,54 @@ def _backprop_op(g, op: Operation, out_grads: list, grads: dict, stop: set) -> N
     if len(out_grads) > 1:
         out_grads = [d if d is not None or not _differentiable(t) else A.zeros_like(t)
                      for d, t in zip(out_grads, op.outputs)]
-    with g.name_scope(op.name + "_grad"):
+    if op.type != "Identity":       # only Identity passes sparse gradients through
+        out_grads = [convert_to_tensor(d) if type(d) is IndexedSlices else d
+                     for d in out_grads]
+    with g.name_scope(op.name + "_grad") as grad_scope:
         in_grads = fn(op, *out_grads)
     in_grads = list(in_grads) if isinstance(in_grads, list | tuple) else [in_grads]
     if len(in_grads) != len(op.inputs):
         raise ValueError(f"Num gradients {len(in_grads)} generated for op '{op.name}' "
                          f"({op.type}) do not match num inputs {len(op.inputs)}")
     refs = op._opdef.ref_inputs if op._opdef is not None else ()
-    with g.name_scope(op.name + "_grad/"):
+    with g.name_scope(grad_scope):      # re-enter gradients/<op>_grad/, not a root scope
         for i, (t, d) in enumerate(zip(op.inputs, in_grads)):
             if d is None or i in refs or not _differentiable(t):
                 continue
+            if type(d) is IndexedSlices:    # rows of an embedding: kept sparse
+                grads.setdefault(t, []).append(d)
+                continue
             d = convert_to_tensor(d)
-            d = _sum_to(d, t, op, i)
+            if _may_broadcast(op):
+                d = _sum_to(d, t, op, i)
+            elif not d.shape.is_compatible_with(t.shape):
+                raise ValueError(f"Gradient of '{op.name}' ({op.type}) for input {i} has shape "
+                                 f"{d.shape}, incompatible with the input's shape {t.shape}")
             grads.setdefault(t, []).append(d)
+
+
+def _may_broadcast(op: Operation) -> bool:
+    """Whether ``op``'s inputs may have been broadcast against each other: one-input ops
+    and ops declared ``broadcasting=False`` give gradients of their inputs' exact shapes."""
+    return len(op.inputs) > 1 and (op._opdef is None or op._opdef.broadcasting)
+
+
+def _surely_not_broadcast(op: Operation, index: int, axis: int) -> bool:
+    """True when input ``index``'s unknown dimension ``axis`` cannot have been stretched:
+    every other input lacks that axis or has size 1 there, so the output's size along it is
+    this input's own size.  Only for elementwise ops, whose operands share one dtype; any
+    other input (a shape, a condition) makes the answer "don't know"."""
+    x = op.inputs[index]
+    r = x.shape.ndims
+    for j, t in enumerate(op.inputs):
+        if j == index:
+            continue
+        if t.shape.ndims is None or t.dtype != x.dtype or op.type == "BroadcastTo":
+            return False
+        k = axis - (r - t.shape.ndims)          # t's axis aligned with x's axis
+        if k >= 0 and t.shape[k] != 1:
+            return False
+    return True
 
 
 def _sum_to(d: Tensor, x: Tensor, op: Operation, index: int) -> Tensor:
@@ -161,10 +200,8 @@ def _sum_to(d: Tensor, x: Tensor, op: Operation, index: int) -> Tensor:
                 if dd != 1:
                     axes_keep.append(lead + i)
             elif xd is None:
-                if dd != 1 and dd is not None:
+                if dd != 1 and not _surely_not_broadcast(op, index, i):
                     ambiguous = True      # x's dim may be 1 at run time
-                elif dd is None:
-                    ambiguous = True
             elif dd is not None and dd != xd:
                 raise ValueError(f"Gradient of '{op.name}' ({op.type}) for input {index} has "
                                  f"shape {ds}, incompatible with the input's shape {xsh}")
@@ -175,7 +212,7 @@ def _sum_to(d: Tensor, x: Tensor, op: Operation, index: int) -> Tensor:
                 d = R._sum(d, axis=tuple(range(lead)), keepdims=False)
             if d.shape.ndims == xsh.ndims:
                 return d
-    return A.sum_to_shape(d, A.shape(x))
+    return A.sum_to_like(d, x)
 
 
 def hessians(ys, xs, name: str = "hessians", colocate_gradients_with_ops: bool = False,

@@ -122,6 +122,9 @@ _BY_NAME.update({"half": float16, "double": float64, "float": float32, "int": in
 _BY_NP = {d.np: d for d in _ALL}
 _BY_NP[np.dtype(np.str_)] = string
 _BY_NP[np.dtype(np.bytes_)] = string
+# Opaque host values (a loop's saved history): never converted, fed or differentiated.
+variant = DType("variant", np.object_)
+_BY_NAME["variant"] = variant
 _PY_DEFAULT = {float: float32, int: int32, bool: bool_, complex: complex128, str: string,
                bytes: string}
 

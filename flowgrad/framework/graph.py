@@ -171,7 +171,8 @@ class Operation:
     @property
     def node_def(self) -> dict:
         return {"name": self.name, "op": self.type, "device": self.device,
-                "input": [t.name for t in self.inputs] + ["^" + c.name for c in self.control_inputs],
+                "input": [t.name for t in self.inputs]
+                + ["^" + c.name for c in self.control_inputs],
                 "attr": dict(self.attrs)}
 
     @property
@@ -314,7 +315,8 @@ class Graph:
     def get_tensor_by_name(self, name: str) -> Tensor:
         if ":" not in name:
             raise ValueError(f"The name '{name}' looks like an (invalid) Operation name, not a "
-                             "Tensor. Tensor names must be of the form \"<op_name>:<output_index>\".")
+                             "Tensor. Tensor names must be of the form "
+                             "\"<op_name>:<output_index>\".")
         op_name, _, idx = name.rpartition(":")
         op = self._ops_by_name.get(op_name)
         if op is None:
@@ -323,7 +325,8 @@ class Graph:
         i = int(idx)
         if i >= len(op.outputs):
             raise KeyError(f"The name '{name}' refers to a Tensor which does not exist. The "
-                           f"operation, '{op_name}', exists but only has {len(op.outputs)} outputs.")
+                           f"operation, '{op_name}', exists but only has {len(op.outputs)} "
+                           "outputs.")
         return op.outputs[i]
 
     def as_graph_element(self, obj, allow_tensor: bool = True, allow_operation: bool = True):

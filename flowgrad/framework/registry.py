@@ -45,6 +45,7 @@ class OpDef:
     needs_ctx: bool = False
     may_alias: bool = False
     default_name: str = ""
+    broadcasting: bool = True      # inputs may broadcast: gradients are summed back
     grad: Callable | None = field(default=None)
 
 
@@ -119,7 +120,15 @@ class OpBuilder:
     def __init__(self, opdef: OpDef) -> None:
         self.opdef = opdef
         self.__name__ = opdef.kernel.__name__ if opdef.kernel else opdef.type
-        self.__doc__ = opdef.kernel.__doc__ if opdef.kernel else None
+        self.__doc__ = (opdef.kernel.__doc__ if opdef.kernel else None) or \
+            f"Adds a ``{opdef.type}`` op to the graph."
+        P = inspect.Parameter
+        kind = P.VAR_POSITIONAL if opdef.variadic else P.POSITIONAL_OR_KEYWORD
+        params = [P(n, kind) for n in opdef.input_names]
+        params.append(P("name", P.KEYWORD_ONLY, default=None))
+        params += [P(k, P.KEYWORD_ONLY, default=P.empty if v is _REQUIRED else v)
+                   for k, v in opdef.attr_defaults.items()]
+        self.__signature__ = inspect.Signature(params)
 
     def grad(self, fn: Callable) -> Callable:
         _GRADIENTS[self.opdef.type] = fn
@@ -202,8 +211,10 @@ def _convert_inputs(d: OpDef, inputs: list) -> list[Tensor]:
     first_name = None
     for n, v in zip(names, inputs):
         if n in group:
-            t = convert_to_tensor(v, dtype=target, name=n) if target is not None \
-                else convert_to_tensor(v, name=n)
+            t = _as_tensor_or_none(v)
+            if t is None:
+                t = convert_to_tensor(v, dtype=target, name=n) if target is not None \
+                    else convert_to_tensor(v, name=n)
             if target is None:
                 target = t.dtype
             if t.dtype != target:
@@ -229,8 +240,8 @@ def _as_tensor_or_none(v) -> Tensor | None:
 
 # --- the decorator -------------------------------------------------------------------
 def op(op_type: str, *, shape: Callable, same_dtype: bool | tuple = False, ref_inputs=(),
-       stateful: bool = False, may_alias: bool = False, name: str = ""
-       ) -> Callable[[Callable], OpBuilder]:
+       stateful: bool = False, may_alias: bool = False, name: str = "",
+       broadcasting: bool = True) -> Callable[[Callable], OpBuilder]:
     """Registers an op type whose kernel is the decorated function (see module doc)."""
 
     def decorate(kernel: Callable | None) -> OpBuilder:
@@ -248,7 +259,7 @@ def op(op_type: str, *, shape: Callable, same_dtype: bool | tuple = False, ref_i
             raise KeyError(f"Op type '{op_type}' is registered twice.")
         d = OpDef(op_type, kernel, shape, inputs, attrs, variadic=variadic, same_dtype=sd,
                   ref_inputs=tuple(ref_inputs), stateful=stateful, needs_ctx=needs_ctx,
-                  may_alias=may_alias, default_name=name)
+                  may_alias=may_alias, default_name=name, broadcasting=broadcasting)
         _OPS[op_type] = d
         _GRADIENTS.setdefault(op_type, _missing_grad)
         return OpBuilder(d)
@@ -405,6 +416,8 @@ def constant_shape(t: Tensor) -> TensorShape:
     v = constant_value(t)
     if v is not None:
         return TensorShape([None if d < 0 else int(d) for d in np.asarray(v).reshape(-1)])
+    if t.op.type == "Shape":
+        return t.op.inputs[0].shape
     if t.op.type == "Pack":
         return TensorShape([_scalar_or_none(i) for i in t.op.inputs])
     if t.shape.ndims == 1 and t.shape[0] is not None:

@@ -1,14 +1,30 @@
 """``tf.nn``: activations, softmax, cross-entropies, convolutions and pooling."""
 
 from flowgrad.ops.math_ops import sigmoid, tanh
-from flowgrad.ops.nn_ops import (bias_add, l2_loss, log_softmax, relu, sigmoid_cross_entropy_with_logits,
-                                 softmax, softmax_cross_entropy_with_logits,
+from flowgrad.ops.nn_ops import (bias_add, l2_loss, log_softmax, relu,
+                                 sigmoid_cross_entropy_with_logits, softmax,
+                                 softmax_cross_entropy_with_logits,
                                  softmax_cross_entropy_with_logits_v2,
                                  sparse_softmax_cross_entropy_with_logits,
                                  weighted_cross_entropy_with_logits)
 
 # --- training stack (more activations, dropout, moments, batch norm, embeddings) ----------
+from flowgrad.ops.nn_impl import (batch_normalization, dropout, embedding_lookup,
+                                  fused_batch_norm, l2_normalize, moments, weighted_moments)
+from flowgrad.ops.nn_ops import (crelu, elu, gelu, in_top_k, leaky_relu, relu6, selu, silu,
+                                 softplus, softsign, swish, top_k)
 
 # --- convolutions and pooling -------------------------------------------------------------
+from flowgrad.ops.conv_ops import (conv1d, conv2d, conv2d_backprop_filter,
+                                   conv2d_backprop_input, conv2d_transpose, convolution,
+                                   depthwise_conv2d, depthwise_conv2d_native)
+from flowgrad.ops.pool_ops import (avg_pool, avg_pool1d, avg_pool2d, max_pool, max_pool1d,
+                                   max_pool2d, pool)
 
 # --- recurrent networks and sampled losses -------------------------------------------------
+from flowgrad.nn import rnn_cell
+from flowgrad.ops.rnn import bidirectional_dynamic_rnn, dynamic_rnn, static_rnn
+from flowgrad.ops.embedding_ops import embedding_lookup
+from flowgrad.ops.sampled_loss_ops import (compute_accidental_hits,
+                                           log_uniform_candidate_sampler, nce_loss,
+                                           sampled_softmax_loss, uniform_candidate_sampler)

@@ -104,7 +104,7 @@ def _prevent_gradient_grad(op, dy):
 
 
 @op("CheckNumerics", shape=unary, may_alias=True)
-def check_numerics(xp, tensor, *, message):
+def _check_numerics(xp, tensor, *, message):
     """Passes ``tensor`` through; raises InvalidArgumentError if it has NaN or Inf."""
     if tensor.dtype.kind == "f" and not bool(xp.isfinite(tensor).all()):
         from flowgrad.framework.errors import InvalidArgumentError  # noqa: PLC0415
@@ -118,10 +118,15 @@ def check_numerics(xp, tensor, *, message):
     return tensor
 
 
-@check_numerics.grad
+@_check_numerics.grad
 def _check_numerics_grad(op, dy):
-    return [check_numerics(dy, message="Not a number (NaN) or infinity (Inf) values detected "
+    return [_check_numerics(dy, message="Not a number (NaN) or infinity (Inf) values detected "
                            f"in gradient. {op.attrs['message']}")]
+
+
+def check_numerics(tensor, message: str, name: str | None = None) -> Tensor:
+    """Passes ``tensor`` through; the run fails with ``message`` if it holds NaN or Inf."""
+    return _check_numerics(tensor, message=str(message), name=name)
 
 
 # ----- Shapes -----------------------------------------------------------------------------
@@ -234,18 +239,22 @@ def _transpose_shape(node: NodeSpec):
     perm = node.attrs["perm"]
     if x.shape.ndims is None:
         return TensorShape(None if perm is None else [None] * len(perm)), x.dtype
+    if perm is None:
+        return TensorShape(x.shape.as_list()[::-1]), x.dtype
     if sorted(perm) != list(builtins.range(x.shape.ndims)):
         node.fail(f"perm {list(perm)} is not a permutation of the {x.shape.ndims} axes")
     return TensorShape([x.shape[p] for p in perm]), x.dtype
 
 
 @op("Transpose", shape=_transpose_shape, may_alias=True)
-def _transpose(xp, x, *, perm):
+def _transpose(xp, x, *, perm=None):
     return xp.transpose(x, perm)
 
 
 @_transpose.grad
 def _transpose_grad(op, dy):
+    if op.attrs["perm"] is None:     # axes reversed (rank known only at run time)
+        return [_transpose(dy, perm=None)]
     inv = tuple(int(i) for i in np.argsort(op.attrs["perm"]))
     return [_transpose(dy, perm=inv)]
 
@@ -254,10 +263,7 @@ def transpose(a, perm=None, name: str = "transpose", conjugate: bool = False) ->
     """``tf.transpose``: permute axes (default: reverse them)."""
     a = convert_to_tensor(a)
     if perm is None:
-        r = a.shape.ndims
-        if r is None:
-            raise ValueError("transpose without perm needs a known rank")
-        perm = list(builtins.range(r))[::-1]
+        return _transpose(a, perm=None, name=name)
     perm = tuple(_int_list(perm, "perm"))
     return _transpose(a, perm=perm, name=name)
 
@@ -362,25 +368,21 @@ def broadcast_to(input, shape, name: str | None = None) -> Tensor:  # noqa: A002
                          name=name)
 
 
-def _sum_to_shape_shape(node: NodeSpec):
-    return constant_shape(node.inputs[1]), node.inputs[0].dtype
-
-
-@op("SumToShape", shape=_sum_to_shape_shape)
-def sum_to_shape(xp, x, shape):
-    """Sums ``x`` over the axes along which ``shape`` was broadcast to ``x.shape``."""
-    shape = tuple(int(d) for d in shape)
+@op("SumToLike", shape=lambda n: (n.inputs[1].shape, n.inputs[0].dtype), broadcasting=False)
+def sum_to_like(xp, x, like):
+    """Sums ``x`` down to ``like``'s shape (the reverse of broadcasting); the gradient
+    engine's reduction when a dimension is known only at run time."""
+    if x.shape == like.shape:
+        return x
+    shape = like.shape
     lead = x.ndim - len(shape)
     axes = tuple(builtins.range(lead)) + tuple(lead + i for i, d in enumerate(shape)
-                                      if d == 1 and x.shape[lead + i] != 1)
-    if axes:
-        x = x.sum(axis=axes, keepdims=True)
-        x = x.reshape(shape)
-    return x
+                                               if d == 1 and x.shape[lead + i] != 1)
+    return x.sum(axis=axes, keepdims=True).reshape(shape)
 
 
-@sum_to_shape.grad
-def _sum_to_shape_grad(op, dy):
+@sum_to_like.grad
+def _sum_to_like_grad(op, dy):
     return [broadcast_to(dy, shape(op.inputs[0])), None]
 
 
@@ -971,20 +973,88 @@ def getitem(tensor: Tensor, key) -> Tensor:
 
 
 def _dynamic_getitem(tensor: Tensor, key) -> Tensor:
+    """Indexing whose bounds include run-time scalar tensors: ``x[:n]``, ``x[i, 1:]``."""
     key = key if isinstance(key, tuple) else (key,)
-    out = tensor
-    axis = 0
+    bounds: list[Tensor] = []
+
+    def enc(v):
+        if v is None:
+            return None
+        if isinstance(v, Tensor):
+            c = constant_value(v)
+            if c is not None:
+                return int(c)
+            if v.shape.ndims not in (None, 0) or not v.dtype.is_integer:
+                raise TypeError(f"A tensor index must be an int32/int64 scalar, got {v!r}")
+            bounds.append(v)
+            return ("t", len(bounds) - 1)
+        return _static_int(v)
+
+    spec = []
     for k in key:
-        if isinstance(k, Tensor):
-            out = gather(out, k, axis=axis)
-        elif isinstance(k, int):
-            out = gather(out, constant(k, _dt.int32), axis=axis)
-        elif k == builtins.slice(None):
-            axis += 1
+        if k is None:
+            spec.append(("n", None))
+        elif k is Ellipsis:
+            spec.append(("e", None))
+        elif isinstance(k, builtins.slice):
+            spec.append(("s", (enc(k.start), enc(k.stop), enc(k.step))))
         else:
-            raise TypeError("Mixing tensor indices with slices other than `:` is not supported; "
-                            "use tf.slice or tf.gather.")
+            spec.append(("i", enc(k)))
+    return _dyn_strided_slice([tensor] + bounds, spec=tuple(spec), name="strided_slice")
+
+
+def _resolve_spec(spec, bounds):
+    def val(v):
+        return int(bounds[v[1]]) if isinstance(v, tuple) else v
+    return tuple(("s", tuple(val(v) for v in s[1])) if s[0] == "s" else
+                 ("i", val(s[1])) if s[0] == "i" else s for s in spec)
+
+
+def _dyn_slice_shape(node: NodeSpec):
+    x = node.inputs[0]
+    if x.shape.ndims is None:
+        return TensorShape(None), x.dtype
+    static = tuple(("s", (None, None, None)) if s[0] == "s" and any(isinstance(v, tuple)
+                                                                    for v in s[1])
+                   else ("i", 0) if s[0] == "i" and isinstance(s[1], tuple) else s
+                   for s in node.attrs["spec"])
+    try:
+        shp = _index_shape(x.shape, _decode(static))
+    except IndexError as e:
+        node.fail(f"index is out of bounds: {e}")
+    dims = shp.as_list()
+    has_dynamic_slice = any(s[0] == "s" and any(isinstance(v, tuple) for v in s[1])
+                            for s in node.attrs["spec"])
+    return TensorShape([None] * len(dims) if has_dynamic_slice else dims), x.dtype
+
+
+@op("StridedSliceDynamic", shape=_dyn_slice_shape, may_alias=True)
+def _dyn_strided_slice(xp, *inputs, spec):
+    x, bounds = inputs[0], inputs[1:]
+    return x[_decode(_resolve_spec(spec, bounds))]
+
+
+@_dyn_strided_slice.grad
+def _dyn_strided_slice_grad(op, dy):
+    x, bounds = op.inputs[0], list(op.inputs[1:])
+    g = _dyn_strided_slice_grad_op([dy, _shape_of(x)] + bounds, spec=op.attrs["spec"])
+    return [g] + [None] * len(bounds)
+
+
+@op("StridedSliceDynamicGrad", shape=lambda n: (constant_shape(n.inputs[1]),
+                                                 n.inputs[0].dtype))
+def _dyn_strided_slice_grad_op(xp, *inputs, spec):
+    dy, shape, bounds = inputs[0], inputs[1], inputs[2:]
+    out = xp.zeros(tuple(int(d) for d in shape), dtype=dy.dtype)
+    out[_decode(_resolve_spec(spec, bounds))] = dy
     return out
+
+
+@_dyn_strided_slice_grad_op.grad
+def _dyn_strided_slice_grad_op_grad(op, ddx):
+    bounds = list(op.inputs[2:])
+    return [_dyn_strided_slice([ddx] + bounds, spec=op.attrs["spec"]), None] + \
+        [None] * len(bounds)
 
 
 def strided_slice(input_, begin, end, strides=None, begin_mask=0, end_mask=0, ellipsis_mask=0,

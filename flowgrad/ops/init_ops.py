@@ -151,7 +151,9 @@ class Orthogonal(Initializer):
         self.gain, self.seed, self.dtype = gain, seed, _dt.as_dtype(dtype)
 
     def __call__(self, shape, dtype=None, partition_info=None):
-        from flowgrad.ops.linalg_ops import qr_q  # noqa: PLC0415
+        from flowgrad.ops.linalg_ops import qr  # noqa: PLC0415
+        from flowgrad.ops.math_ops import sign  # noqa: PLC0415
+        from flowgrad.ops.reduce_ops import reduce_sum  # noqa: PLC0415
         shp = as_shape(shape).as_list()
         if len(shp) < 2:
             raise ValueError("The tensor to initialize must be at least two-dimensional")
@@ -159,10 +161,45 @@ class Orthogonal(Initializer):
         cols = shp[-1]
         flat = (max(rows, cols), min(rows, cols))
         z = S.random_normal(flat, dtype=self._dtype(dtype), seed=self.seed)
-        q = qr_q(z)
+        q, r = qr(z)
+        # multiply column j by sign(r[j, j]) so that q is uniformly (Haar) distributed
+        eye = constant(np.eye(flat[1]), dtype=self._dtype(dtype))
+        q = q * sign(reduce_sum(r * eye, axis=0))
         if rows < cols:
             q = A.transpose(q)
         return A.reshape(q * self.gain, shp)
+
+
+class Identity(Initializer):
+    """``gain`` times the identity matrix (2-D shapes only)."""
+
+    def __init__(self, gain=1.0, dtype=_dt.float32):
+        self.gain, self.dtype = gain, _dt.as_dtype(dtype)
+
+    def __call__(self, shape, dtype=None, partition_info=None):
+        shp = as_shape(shape).as_list()
+        if len(shp) != 2:
+            raise ValueError(f"Identity matrix initializer can only be used for 2D matrices, "
+                             f"got shape {shp}")
+        return constant(np.eye(*shp) * self.gain, dtype=self._dtype(dtype))
+
+    def get_config(self):
+        return {"gain": self.gain, "dtype": self.dtype.name}
+
+
+class UniformUnitScaling(Initializer):
+    """Uniform in ``[-sqrt(3 / fan_in) * factor, sqrt(3 / fan_in) * factor]`` (TF1)."""
+
+    def __init__(self, factor=1.0, seed=None, dtype=_dt.float32):
+        self.factor, self.seed, self.dtype = factor, seed, _dt.as_dtype(dtype)
+
+    def __call__(self, shape, dtype=None, partition_info=None):
+        shp = as_shape(shape).as_list()
+        input_size = 1.0
+        for d in shp[:-1]:
+            input_size *= float(d)
+        limit = math.sqrt(3 / max(input_size, 1.0)) * self.factor
+        return S.random_uniform(shp, -limit, limit, self._dtype(dtype), seed=self.seed)
 
 
 def he_normal(seed=None):
@@ -191,3 +228,5 @@ variance_scaling_initializer = VarianceScaling
 glorot_uniform_initializer = GlorotUniform
 glorot_normal_initializer = GlorotNormal
 orthogonal_initializer = Orthogonal
+identity_initializer = Identity
+uniform_unit_scaling_initializer = UniformUnitScaling

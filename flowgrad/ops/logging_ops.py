@@ -27,7 +27,8 @@ def Print(input_, data, message=None, first_n=None, summarize=None, name=None): 
 
 def _print_op(input_, data, message, first_n, summarize, name):
     from flowgrad.framework.registry import make_op, get_opdef  # noqa: PLC0415
-    return make_op(get_opdef("Print"), [convert_to_tensor(input_)] + [convert_to_tensor(d) for d in data],
+    inputs = [convert_to_tensor(input_)] + [convert_to_tensor(d) for d in data]
+    return make_op(get_opdef("Print"), inputs,
                    {"message": message, "first_n": first_n, "summarize": summarize}, name)
 
 

@@ -6,6 +6,8 @@ written as if nothing broadcast; the gradient engine sums them to each input's s
 
 from __future__ import annotations
 
+import numpy as np
+
 from flowgrad.framework import dtypes as _dt
 from flowgrad.framework.registry import (NodeSpec, NotDifferentiable, comparison, convert_to_tensor,
                                          elementwise, op, require_float, unary)
@@ -612,15 +614,14 @@ def _matmul_shape(node: NodeSpec):
     if ka is not None and kb is not None and ka != kb:
         node.fail(f"inner dimensions differ: {sa} @ {sb}"
                   f"{' (transpose_a)' if ta else ''}{' (transpose_b)' if tb else ''}: "
-                  f"{ka} != {kb}")
+                  f"{int(ka)} != {int(kb)}")
     batch = broadcast_shapes(sa[:-2], sb[:-2])
     if batch is None:
         node.fail(f"batch dimensions {sa[:-2]} and {sb[:-2]} do not broadcast")
     return batch.concatenate([m, n]), a.dtype
 
 
-@op("BatchMatMulV2", shape=_matmul_shape, same_dtype=True)
-def _matmul(xp, a, b, *, transpose_a=False, transpose_b=False):
+def _matmul_kernel(xp, a, b, *, transpose_a=False, transpose_b=False):
     if transpose_a:
         a = xp.swapaxes(a, -1, -2)
     if transpose_b:
@@ -628,7 +629,6 @@ def _matmul(xp, a, b, *, transpose_a=False, transpose_b=False):
     return xp.matmul(a, b)
 
 
-@_matmul.grad
 def _matmul_grad(op, dy):
     a, b = op.inputs
     ta, tb = op.attrs["transpose_a"], op.attrs["transpose_b"]
@@ -642,13 +642,25 @@ def _matmul_grad(op, dy):
             matmul(dy, a, transpose_a=True, transpose_b=True)]
 
 
+# TF's two op types: MatMul for matrices, BatchMatMulV2 for stacks of them (broadcast batch)
+_matmul2d = op("MatMul", shape=_matmul_shape, same_dtype=True, broadcasting=False)(
+    _matmul_kernel)
+_batch_matmul = op("BatchMatMulV2", shape=_matmul_shape, same_dtype=True)(_matmul_kernel)
+_matmul2d.grad(_matmul_grad)
+_batch_matmul.grad(_matmul_grad)
+
+
 def matmul(a, b, transpose_a: bool = False, transpose_b: bool = False, adjoint_a: bool = False,
            adjoint_b: bool = False, a_is_sparse: bool = False, b_is_sparse: bool = False,
            name: str | None = None, output_type=None):
     """``tf.matmul``: (batched) matrix product ``a @ b`` with optional transposes."""
-    name = name or "MatMul"
-    return _matmul(a, b, transpose_a=bool(transpose_a or adjoint_a),
-                   transpose_b=bool(transpose_b or adjoint_b), name=name)
+    a = convert_to_tensor(a) if not hasattr(b, "_as_graph_element") else a
+    ra = a.shape.ndims if hasattr(a, "shape") and hasattr(a.shape, "ndims") else None
+    bt = b if hasattr(b, "_as_graph_element") else None
+    rb = bt._as_graph_element().shape.ndims if bt is not None else np.ndim(b)
+    builder = _matmul2d if ra == 2 and rb == 2 else _batch_matmul
+    return builder(a, b, transpose_a=bool(transpose_a or adjoint_a),
+                   transpose_b=bool(transpose_b or adjoint_b), name=name or "MatMul")
 
 
 # ----- n-ary ---------------------------------------------------------------------------
@@ -665,7 +677,7 @@ def _add_n_shape(node: NodeSpec):
     return shape, node.inputs[0].dtype
 
 
-@op("AddN", shape=_add_n_shape, same_dtype=True)
+@op("AddN", shape=_add_n_shape, same_dtype=True, broadcasting=False)
 def _add_n(xp, *inputs):
     out = inputs[0] + inputs[1] if len(inputs) > 1 else inputs[0].copy()
     for x in inputs[2:]:
@@ -785,3 +797,42 @@ def _install_operators() -> None:
 
 
 _install_operators()
+
+
+# ----- Composites --------------------------------------------------------------------------
+def tensordot(a, b, axes, name: str | None = None):
+    """``tf.tensordot``: sum over ``axes`` of a and b (an int N = last N of a, first N of b;
+    or a pair of axis lists), built from transpose + reshape + matmul."""
+    from flowgrad.framework.graph import name_scope  # noqa: PLC0415
+    with name_scope(name, "Tensordot"):
+        a, b = convert_to_tensor(a), convert_to_tensor(b)
+        ra, rb = a.shape.ndims, b.shape.ndims
+        if ra is None or rb is None:
+            raise ValueError("tensordot needs inputs of known rank")
+        if isinstance(axes, int):
+            if axes > min(ra, rb):
+                raise ValueError(f"axes={axes} exceeds the rank of an input ({ra}, {rb})")
+            ax_a, ax_b = list(range(ra - axes, ra)), list(range(axes))
+        else:
+            ax_a, ax_b = ([axes[0]] if isinstance(axes[0], int) else list(axes[0]),
+                          [axes[1]] if isinstance(axes[1], int) else list(axes[1]))
+            ax_a = [x % ra for x in ax_a]
+            ax_b = [x % rb for x in ax_b]
+        for i, j in zip(ax_a, ax_b):
+            da, db = a.shape[i], b.shape[j]
+            if da is not None and db is not None and da != db:
+                raise ValueError(f"tensordot: dimension {i} of a ({int(da)}) differs from "
+                                 f"dimension {j} of b ({int(db)})")
+        free_a = [i for i in range(ra) if i not in ax_a]
+        free_b = [i for i in range(rb) if i not in ax_b]
+        at = A.transpose(a, free_a + ax_a)
+        bt = A.transpose(b, ax_b + free_b)
+        sa, sb = A.shape(a), A.shape(b)
+        from flowgrad.ops.reduce_ops import reduce_prod  # noqa: PLC0415
+        k = reduce_prod(A.gather(sa, ax_a)) if ax_a else 1
+        out = matmul(A.reshape(at, A.stack([-1, k])), A.reshape(bt, A.stack([k, -1])))
+        out_shape = A.concat([A.gather(sa, free_a) if free_a else A.zeros([0], _dt.int32),
+                              A.gather(sb, free_b) if free_b else A.zeros([0], _dt.int32)], 0)
+        res = A.reshape(out, out_shape)
+        res.set_shape([a.shape[i] for i in free_a] + [b.shape[i] for i in free_b])
+        return res

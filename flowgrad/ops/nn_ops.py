@@ -6,8 +6,10 @@ together in a numerically stable way (float32 logits of ±1e4 give finite, exact
 
 from __future__ import annotations
 
+from flowgrad.framework import dtypes as _dt
 from flowgrad.framework.graph import name_scope
-from flowgrad.framework.registry import NodeSpec, convert_to_tensor, op, require_float
+from flowgrad.framework.registry import (NodeSpec, NotDifferentiable, convert_to_tensor, op,
+                                         require_float)
 from flowgrad.framework.shapes import TensorShape
 from flowgrad.ops import array_ops as A
 from flowgrad.ops import math_ops as M
@@ -30,7 +32,8 @@ def _relu_grad(op, dy):
     return [_relu_backprop(dy, op.outputs[0])]
 
 
-@op("ReluGrad", shape=lambda n: (n.inputs[0].shape, n.inputs[0].dtype), same_dtype=True)
+@op("ReluGrad", shape=lambda n: (n.inputs[0].shape, n.inputs[0].dtype), same_dtype=True,
+    broadcasting=False)
 def _relu_backprop(xp, gradients, features):
     return gradients * (features > 0)
 
@@ -103,7 +106,7 @@ def _bias_add_shape(node: NodeSpec):
     return v.shape, v.dtype
 
 
-@op("BiasAdd", shape=_bias_add_shape, same_dtype=True)
+@op("BiasAdd", shape=_bias_add_shape, same_dtype=True, broadcasting=False)
 def _bias_add(xp, value, bias, *, data_format="NHWC"):
     if data_format in ("NCHW", "NCW", "NCDHW"):
         return value + bias.reshape((-1,) + (1,) * (value.ndim - 2))
@@ -140,7 +143,7 @@ def _xent_shape(node: NodeSpec):
             (shp, logits.dtype)]
 
 
-@op("SoftmaxCrossEntropyWithLogits", shape=_xent_shape, same_dtype=True)
+@op("SoftmaxCrossEntropyWithLogits", shape=_xent_shape, same_dtype=True, broadcasting=False)
 def _softmax_xent(xp, features, labels):
     z = features - features.max(axis=1, keepdims=True)
     e = xp.exp(z)
@@ -148,6 +151,7 @@ def _softmax_xent(xp, features, labels):
     log_p = z - xp.log(s)
     loss = -(labels * log_p).sum(axis=1)
     e /= s
+    e *= labels.sum(axis=1, keepdims=True)   # exact also when labels do not sum to 1
     e -= labels
     return loss, e
 
@@ -160,8 +164,12 @@ def _softmax_xent_grad(op, dloss, dbackprop):
     g_logits = d * backprop
     g_labels = d * negative_log_softmax(logits)
     if dbackprop is not None and dbackprop.op.type not in ("ZerosLike",):
+        # backprop = softmax(logits) * sum(labels) - labels
         p = softmax(logits)
-        g_logits = g_logits + (dbackprop - R._sum(dbackprop * p, axis=(1,), keepdims=True)) * p
+        dp = R._sum(dbackprop * p, axis=(1,), keepdims=True)
+        total = R._sum(labels, axis=(1,), keepdims=True)
+        g_logits = g_logits + (dbackprop - dp) * p * total
+        g_labels = g_labels + dp - dbackprop
     return [g_logits, g_labels]
 
 
@@ -237,7 +245,7 @@ def _sparse_xent_shape(node: NodeSpec):
     return [(TensorShape([b]), logits.dtype), (logits.shape, logits.dtype)]
 
 
-@op("SparseSoftmaxCrossEntropyWithLogits", shape=_sparse_xent_shape)
+@op("SparseSoftmaxCrossEntropyWithLogits", shape=_sparse_xent_shape, broadcasting=False)
 def _sparse_softmax_xent(xp, features, labels):
     n, k = features.shape
     if labels.size and (int(labels.min()) < 0 or int(labels.max()) >= k):
@@ -294,8 +302,13 @@ def sigmoid_cross_entropy_with_logits(_sentinel=None, labels=None, logits=None, 
         if not logits.shape.is_compatible_with(labels.shape):
             raise ValueError(f"logits and labels must have the same shape ({logits.shape} vs "
                              f"{labels.shape})")
-        relu_logits = M.maximum(logits, A.zeros_like(logits))
-        return relu_logits - logits * labels + M.log1p(M.exp(M.negative(M.abs(logits))))
+        # TF1's formulation: at logits == 0 the gradient is sigmoid(0) - z (abs() would
+        # give the wrong subgradient there)
+        zeros = A.zeros_like(logits)
+        cond = M.greater_equal(logits, zeros)
+        relu_logits = M.where(cond, logits, zeros)
+        neg_abs_logits = M.where(cond, M.negative(logits), logits)
+        return relu_logits - logits * labels + M.log1p(M.exp(neg_abs_logits))
 
 
 def weighted_cross_entropy_with_logits(labels=None, logits=None, pos_weight=None, name=None,
@@ -306,8 +319,7 @@ def weighted_cross_entropy_with_logits(labels=None, logits=None, pos_weight=None
         labels = convert_to_tensor(labels, dtype=logits.dtype)
         log_weight = 1.0 + (pos_weight - 1.0) * labels
         return (1.0 - labels) * logits + log_weight * (
-            M.log1p(M.exp(M.negative(M.abs(logits)))) + M.maximum(M.negative(logits),
-                                                                  A.zeros_like(logits)))
+            M.log1p(M.exp(M.negative(M.abs(logits)))) + relu(M.negative(logits)))
 
 
 def l2_loss(t, name=None):
@@ -319,3 +331,161 @@ def l2_loss(t, name=None):
 
 sigmoid = M.sigmoid
 tanh = M.tanh
+
+
+# ----- More activations (compositions: their gradients, of any order, come for free) -------
+def relu6(features, name=None):
+    """``min(max(features, 0), 6)``."""
+    with name_scope(name, "Relu6") as scope:
+        x = convert_to_tensor(features)
+        return M.minimum(relu(x), M.cast(6.0, x.dtype), name=scope)
+
+
+def elu(features, name=None):
+    """``x`` if ``x > 0`` else ``exp(x) - 1``."""
+    with name_scope(name, "Elu") as scope:
+        x = convert_to_tensor(features)
+        neg = M.expm1(M.minimum(x, A.zeros_like(x)))   # never exp() of a large positive x
+        return M.where(x > 0, x, neg, name=scope)
+
+
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def selu(features, name=None):
+    """Scaled ELU with the self-normalizing constants of Klambauer et al. (2017)."""
+    with name_scope(name, "Selu") as scope:
+        x = convert_to_tensor(features)
+        neg = M.expm1(M.minimum(x, A.zeros_like(x))) * _SELU_ALPHA
+        return M.multiply(M.where(x > 0, x, neg), _SELU_SCALE, name=scope)
+
+
+def leaky_relu(features, alpha=0.2, name=None):
+    """``max(alpha * x, x)`` for ``alpha <= 1`` (TF1's definition)."""
+    with name_scope(name, "LeakyRelu") as scope:
+        x = convert_to_tensor(features)
+        if x.dtype.is_integer:
+            x = M.cast(x, _dt.float32)
+        a = convert_to_tensor(alpha, dtype=x.dtype)
+        return M.maximum(a * x, x, name=scope)
+
+
+def crelu(features, name=None, axis=-1):
+    """``concat([relu(x), relu(-x)], axis)``: doubles the depth."""
+    with name_scope(name, "CRelu") as scope:
+        x = convert_to_tensor(features)
+        return A.concat([relu(x), relu(M.negative(x))], axis, name=scope)
+
+
+def softplus(features, name=None):
+    """``log(exp(x) + 1)``, computed as ``max(x, 0) + log1p(exp(-|x|))`` (no overflow)."""
+    with name_scope(name, "Softplus") as scope:
+        x = convert_to_tensor(features)
+        return M.add(M.maximum(x, A.zeros_like(x)), M.log1p(M.exp(M.negative(M.abs(x)))),
+                     name=scope)
+
+
+def softsign(features, name=None):
+    """``x / (|x| + 1)``."""
+    with name_scope(name, "Softsign") as scope:
+        x = convert_to_tensor(features)
+        return M.truediv(x, M.abs(x) + 1, name=scope)
+
+
+def swish(features, name=None):
+    """``x * sigmoid(x)`` (also ``tf.nn.silu``)."""
+    with name_scope(name, "swish") as scope:
+        x = convert_to_tensor(features)
+        return M.multiply(x, M.sigmoid(x), name=scope)
+
+
+silu = swish
+
+
+def gelu(features, approximate: bool = False, name=None):
+    """``x * Phi(x)``; with ``approximate=True`` the tanh form of Hendrycks & Gimpel."""
+    with name_scope(name, "Gelu") as scope:
+        x = convert_to_tensor(features)
+        if approximate:
+            c = 0.7978845608028654   # sqrt(2 / pi)
+            inner = (x + 0.044715 * x * x * x) * c
+            return M.multiply(0.5 * x, 1.0 + M.tanh(inner), name=scope)
+        return M.multiply(0.5 * x, 1.0 + M.erf(x * 0.7071067811865476), name=scope)
+
+
+# ----- top_k / in_top_k ----------------------------------------------------------------------
+def _top_k_shape(node: NodeSpec):
+    x = node.inputs[0]
+    k = node.attrs["k"]
+    if not (x.dtype.is_floating or x.dtype.is_integer):
+        node.fail(f"input must be a real number tensor, got {x.dtype.name}", TypeError)
+    if x.shape.ndims == 0:
+        node.fail("input must have rank >= 1")
+    if k < 0:
+        node.fail(f"k must be non-negative, got {k}")
+    if x.shape.ndims is None:
+        return [(TensorShape(None), x.dtype), (TensorShape(None), _dt.int32)]
+    n = x.shape[-1]
+    if n is not None and n < k:
+        node.fail(f"input must have at least k={k} columns, last dimension is {n}")
+    out = TensorShape(x.shape.as_list()[:-1] + [k])
+    return [(out, x.dtype), (out, _dt.int32)]
+
+
+@op("TopKV2", shape=_top_k_shape)
+def _top_k(xp, input, *, k, sorted=True):  # noqa: A002
+    if input.shape[-1] < k:
+        raise ValueError(f"input must have at least k={k} columns, got {input.shape[-1]}")
+    # a stable sort of -x: among equal values the lower index comes first, as in TF
+    idx = xp.argsort(-input, axis=-1, kind="stable")[..., :k]
+    return xp.take_along_axis(input, idx, axis=-1), idx.astype(xp.int32)
+
+
+@_top_k.grad
+def _top_k_grad(op, dvalues, dindices):
+    x = op.inputs[0]
+    n = x.shape[-1]
+    if n is None:
+        raise ValueError(f"TopKV2 '{op.name}': the gradient needs a static last dimension, got "
+                         f"{x.shape}")
+    onehot = A.one_hot(op.outputs[1], n, dtype=x.dtype)     # [..., k, n]
+    return [R._sum(A.expand_dims(dvalues, -1) * onehot, axis=(-2,), keepdims=False)]
+
+
+def top_k(input, k=1, sorted=True, name=None):  # noqa: A002
+    """``(values, indices)`` of the ``k`` largest entries along the last axis."""
+    return _top_k(input, k=int(k), sorted=bool(sorted), name=name or "TopKV2")
+
+
+def _in_top_k_shape(node: NodeSpec):
+    p, t = node.inputs
+    if p.shape.ndims not in (None, 2):
+        node.fail(f"predictions must be 2-D [batch, classes], got {p.shape}")
+    if t.shape.ndims not in (None, 1):
+        node.fail(f"targets must be 1-D [batch], got {t.shape}")
+    if not t.dtype.is_integer:
+        node.fail(f"targets must be int32 or int64, got {t.dtype.name}", TypeError)
+    b = p.shape[0] if p.shape.ndims else None
+    return TensorShape([b]), _dt.bool_
+
+
+@op("InTopKV2", shape=_in_top_k_shape)
+def _in_top_k(xp, predictions, targets, *, k):
+    n, c = predictions.shape
+    rows = xp.arange(n)
+    valid = (targets >= 0) & (targets < c)
+    t = xp.where(valid, targets, 0)
+    target_pred = predictions[rows, t]
+    # ties at the boundary count as in the top k: fewer than k strictly larger entries
+    larger = (predictions > target_pred[:, None]).sum(axis=1)
+    ok = valid & xp.isfinite(target_pred) & xp.isfinite(predictions).all(axis=1)
+    return ok & (larger < k)
+
+
+def in_top_k(predictions, targets, k, name=None):
+    """Whether each target class is among the ``k`` largest predictions of its row."""
+    return _in_top_k(predictions, targets, k=int(k), name=name or "in_top_k")
+
+
+NotDifferentiable("InTopKV2")

@@ -136,6 +136,8 @@ def _mean_grad(op, dy):
     if x.shape.is_fully_defined() and y.shape.is_fully_defined():
         n = max(1, x.shape.num_elements() // max(1, y.shape.num_elements()))
         scale = constant(1.0 / n, dtype=dy.dtype)
+    elif y.shape.num_elements() == 1:
+        scale = M.reciprocal(M.cast(A.size(x), dy.dtype))
     else:
         n = M.cast(A.size(x), dy.dtype) / M.maximum(M.cast(A.size(y), dy.dtype), 1.0)
         scale = M.reciprocal(n)

@@ -157,12 +157,12 @@ def _random_shape(node: NodeSpec):
 
 @op("RandomUniform", shape=_random_shape, stateful=True)
 def _random_uniform(xp, shape, *, ctx, dtype, seed=None, seed2=None):
-    return ctx.rng.random(tuple(int(d) for d in shape), dtype=np.float64).astype(dtype.np)
+    return xp.asarray(ctx.rng.random(tuple(int(d) for d in shape)).astype(dtype.np))
 
 
 @op("RandomStandardNormal", shape=_random_shape, stateful=True)
 def _random_normal(xp, shape, *, ctx, dtype, seed=None, seed2=None):
-    return ctx.rng.standard_normal(tuple(int(d) for d in shape)).astype(dtype.np)
+    return xp.asarray(ctx.rng.standard_normal(tuple(int(d) for d in shape)).astype(dtype.np))
 
 
 @op("TruncatedNormal", shape=_random_shape, stateful=True)
@@ -173,18 +173,19 @@ def _truncated_normal(xp, shape, *, ctx, dtype, seed=None, seed2=None):
     while bad.any():   # resample outside two standard deviations, as TF does
         out[bad] = ctx.rng.standard_normal(int(bad.sum()))
         bad = np.abs(out) > 2.0
-    return out.astype(dtype.np)
+    return xp.asarray(out.astype(dtype.np))
 
 
 @op("RandomUniformInt", shape=lambda n: (constant_shape(n.inputs[0]), n.inputs[1].dtype),
     stateful=True)
 def _random_uniform_int(xp, shape, minval, maxval, *, ctx, seed=None, seed2=None):
-    return ctx.rng.integers(minval, maxval, tuple(int(d) for d in shape)).astype(minval.dtype)
+    return xp.asarray(ctx.rng.integers(int(minval), int(maxval), tuple(int(d) for d in shape))
+                      .astype(minval.dtype))
 
 
 @op("RandomShuffle", shape=lambda n: (n.inputs[0].shape, n.inputs[0].dtype), stateful=True)
 def _random_shuffle(xp, value, *, ctx, seed=None, seed2=None):
-    return value[ctx.rng.permutation(value.shape[0])] if value.ndim else value
+    return value[xp.asarray(ctx.rng.permutation(value.shape[0]))] if value.ndim else value
 
 
 @op("Multinomial", shape=lambda n: (TensorShape([n.inputs[0].shape[0], None]),

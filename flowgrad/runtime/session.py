@@ -17,7 +17,10 @@ import numpy as np
 
 from flowgrad.framework import errors
 from flowgrad.framework.graph import Graph, Operation, Tensor, get_default_graph
+from flowgrad import compiler as _compiler
+from flowgrad.compiler.codegen import Env as _CodegenEnv
 from flowgrad.runtime import backend as _backend
+from flowgrad.runtime.placement import Placer
 from flowgrad.runtime.plan import compile_plan, failing_op, partial_kernel
 
 _MISSING = object()
@@ -150,8 +153,21 @@ class BaseSession:
         self._resources: dict = {}
         self._plans: dict = {}
         self._undo: dict | None = None
-        self._backend = _backend.cpu()
+        self._backend = _backend.select(config)
+        self._on_device = self._backend is not _backend.cpu()
+        self._placer = Placer(self._backend, config)
         self._default_ctx: list = []
+        self._owned: dict = {}      # variable -> the buffer in-place updates may write
+        self._fetch_cache: dict = {}    # fetch structure -> (flat elements, rebuild)
+        self._feed_specs: dict = {}     # fed tensor -> (tensor, dtype, last accepted shape)
+        self._options = _compiler.resolve(_compiler.options,
+                                          getattr(config, "graph_options", None))
+        if self._on_device:
+            # constants, inlined numpy code and in-place tricks assume host arrays; on a
+            # device session only the graph rewrites that create no values apply
+            self._options = self._options.copy(fold=False, inline=False, buffer_reuse=False,
+                                               inplace_updates=False, specialize=False)
+        self._env = _CodegenEnv(self._backend.xp, self._store, self._owned, self._take)
 
     # --- properties -----------------------------------------------------------------
     @property
@@ -167,13 +183,18 @@ class BaseSession:
         return ""
 
     def list_devices(self) -> list:
-        return [_DeviceAttributes("/job:localhost/replica:0/task:0/device:CPU:0", "CPU")]
+        devs = [_DeviceAttributes("/job:localhost/replica:0/task:0/device:CPU:0", "CPU")]
+        if self._on_device:
+            devs.append(_DeviceAttributes("/job:localhost/replica:0/task:0/device:GPU:0", "GPU"))
+        return devs
 
     # --- lifecycle ------------------------------------------------------------------
     def close(self) -> None:
         self._closed = True
         self._store.clear()
+        self._owned.clear()
         self._plans.clear()
+        self._fetch_cache.clear()
         self._resources.clear()
 
     def __del__(self) -> None:
@@ -221,14 +242,35 @@ class BaseSession:
         """Runs the ops and evaluates the tensors in ``fetches``; returns their values."""
         if self._closed:
             raise RuntimeError("Attempted to use a closed Session.")
-        elements, rebuild = _flatten_fetches(self._graph, fetches)
-        feed_tensors, feed_values = self._feeds(feed_dict)
-        key = (tuple(elements), tuple(feed_tensors))
+        try:
+            fkey = (type(fetches), tuple(fetches) if type(fetches) is list else fetches)
+            entry = self._fetch_cache.get(fkey)
+        except TypeError:           # an unhashable structure (dicts, nested lists)
+            fkey, entry = None, None
+        if entry is None:
+            els, rb = _flatten_fetches(self._graph, fetches)
+            entry = (tuple(els), rb)
+            if fkey is not None and len(self._fetch_cache) < 4096:
+                self._fetch_cache[fkey] = entry
+        elements, rebuild = entry
+        feed_tensors, feed_values = self._feeds(feed_dict) if feed_dict else ((), ())
+        key = (elements, tuple(feed_tensors))
         plan = self._plans.get(key)
         if plan is None:
             plan = self._compile(elements, feed_tensors)
             self._plans[key] = plan
-        values = self._execute(plan, feed_values, options, run_metadata)
+        if options is None and not self._on_device:    # the fast path: no tracing, no copies
+            self._undo = {}
+            try:
+                values = plan.fn(*feed_values)
+            except BaseException as e:
+                self._rollback()
+                raise _translate(plan, e, self) from (None if isinstance(e, errors.OpError)
+                                                      else e)
+            finally:
+                self._undo = None
+        else:
+            values = self._execute(plan, feed_values, options, run_metadata)
         return rebuild(values, plan)
 
     def make_callable(self, fetches, feed_list=None, accept_options: bool = False):
@@ -247,7 +289,23 @@ class BaseSession:
     def _compile(self, elements, feed_tensors):
         fetch_tensors = [e for e in elements if isinstance(e, Tensor)]
         targets = [e for e in elements if isinstance(e, Operation)]
-        return compile_plan(fetch_tensors, targets, feed_tensors, self._bind, self._ref_of)
+        return compile_plan(fetch_tensors, targets, feed_tensors, self._bind, self._ref_of,
+                            self._options, self._env)
+
+    def _take(self, ref: VarRef, shape: tuple, dtype, op: Operation):
+        """For in-place updates: gives the variable a buffer of its own (undo-logged)."""
+        def take(w):
+            if getattr(w, "shape", None) != shape or getattr(w, "dtype", None) != dtype:
+                raise errors.InvalidArgumentError(
+                    None, op, f"{op.type} '{op.name}': variable '{ref.name}' holds a value of "
+                    f"shape {np.shape(w)} {np.asarray(w).dtype}, but the plan was compiled for "
+                    f"{shape} "
+                    f"{np.dtype(dtype)}")
+            own = np.array(w, copy=True)
+            ref.set(own)
+            self._owned[ref.key] = own
+            return own
+        return take
 
     def _bind(self, op: Operation):
         d = op._opdef
@@ -257,24 +315,32 @@ class BaseSession:
         attrs = op.attrs
         if d.needs_ctx:
             attrs = dict(attrs, ctx=OpContext(self, op))
-        return partial_kernel(d.kernel, self._backend.xp, attrs)
+        return self._placer.bind(op, lambda xp: partial_kernel(d.kernel, xp, attrs))
 
     def _ref_of(self, t: Tensor) -> VarRef:
         return self._ref(t.op)
 
     def _feeds(self, feed_dict) -> tuple[list, list]:
-        if not feed_dict:
-            return [], []
         tensors, values = [], []
+        specs = self._feed_specs
         for k, v in feed_dict.items():
+            spec = specs.get(k) if type(k) is Tensor else None
+            if spec is not None and type(v) is np.ndarray and v.shape == spec[2] and \
+                    v.dtype == spec[1]:
+                tensors.append(spec[0])     # same dtype and shape as last time: accepted
+                values.append(v)
+                continue
             t = k if type(k) is Tensor else _feed_key(self._graph, k)
             if isinstance(t, tuple):  # a structure of placeholders fed with a structure
                 for tt, vv in zip(t, v):
                     tensors.append(tt)
                     values.append(_convert_feed(tt, vv))
                 continue
+            arr = _convert_feed(t, v)
             tensors.append(t)
-            values.append(_convert_feed(t, v))
+            values.append(arr)
+            if type(k) is Tensor and arr is v:
+                specs[k] = (t, arr.dtype, arr.shape)
         return tensors, values
 
     def _execute(self, plan, feed_values, options, run_metadata):
@@ -283,14 +349,18 @@ class BaseSession:
         if trace:
             from flowgrad.runtime import tracing  # noqa: PLC0415
             return tracing.traced_run(self, plan, feed_values, run_metadata)
+        if self._on_device:
+            feed_values = [self._backend.asarray(v) for v in feed_values]
         self._undo = {}
         try:
             out = plan.fn(*feed_values)
         except BaseException as e:
             self._rollback()
-            raise _translate(plan, e) from (None if isinstance(e, errors.OpError) else e)
+            raise _translate(plan, e, self) from (None if isinstance(e, errors.OpError) else e)
         finally:
             self._undo = None
+        if self._on_device:
+            out = tuple(self._backend.to_host(v) for v in out)
         return out
 
     def _rollback(self) -> None:
@@ -302,8 +372,17 @@ class BaseSession:
                 self._store[key] = old
 
 
-def _translate(plan, e: BaseException) -> BaseException:
-    op, local = failing_op(plan, e.__traceback__)
+def _translate(plan, e: BaseException, session=None) -> BaseException:
+    op, local, line = failing_op(plan, e.__traceback__)
+    if isinstance(e, KeyError) and op is not None and session is not None:
+        # an inlined variable read (``S[key]``) of an uninitialized variable
+        refs = op._opdef.ref_inputs if op._opdef is not None else ()
+        for var in [op] if op.type == "VariableV2" else [op.inputs[i].op for i in refs]:
+            if var not in session._store:
+                try:
+                    session._ref(var).get()
+                except errors.OpError as err:
+                    return err
     if isinstance(e, errors.OpError):
         if e.op is None:
             e.op = op
@@ -311,8 +390,10 @@ def _translate(plan, e: BaseException) -> BaseException:
     if op is None or not isinstance(e, Exception):
         return e
     shapes = []
-    line = plan.source.splitlines()[_line_of(plan, op) - 1]
-    args = line.split("(", 1)[1].rsplit(")", 1)[0].split(", ") if "(" in line else []
+    rhs = line.split("=", 1)[1] if "=" in line.split("(", 1)[0] else line
+    args = [a.strip() for a in rhs.split("(", 1)[1].rsplit(")", 1)[0].split(",")] \
+        if "(" in rhs else [w for w in rhs.replace("*", " ").replace("+", " ").replace(
+            "-", " ").replace("/", " ").split() if w]
     for a in args:
         v = local.get(a)
         if v is not None and hasattr(v, "shape"):
@@ -325,13 +406,6 @@ def _translate(plan, e: BaseException) -> BaseException:
         cls = errors.UnimplementedError
     msg = (f"{op.type} '{op.name}'{op._where()} failed: {type(e).__name__}: {e}{detail}")
     return cls(None, op, msg)
-
-
-def _line_of(plan, op) -> int:
-    for ln, o in plan.line_ops.items():
-        if o is op:
-            return ln
-    return 1
 
 
 class _DeviceAttributes:

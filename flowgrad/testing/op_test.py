@@ -74,7 +74,8 @@ def check_op(case: OpCase) -> None:
             if case.ref is not None:
                 ref = case.ref(*[np.array(v, copy=True) for v in values])
                 refs = list(ref) if isinstance(ref, list | tuple) else [ref]
-                assert len(refs) == len(got), f"{case.name}: {len(got)} outputs, ref has {len(refs)}"
+                assert len(refs) == len(got), \
+                    f"{case.name}: {len(got)} outputs, ref has {len(refs)}"
                 for i, (g, r) in enumerate(zip(got, refs)):
                     np.testing.assert_allclose(np.asarray(g), np.asarray(r), rtol=case.rtol,
                                                atol=case.atol,
@@ -92,6 +93,32 @@ def check_op(case: OpCase) -> None:
                 _check_grads(tf, case, sess, phs, outs, values, rng)
     if case.dynamic:
         _check_dynamic(tf, case, values, got)
+    _check_float32(tf, case, values, got)
+
+
+def _check_float32(tf, case, values, expected) -> None:
+    """The same op on float32 inputs computes in float32: no silent float64 upcast."""
+    if not any(v.dtype == np.float64 for v in values):
+        return
+    low = [v.astype(np.float32) if v.dtype == np.float64 else v for v in values]
+    graph = tf.Graph()
+    with graph.as_default():
+        phs = [tf.placeholder(tf.as_dtype(v.dtype), v.shape, name=f"in{i}")
+               for i, v in enumerate(low)]
+        try:
+            out = case.fn(*phs)
+        except TypeError:
+            return      # the op's other arguments are float64 constants: not comparable
+        outs = list(out) if isinstance(out, list | tuple) else [out]
+        with tf.Session(graph=graph) as sess:
+            got = sess.run(outs, dict(zip(phs, low)))
+    for i, (t, g, e) in enumerate(zip(outs, got, expected)):
+        assert np.asarray(g).dtype == t.dtype.np, \
+            (f"{case.name}: float32 run gives output {i} dtype {np.asarray(g).dtype}, "
+             f"static {t.dtype}")
+        if t.dtype == tf.float32:
+            np.testing.assert_allclose(np.asarray(g), np.asarray(e), rtol=2e-3, atol=2e-3,
+                                       err_msg=f"{case.name}: float32 output {i}")
 
 
 def _float_outputs(outs):
@@ -157,3 +184,34 @@ def _check_dynamic(tf, case, values, expected) -> None:
         np.testing.assert_allclose(np.asarray(g), np.asarray(e), rtol=1e-12, atol=0,
                                    err_msg=f"{case.name}: output {i} differs when shapes are "
                                    "unknown at build time")
+
+
+def check_device_parity(case: OpCase, rtol: float = 1e-5, atol: float = 1e-7) -> None:
+    """Forward values and first-order gradients of ``case`` on the session's default device
+    (the GPU when one is usable) equal those on the CPU."""
+    import flowgrad as tf  # noqa: PLC0415
+
+    values = _sample(case, np.random.default_rng(case.seed))
+    graph = tf.Graph()
+    with graph.as_default():
+        phs = [tf.placeholder(tf.as_dtype(v.dtype), v.shape, name=f"in{i}")
+               for i, v in enumerate(values)]
+        out = case.fn(*phs)
+        outs = list(out) if isinstance(out, list | tuple) else [out]
+        fetches = list(outs)
+        idx = [i for i, v in enumerate(values) if v.dtype.kind == "f"] \
+            if case.grad_inputs is None else list(case.grad_inputs)
+        fouts = _float_outputs(outs)
+        if case.grad and idx and fouts:
+            loss = tf.add_n([tf.reduce_sum(t) for t in fouts])
+            fetches += [g for g in tf.gradients(loss, [phs[i] for i in idx]) if g is not None]
+        feed = dict(zip(phs, values))
+        with tf.Session(graph=graph, config=tf.ConfigProto(device_count={"GPU": 0})) as s:
+            host = s.run(fetches, feed)
+        with tf.Session(graph=graph) as s:
+            dev = s.run(fetches, feed)
+    for i, (h, d) in enumerate(zip(host, dev)):
+        assert type(d) is not object and np.asarray(d).dtype == np.asarray(h).dtype, \
+            f"{case.name}: fetch {i} dtype differs between devices"
+        np.testing.assert_allclose(np.asarray(d), np.asarray(h), rtol=rtol, atol=atol,
+                                   err_msg=f"{case.name}: fetch {i} differs from the CPU")

@@ -5,7 +5,23 @@ from flowgrad.train.optimizer import (Optimizer, create_global_step, get_global_
                                       get_or_create_global_step, global_step)
 
 # --- training stack (optimizers, schedules, Saver) -----------------------------------------
+from flowgrad.ops.clip_ops import (clip_by_average_norm, clip_by_global_norm, clip_by_norm,
+                                   global_norm)
+from flowgrad.train.adagrad import AdadeltaOptimizer, AdagradOptimizer
+from flowgrad.train.adam import AdamOptimizer
+from flowgrad.train.learning_rate_decay import (cosine_decay, exponential_decay,
+                                                inverse_time_decay, natural_exp_decay,
+                                                piecewise_constant, polynomial_decay)
+from flowgrad.train.momentum import MomentumOptimizer
+from flowgrad.train.rmsprop import RMSPropOptimizer
+from flowgrad.train.saver import (CheckpointState, NewCheckpointReader, Saver,
+                                  checkpoint_exists, get_checkpoint_mtimes,
+                                  get_checkpoint_state, latest_checkpoint, list_variables,
+                                  load_checkpoint, load_variable, remove_checkpoint,
+                                  update_checkpoint_state)
 
 # --- meta-graphs and the rest of TF1 ------------------------------------------------------
+from flowgrad.train.meta_graph import (MetaGraphDef, export_meta_graph, import_meta_graph,
+                                       read_meta_graph_file)
 
 # --- distributed -----------------------------------------------------------------------------

@@ -1,0 +1,506 @@
+"""The benchmark suite: training steps of flowgrad against other frameworks, same run.
+
+    python benchmarks/run.py [xor mlp ...] [--frameworks flowgrad,numpy,torch]
+    python -m flowgrad bench [...]
+
+Every workload is written once per framework (flowgrad, hand-written numpy and, when
+installed, PyTorch, TensorFlow's ``tf.compat.v1`` graph mode and JAX ``jit``) with the same
+initial weights and data.  After a warm-up, rounds alternate the frameworks' order and time
+single steps; the table gives each framework's median ms per step and its ratio to
+flowgrad, all from the same process, plus the first step (setup + compile) time.  Peak RSS
+of flowgrad alone and the import time of ``flowgrad`` are measured in fresh subprocesses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import importlib.util
+import os
+import statistics
+import subprocess
+import sys
+import time
+from typing import Callable
+
+import numpy as np
+
+WORKLOADS = ("xor", "mlp", "lenet")
+FRAMEWORKS = ("flowgrad", "numpy", "torch", "tensorflow", "jax")
+
+
+# ----- data and initial weights shared by all frameworks -------------------------------
+def _xor_data():
+    x = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], np.float32)
+    y = np.array([[0], [1], [1], [0]], np.float32)
+    rng = np.random.RandomState(0)
+    params = [rng.uniform(-1, 1, (2, 8)).astype(np.float32), np.zeros(8, np.float32),
+              rng.uniform(-1, 1, (8, 1)).astype(np.float32), np.zeros(1, np.float32)]
+    return x, y, params, 0.5
+
+
+def _mlp_data(batch: int = 128):
+    rng = np.random.RandomState(0)
+    sizes = [784, 512, 512, 10]
+    params = []
+    for a, b in zip(sizes[:-1], sizes[1:]):
+        params.append((rng.randn(a, b) * np.sqrt(2.0 / a)).astype(np.float32))
+        params.append(np.zeros(b, np.float32))
+    x = rng.rand(batch, 784).astype(np.float32)
+    y = np.eye(10, dtype=np.float32)[rng.randint(0, 10, batch)]
+    return x, y, params, 0.05
+
+
+def _lenet_data(batch: int = 64):
+    rng = np.random.RandomState(0)
+    shapes = [(5, 5, 1, 6), (6,), (5, 5, 6, 16), (16,), (400, 120), (120,), (120, 84), (84,),
+              (84, 10), (10,)]
+    params = []
+    for s in shapes:
+        if len(s) == 1:
+            params.append(np.zeros(s, np.float32))
+        else:
+            fan_in = int(np.prod(s[:-1]))
+            params.append((rng.randn(*s) * np.sqrt(2.0 / fan_in)).astype(np.float32))
+    x = rng.rand(batch, 28, 28, 1).astype(np.float32)
+    y = np.eye(10, dtype=np.float32)[rng.randint(0, 10, batch)]
+    return x, y, params, 0.05
+
+
+_DATA = {"xor": _xor_data, "mlp": _mlp_data, "lenet": _lenet_data}
+
+
+class Runner:
+    """One framework's version of one workload: ``step()`` trains once, returns the loss."""
+
+    def __init__(self, step: Callable[[], object], loss_of: Callable[[object], float]):
+        self.step, self._loss_of = step, loss_of
+
+    def loss(self) -> float:
+        return float(self._loss_of(self.step()))
+
+
+# ----- flowgrad ------------------------------------------------------------------------
+def _flowgrad(workload: str) -> Runner:
+    import flowgrad as tf  # noqa: PLC0415
+
+    x0, y0, params, lr = _DATA[workload]()
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.placeholder(tf.float32, (None,) + x0.shape[1:], name="x")
+        y = tf.placeholder(tf.float32, (None,) + y0.shape[1:], name="y")
+        ws = [tf.Variable(p, name=f"p{i}") for i, p in enumerate(params)]
+        if workload == "xor":
+            h = tf.tanh(tf.matmul(x, ws[0]) + ws[1])
+            p = tf.sigmoid(tf.matmul(h, ws[2]) + ws[3])
+            loss = tf.reduce_mean(tf.square(p - y))
+        elif workload == "mlp":
+            h = tf.nn.relu(tf.matmul(x, ws[0]) + ws[1])
+            h = tf.nn.relu(tf.matmul(h, ws[2]) + ws[3])
+            logits = tf.matmul(h, ws[4]) + ws[5]
+            loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits_v2(labels=y,
+                                                                              logits=logits))
+        else:
+            loss = _flowgrad_lenet(tf, x, y, ws)
+        train = tf.train.GradientDescentOptimizer(lr).minimize(loss)
+        init = tf.global_variables_initializer()
+    sess = tf.Session(graph=g)
+    sess.run(init)
+    feed = {x: x0, y: y0}
+    fetches = [train, loss]
+    return Runner(lambda: sess.run(fetches, feed), lambda out: out[1])
+
+
+def _flowgrad_lenet(tf, x, y, ws):
+    def conv(h, w, b):
+        return tf.nn.relu(tf.nn.bias_add(tf.nn.conv2d(h, w, [1, 1, 1, 1], "VALID"), b))
+
+    def pool(h):
+        return tf.nn.max_pool(h, [1, 2, 2, 1], [1, 2, 2, 1], "VALID")
+
+    h = tf.pad(x, [[0, 0], [2, 2], [2, 2], [0, 0]])
+    h = pool(conv(h, ws[0], ws[1]))
+    h = pool(conv(h, ws[2], ws[3]))
+    h = tf.reshape(h, [-1, 400])
+    h = tf.nn.relu(tf.matmul(h, ws[4]) + ws[5])
+    h = tf.nn.relu(tf.matmul(h, ws[6]) + ws[7])
+    logits = tf.matmul(h, ws[8]) + ws[9]
+    return tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits_v2(labels=y, logits=logits))
+
+
+# ----- hand-written numpy ----------------------------------------------------------------
+def _numpy(workload: str) -> Runner:
+    x, y, params, lr = _DATA[workload]()
+    p = [a.copy() for a in params]
+    lr = np.float32(lr)
+    if workload == "xor":
+        def step():
+            w1, b1, w2, b2 = p
+            h = np.tanh(x @ w1 + b1)
+            o = 0.5 * (np.tanh(0.5 * (h @ w2 + b2)) + 1)
+            d = o - y
+            loss = np.mean(d * d)
+            do = (2.0 / d.size) * d
+            dz2 = do * o * (1 - o)
+            dh = dz2 @ w2.T
+            dz1 = dh * (1 - h * h)
+            p[0] = w1 - lr * (x.T @ dz1)
+            p[1] = b1 - lr * dz1.sum(0)
+            p[2] = w2 - lr * (h.T @ dz2)
+            p[3] = b2 - lr * dz2.sum(0)
+            return loss
+    elif workload == "mlp":
+        def step():
+            w1, b1, w2, b2, w3, b3 = p
+            h1 = np.maximum(x @ w1 + b1, 0)
+            h2 = np.maximum(h1 @ w2 + b2, 0)
+            z = h2 @ w3 + b3
+            z -= z.max(1, keepdims=True)
+            e = np.exp(z)
+            s = e.sum(1, keepdims=True)
+            loss = np.mean(np.log(s[:, 0]) - (y * z).sum(1))
+            dz = (e / s - y) / np.float32(len(x))
+            dh2 = (dz @ w3.T) * (h2 > 0)
+            dh1 = (dh2 @ w2.T) * (h1 > 0)
+            p[4] = w3 - lr * (h2.T @ dz)
+            p[5] = b3 - lr * dz.sum(0)
+            p[2] = w2 - lr * (h1.T @ dh2)
+            p[3] = b2 - lr * dh2.sum(0)
+            p[0] = w1 - lr * (x.T @ dh1)
+            p[1] = b1 - lr * dh1.sum(0)
+            return loss
+    else:
+        return _numpy_lenet(x, y, p, lr)
+    return Runner(step, float)
+
+
+def _im2col(x, k):
+    n, h, w, c = x.shape
+    s = np.lib.stride_tricks.sliding_window_view(x, (k, k), axis=(1, 2))  # n,ho,wo,c,k,k
+    return s.transpose(0, 1, 2, 4, 5, 3).reshape(n, h - k + 1, w - k + 1, k * k * c)
+
+
+def _numpy_lenet(x, y, p, lr):
+    def conv_fwd(h, w, b):
+        cols = _im2col(h, 5)
+        z = cols @ w.reshape(-1, w.shape[-1]) + b
+        return cols, np.maximum(z, 0)
+
+    def pool_fwd(a):
+        n, hh, ww, c = a.shape
+        r = a.reshape(n, hh // 2, 2, ww // 2, 2, c)
+        m = r.max(axis=(2, 4))
+        mask = r == m[:, :, None, :, None, :]
+        return m, mask
+
+    def pool_bwd(dm, mask):
+        d = mask * dm[:, :, None, :, None, :]
+        n, a, _, b, _, c = d.shape
+        return d.reshape(n, a * 2, b * 2, c)
+
+    def col2im(dcols, shape, k):
+        n, h, w, c = shape
+        dx = np.zeros(shape, np.float32)
+        d = dcols.reshape(n, h - k + 1, w - k + 1, k, k, c)
+        for i in range(k):
+            for j in range(k):
+                dx[:, i:i + h - k + 1, j:j + w - k + 1, :] += d[:, :, :, i, j, :]
+        return dx
+
+    xp = np.pad(x, [(0, 0), (2, 2), (2, 2), (0, 0)])
+
+    def step():
+        w1, b1, w2, b2, w3, b3, w4, b4, w5, b5 = p
+        c1, a1 = conv_fwd(xp, w1, b1)
+        m1, k1 = pool_fwd(a1)
+        c2, a2 = conv_fwd(m1, w2, b2)
+        m2, k2 = pool_fwd(a2)
+        f = m2.reshape(len(x), 400)
+        h3 = np.maximum(f @ w3 + b3, 0)
+        h4 = np.maximum(h3 @ w4 + b4, 0)
+        z = h4 @ w5 + b5
+        z -= z.max(1, keepdims=True)
+        e = np.exp(z)
+        s = e.sum(1, keepdims=True)
+        loss = np.mean(np.log(s[:, 0]) - (y * z).sum(1))
+        dz = (e / s - y) / np.float32(len(x))
+        dh4 = (dz @ w5.T) * (h4 > 0)
+        dh3 = (dh4 @ w4.T) * (h3 > 0)
+        df = (dh3 @ w3.T).reshape(m2.shape)
+        da2 = pool_bwd(df, k2) * (a2 > 0)
+        dw2 = c2.reshape(-1, c2.shape[-1]).T @ da2.reshape(-1, 16)
+        dc2 = da2 @ w2.reshape(-1, 16).T
+        dm1 = col2im(dc2, m1.shape, 5)
+        da1 = pool_bwd(dm1, k1) * (a1 > 0)
+        dw1 = c1.reshape(-1, c1.shape[-1]).T @ da1.reshape(-1, 6)
+        grads = [dw1.reshape(w1.shape), da1.sum((0, 1, 2)), dw2.reshape(w2.shape),
+                 da2.sum((0, 1, 2)), f.T @ dh3, dh3.sum(0), h3.T @ dh4, dh4.sum(0),
+                 h4.T @ dz, dz.sum(0)]
+        for i, gr in enumerate(grads):
+            p[i] = p[i] - lr * gr
+        return loss
+    return Runner(step, float)
+
+
+# ----- PyTorch ---------------------------------------------------------------------------
+def _torch(workload: str) -> Runner:
+    import torch  # noqa: PLC0415
+
+    x0, y0, params, lr = _DATA[workload]()
+    x, y = torch.from_numpy(x0), torch.from_numpy(y0)
+    ps = [torch.tensor(a, requires_grad=True) for a in params]
+    opt = torch.optim.SGD(ps, lr=lr)
+    F = torch.nn.functional
+
+    def forward():
+        if workload == "xor":
+            h = torch.tanh(x @ ps[0] + ps[1])
+            return ((torch.sigmoid(h @ ps[2] + ps[3]) - y) ** 2).mean()
+        if workload == "mlp":
+            h = F.relu(x @ ps[0] + ps[1])
+            h = F.relu(h @ ps[2] + ps[3])
+            return F.cross_entropy(h @ ps[4] + ps[5], y)
+        h = x.permute(0, 3, 1, 2)
+        h = F.pad(h, (2, 2, 2, 2))
+        for i in (0, 2):
+            w = ps[i].permute(3, 2, 0, 1)
+            h = F.max_pool2d(F.relu(F.conv2d(h, w, ps[i + 1])), 2)
+        h = h.permute(0, 2, 3, 1).reshape(-1, 400)
+        h = F.relu(h @ ps[4] + ps[5])
+        h = F.relu(h @ ps[6] + ps[7])
+        return F.cross_entropy(h @ ps[8] + ps[9], y)
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        loss = forward()
+        loss.backward()
+        opt.step()
+        return loss
+    return Runner(step, lambda v: v.item())
+
+
+# ----- TensorFlow (tf.compat.v1 graph mode) ----------------------------------------------
+def _tensorflow(workload: str) -> Runner:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import tensorflow as real_tf  # noqa: PLC0415
+
+    v1 = real_tf.compat.v1
+    v1.disable_eager_execution()
+    x0, y0, params, lr = _DATA[workload]()
+    g = v1.Graph()
+    with g.as_default():
+        x = v1.placeholder(real_tf.float32, (None,) + x0.shape[1:])
+        y = v1.placeholder(real_tf.float32, (None,) + y0.shape[1:])
+        ws = [v1.Variable(p) for p in params]
+        if workload == "xor":
+            h = v1.tanh(v1.matmul(x, ws[0]) + ws[1])
+            loss = v1.reduce_mean(v1.square(v1.sigmoid(v1.matmul(h, ws[2]) + ws[3]) - y))
+        elif workload == "mlp":
+            h = v1.nn.relu(v1.matmul(x, ws[0]) + ws[1])
+            h = v1.nn.relu(v1.matmul(h, ws[2]) + ws[3])
+            logits = v1.matmul(h, ws[4]) + ws[5]
+            loss = v1.reduce_mean(v1.nn.softmax_cross_entropy_with_logits_v2(labels=y,
+                                                                              logits=logits))
+        else:
+            loss = _flowgrad_lenet(v1, x, y, ws)
+        train = v1.train.GradientDescentOptimizer(lr).minimize(loss)
+        init = v1.global_variables_initializer()
+    sess = v1.Session(graph=g, config=v1.ConfigProto(inter_op_parallelism_threads=1))
+    sess.run(init)
+    feed = {x: x0, y: y0}
+    fetches = [train, loss]
+    return Runner(lambda: sess.run(fetches, feed), lambda out: out[1])
+
+
+# ----- JAX ---------------------------------------------------------------------------------
+def _jax(workload: str) -> Runner:
+    import jax  # noqa: PLC0415
+    import jax.numpy as jnp  # noqa: PLC0415
+
+    x0, y0, params, lr = _DATA[workload]()
+    x, y = jnp.asarray(x0), jnp.asarray(y0)
+
+    def loss_fn(ps):
+        if workload == "xor":
+            h = jnp.tanh(x @ ps[0] + ps[1])
+            return jnp.mean((jax.nn.sigmoid(h @ ps[2] + ps[3]) - y) ** 2)
+        if workload == "mlp":
+            h = jax.nn.relu(x @ ps[0] + ps[1])
+            h = jax.nn.relu(h @ ps[2] + ps[3])
+            z = h @ ps[4] + ps[5]
+            return jnp.mean(-jnp.sum(y * jax.nn.log_softmax(z), axis=1))
+        h = jnp.pad(x, [(0, 0), (2, 2), (2, 2), (0, 0)])
+        for i in (0, 2):
+            h = jax.lax.conv_general_dilated(h, ps[i], (1, 1), "VALID",
+                                             dimension_numbers=("NHWC", "HWIO", "NHWC"))
+            h = jax.nn.relu(h + ps[i + 1])
+            h = jax.lax.reduce_window(h, -jnp.inf, jax.lax.max, (1, 2, 2, 1), (1, 2, 2, 1),
+                                      "VALID")
+        h = h.reshape(-1, 400)
+        h = jax.nn.relu(h @ ps[4] + ps[5])
+        h = jax.nn.relu(h @ ps[6] + ps[7])
+        z = h @ ps[8] + ps[9]
+        return jnp.mean(-jnp.sum(y * jax.nn.log_softmax(z), axis=1))
+
+    @jax.jit
+    def update(ps):
+        loss, grads = jax.value_and_grad(loss_fn)(ps)
+        return [p - lr * g for p, g in zip(ps, grads)], loss
+
+    state = [[jnp.asarray(p) for p in params]]
+
+    def step():
+        state[0], loss = update(state[0])
+        loss.block_until_ready()
+        return loss
+    return Runner(step, float)
+
+
+_BUILDERS = {"flowgrad": _flowgrad, "numpy": _numpy, "torch": _torch,
+             "tensorflow": _tensorflow, "jax": _jax}
+_MODULES = {"torch": "torch", "tensorflow": "tensorflow", "jax": "jax"}
+
+
+def available(framework: str) -> bool:
+    mod = _MODULES.get(framework)
+    return mod is None or importlib.util.find_spec(mod) is not None
+
+
+def workload_available(workload: str) -> bool:
+    if workload == "lenet":
+        import flowgrad as tf  # noqa: PLC0415
+        return hasattr(tf.nn, "conv2d") and hasattr(tf.nn, "max_pool")
+    return True
+
+
+def make_runner(framework: str, workload: str) -> Runner:
+    return _BUILDERS[framework](workload)
+
+
+# ----- measuring ----------------------------------------------------------------------------
+def measure(workload: str, frameworks: list[str], rounds: int, steps: int,
+            warmup: int, log=print) -> dict:
+    """Median ms/step of each framework, alternating frameworks round by round."""
+    runners, first = {}, {}
+    for fw in frameworks:
+        t0 = time.perf_counter()
+        r = make_runner(fw, workload)
+        r.step()
+        first[fw] = (time.perf_counter() - t0) * 1e3
+        runners[fw] = r
+    for fw, r in runners.items():
+        for _ in range(warmup):
+            r.step()
+    samples: dict[str, list[float]] = {fw: [] for fw in runners}
+    order = list(runners)
+    clock = time.perf_counter
+    gc_was = gc.isenabled()
+    gc.disable()
+    try:
+        for rnd in range(rounds):
+            seq = order if rnd % 2 == 0 else order[::-1]
+            for fw in seq:
+                step, out = runners[fw].step, samples[fw]
+                for _ in range(steps):
+                    t0 = clock()
+                    step()
+                    out.append(clock() - t0)
+            gc.collect()
+    finally:
+        if gc_was:
+            gc.enable()
+    return {fw: {"median_ms": statistics.median(s) * 1e3, "first_ms": first[fw],
+                 "n": len(s)} for fw, s in samples.items()}
+
+
+def import_time(repeats: int = 5) -> tuple[float, float]:
+    """Median seconds of ``import flowgrad`` and of ``import numpy`` in fresh interpreters."""
+    code = ("import time; t = time.perf_counter(); import {m}; "
+            "print(time.perf_counter() - t)")
+
+    def one(mod):
+        out = subprocess.run([sys.executable, "-c", code.format(m=mod)], capture_output=True,
+                             text=True, check=True, env=_child_env())
+        return float(out.stdout.strip())
+    fg = statistics.median(one("flowgrad") for _ in range(repeats))
+    npy = statistics.median(one("numpy") for _ in range(repeats))
+    return fg, npy
+
+
+def peak_rss_mb(workload: str, steps: int = 20) -> float:
+    """Peak RSS (MB) of a fresh process running ``steps`` flowgrad steps of ``workload``."""
+    # VmHWM, not ru_maxrss: the latter keeps the forking parent's peak across exec
+    code = ("import flowgrad.bench as b; r = b.make_runner('flowgrad', {w!r}); "
+            "[r.step() for _ in range({n})]; "
+            "print([int(l.split()[1]) for l in open('/proc/self/status') "
+            "if l.startswith('VmHWM')][0] / 1024)")
+    out = subprocess.run([sys.executable, "-c", code.format(w=workload, n=steps)],
+                         capture_output=True, text=True, check=True, env=_child_env())
+    return float(out.stdout.strip())
+
+
+def _child_env() -> dict:
+    env = dict(os.environ)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    return env
+
+
+_DEFAULTS = {"xor": (10, 400, 200), "mlp": (10, 20, 10), "lenet": (6, 10, 5)}
+
+
+def format_table(workload: str, res: dict) -> str:
+    fg = res.get("flowgrad", {}).get("median_ms")
+    lines = [f"{workload}: median ms/step (ratio = framework / flowgrad; >1 means flowgrad "
+             "is faster)", f"  {'framework':<11} {'median ms':>10} {'ratio':>7} "
+             f"{'first step ms':>14} {'steps':>6}"]
+    for fw, r in sorted(res.items(), key=lambda kv: kv[1]["median_ms"]):
+        ratio = f"{r['median_ms'] / fg:7.2f}" if fg else "      -"
+        lines.append(f"  {fw:<11} {r['median_ms']:>10.4f} {ratio} {r['first_ms']:>14.1f} "
+                     f"{r['n']:>6}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="flowgrad bench", description=__doc__.split("\n")[0])
+    ap.add_argument("workloads", nargs="*", default=["xor", "mlp"],
+                    help=f"workloads to run, of {', '.join(WORKLOADS)} (default: xor mlp)")
+    ap.add_argument("--frameworks", default=",".join(FRAMEWORKS),
+                    help="comma-separated frameworks (missing ones are skipped)")
+    ap.add_argument("--rounds", type=int, help="rounds of alternating frameworks")
+    ap.add_argument("--steps", type=int, help="timed steps per framework per round")
+    ap.add_argument("--warmup", type=int, help="untimed steps per framework")
+    ap.add_argument("--no-subprocess", action="store_true",
+                    help="skip the import-time and peak-RSS subprocess measurements")
+    args = ap.parse_args(argv)
+    wanted = [f.strip() for f in args.frameworks.split(",") if f.strip()]
+    unknown = [f for f in wanted if f not in _BUILDERS] + \
+        [w for w in args.workloads if w not in WORKLOADS]
+    if unknown:
+        ap.error(f"unknown framework or workload: {', '.join(unknown)}")
+    fws = [f for f in wanted if available(f)]
+    skipped = [f for f in wanted if f not in fws]
+    print(f"python {sys.version.split()[0]}, numpy {np.__version__}, "
+          f"{os.cpu_count()} CPUs; frameworks: {', '.join(fws)}"
+          + (f" (not installed: {', '.join(skipped)})" if skipped else ""))
+    for w in args.workloads:
+        if not workload_available(w):
+            print(f"{w}: skipped (needs tf.nn.conv2d and tf.nn.max_pool)")
+            continue
+        rounds, steps, warmup = _DEFAULTS[w]
+        res = measure(w, fws, args.rounds or rounds, args.steps or steps,
+                      args.warmup if args.warmup is not None else warmup)
+        print(format_table(w, res))
+        sys.stdout.flush()
+    if not args.no_subprocess:
+        fg, npy = import_time()
+        print(f"import flowgrad: {fg * 1e3:.0f} ms (of which import numpy alone: "
+              f"{npy * 1e3:.0f} ms)")
+        for w in args.workloads:
+            if workload_available(w):
+                print(f"peak RSS of flowgrad {w} (fresh process): {peak_rss_mb(w):.0f} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

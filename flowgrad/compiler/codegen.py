@@ -1,0 +1,388 @@
+"""Code generation: the optimized program as one Python function.
+
+Every node becomes one line.  With ``inline`` on, common kernels are written into the line
+as numpy expressions (``t5 = t2 + c1``, ``t6 = xp_tanh(t5)``, ``t0 = S[k0]`` for a variable
+read), so a straight chain of elementwise ops runs as one fused function with no per-op
+call.  With ``buffer_reuse`` on (specialized plans, where shapes are known), an elementwise
+op whose input is a temporary dying at that op writes its result into that input's buffer
+(``xp_multiply(t9, t4, out=t9)``).  With ``inplace_updates`` on, optimizer updates are
+split in two: the scaled step is computed where the update stood, and the variable's own
+buffer is updated at the very end of the plan, after every op that could fail (see
+``_inplace_updates`` for when that is safe).
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Callable
+
+import numpy as np
+
+from flowgrad.compiler.ir import Node, Program, Ref, Value
+
+_BINOP = {"AddV2": "+", "Sub": "-", "Mul": "*"}
+_UFUNC2 = {"AddV2": "add", "Sub": "subtract", "Mul": "multiply", "RealDiv": "true_divide",
+           "Maximum": "maximum", "Minimum": "minimum", "BiasAdd": "add"}
+_UFUNC1 = {"Tanh": "tanh", "Exp": "exp", "Log": "log", "Sqrt": "sqrt", "Abs": "abs",
+           "Sin": "sin", "Cos": "cos"}
+# consumers that neither keep nor return a view of their inputs
+_SAFE_CONSUMERS = set(_UFUNC2) | set(_UFUNC1) | {"Neg", "Square", "Relu", "ReluGrad", "Sigmoid",
+                                                 "MatMul", "BatchMatMulV2", "Sum", "Mean",
+                                                 "ApplyGradientDescent"}
+
+
+class Env:
+    """What generated code may refer to besides kernels: backend, store, ownership.
+
+    ``store`` None (a plan compiled without a session) reads variables through their
+    kernels and leaves updates to theirs.
+    """
+
+    def __init__(self, xp, store: dict, owned: dict, take: Callable) -> None:
+        self.xp, self.store, self.owned, self.take = xp, store, owned, take
+
+
+def _float(v: Value) -> bool:
+    return v.dtype is not None and np.dtype(v.dtype).kind == "f"
+
+
+def _inline_expr(node: Node, a: list[str], ns: dict, env: Env, name) -> str | None:
+    """The node as an expression of its argument names, or None to call its kernel."""
+    t = node.type
+    at = node.op.attrs
+    vals = node.args
+    if t == "VariableV2":
+        return f"S[{name(node.op)}]" if env.store is not None else None
+    if not all(isinstance(v, Value) for v in vals):
+        return None
+    out = node.outs[0] if len(node.outs) == 1 else None
+    if out is None:
+        return None
+    if t in _BINOP:
+        return f"{a[0]} {_BINOP[t]} {a[1]}"
+    if t == "RealDiv" and _float(out):
+        return f"{a[0]} / {a[1]}"
+    if t in ("Maximum", "Minimum"):
+        return f"xp_{_UFUNC2[t]}({a[0]}, {a[1]})"
+    if t in _UFUNC1 and _float(out):
+        return f"xp_{_UFUNC1[t]}({a[0]})"
+    if t == "Neg":
+        return f"-{a[0]}"
+    if t == "Square":
+        return f"{a[0]} * {a[0]}"
+    if t == "Relu":
+        return f"xp_maximum({a[0]}, 0)"
+    if t == "ReluGrad":
+        return f"{a[0]} * ({a[1]} > 0)"
+    if t == "BiasAdd" and at.get("data_format", "NHWC") not in ("NCHW", "NCW", "NCDHW"):
+        return f"{a[0]} + {a[1]}"
+    if t == "Sigmoid" and _float(out):
+        # the kernel's 0.5 * (1 + tanh(x / 2)), as one expression
+        return f"(xp_tanh({a[0]} * 0.5) + 1.0) * 0.5"
+    if t in ("MatMul", "BatchMatMulV2"):
+        x, y = a
+        if at["transpose_a"]:
+            x = f"{x}.T" if _ndim(vals[0]) == 2 else f"{x}.swapaxes(-1, -2)"
+        if at["transpose_b"]:
+            y = f"{y}.T" if _ndim(vals[1]) == 2 else f"{y}.swapaxes(-1, -2)"
+        return f"xp_matmul({x}, {y})"
+    if t == "Sum" or (t == "Mean" and _float(vals[0])):
+        axis = at["axis"]
+        if isinstance(axis, list):
+            axis = tuple(axis)
+        keep = bool(at["keepdims"])
+        # ufunc.reduce is what np.sum runs, without the Python-level wrappers
+        red = f"xp_add_reduce({a[0]}, {name(axis)}, {a[0]}.dtype, None, {keep})"
+        if t == "Sum":
+            return red
+        x = vals[0]
+        if x.shape is None or x.dtype not in (np.float32, np.float64):
+            return f"xp_mean({a[0]}, axis={name(axis)}, keepdims={keep}, dtype={a[0]}.dtype)"
+        count = int(np.prod(x.shape)) // max(1, int(np.prod(out.shape))) \
+            if out.shape is not None else None
+        if count is None or count == 0:
+            return None
+        return f"{red} / {count}"
+    return None
+
+
+def _ndim(v: Value) -> int | None:
+    s = v.tensor.shape if v.tensor is not None else None
+    return s.ndims if s is not None else None
+
+
+def _inplace_expr(node: Node, a: list[str], target: int) -> str | None:
+    """The node computing into its argument ``target``'s buffer, or None."""
+    t = node.type
+    b = a[target]
+    if t in _UFUNC2:
+        if t == "RealDiv" and not _float(node.outs[0]):
+            return None
+        if t == "BiasAdd" and node.op.attrs.get("data_format", "NHWC") in ("NCHW", "NCW",
+                                                                           "NCDHW"):
+            return None
+        return f"xp_{_UFUNC2[t]}({a[0]}, {a[1]}, out={b})"
+    if t in _UFUNC1 and _float(node.outs[0]):
+        return f"xp_{_UFUNC1[t]}({a[0]}, out={b})"
+    if t == "Neg":
+        return f"xp_negative({a[0]}, out={b})"
+    if t == "Square":
+        return f"xp_multiply({a[0]}, {a[0]}, out={b})"
+    if t == "Relu":
+        return f"xp_maximum({a[0]}, 0, out={b})"
+    if t == "ReluGrad" and target == 0:
+        return f"xp_multiply({a[0]}, {a[1]} > 0, out={b})"
+    return None
+
+
+def generate(prog: Program, opts, env: Env, filename: str, specialized: bool,
+             bind_kernel: Callable[[Node], Callable], guard: list | None = None,
+             fallback: Callable | None = None, record: Callable | None = None):
+    """Source, namespace and line -> op map of the plan function for ``prog``."""
+    ns: dict = {"S": env.store, "OWN": env.owned}
+    xp = env.xp
+    for fn in ("add", "subtract", "multiply", "true_divide", "maximum", "minimum", "tanh",
+               "exp", "log", "sqrt", "abs", "sin", "cos", "negative", "matmul", "swapaxes",
+               "sum", "mean"):
+        ns["xp_" + fn] = getattr(xp, fn)
+    ns["xp_add_reduce"] = xp.add.reduce
+    counter = itertools.count()
+    names: dict[int, str] = {}
+
+    def name_obj(obj) -> str:
+        nm = f"a{next(counter)}"
+        ns[nm] = obj
+        return nm
+
+    def vname(v: Value) -> str:
+        nm = names.get(id(v))
+        if nm is None:
+            if not v.is_const:
+                raise AssertionError(f"value {v} used before it is computed")
+            nm = names[id(v)] = name_obj(v.const)
+        return nm
+
+    for i, v in enumerate(prog.feeds):
+        names[id(v)] = f"f{i}"
+    nodes = prog.nodes
+    fetch_ids = {id(v) for v in prog.fetches}
+    inline = [None] * len(nodes)
+    if opts.inline:
+        for i, node in enumerate(nodes):
+            inline[i] = _inline_expr(node, ["{%d}" % j for j in range(len(node.args))], ns, env,
+                                     name_obj) if node.type != "ApplyGradientDescent" else None
+    # liveness, freshness, views
+    last_use: dict[int, int] = {}
+    for i, node in enumerate(nodes):
+        for a in node.args:
+            if isinstance(a, Value):
+                last_use[id(a)] = i
+                if inline[i] is None and node.type not in _SAFE_CONSUMERS:
+                    a.safe = False
+                elif inline[i] is None and node.type == "ApplyGradientDescent":
+                    pass
+        for o in node.outs:
+            if o is not None:
+                o.fresh = inline[i] is not None and node.type != "VariableV2" and \
+                    o.shape is not None and len(o.shape) > 0
+    updates = _inplace_updates(prog, specialized and opts.inplace_updates, env)
+    reuse = specialized and opts.buffer_reuse
+
+    lines = [f"def plan({', '.join(f'f{i}' for i in range(len(prog.feeds)))}):"]
+    if guard:
+        ns["ndarray"] = np.ndarray
+        cond = " or ".join(f"f{i}.__class__ is not ndarray or f{i}.shape != {name_obj(s)}"
+                           for i, s in guard)
+        ns["fallback"] = fallback
+        lines.append(f"    if {cond}:")
+        lines.append(f"        return fallback({', '.join(f'f{i}' for i in range(len(prog.feeds)))})")
+    if record is not None:
+        ns["rec"] = record
+    line_ops: dict[int, object] = {}
+    tmp = itertools.count()
+    frees: dict[int, list[str]] = {}
+    tail: list[str] = []
+    for i, node in enumerate(nodes):
+        args = []
+        for a in node.args:
+            if isinstance(a, Ref):
+                args.append(name_obj(a.ref))
+            else:
+                args.append(vname(a))
+        outs = []
+        for o in node.outs:
+            if o is None or (id(o) not in last_use and id(o) not in fetch_ids):
+                outs.append("_")
+            else:
+                nm = f"t{next(tmp)}"
+                names[id(o)] = nm
+                outs.append(nm)
+                if id(o) not in fetch_ids:
+                    frees.setdefault(last_use[id(o)], []).append(nm)
+        upd = updates.get(node)
+        if upd is not None:
+            _emit_update(node, args, i, last_use, fetch_ids, lines, line_ops, tail, env, ns,
+                         name_obj, reuse, opts)
+        else:
+            expr = None
+            if inline[i] is not None:
+                expr = inline[i].format(*args)
+                if reuse and len(node.outs) == 1:
+                    for j, a in enumerate(node.args):
+                        if _reusable(a, node.outs[0], i, last_use, fetch_ids, opts):
+                            alt = _inplace_expr(node, args, j)
+                            if alt is not None:
+                                expr = alt
+                                node.outs[0].fresh = True
+                                break
+            else:
+                k = name_obj(bind_kernel(node))
+                expr = f"{k}({', '.join(args)})"
+            if not node.outs:
+                line = expr
+            elif not node.op._multi:
+                line = f"{outs[0]} = {expr}" if outs[0] != "_" else expr
+            else:
+                line = f"{', '.join(outs)}, = {expr}"
+            lines.append("    " + line)
+            line_ops[len(lines)] = node.op
+            if record is not None:
+                for o, nm in zip(node.outs, outs):
+                    if nm != "_":
+                        lines.append(f"    rec({name_obj(o.tensor)}, {nm})")
+        dead = frees.get(i)
+        if dead:
+            lines.append(f"    del {', '.join(dead)}")
+    for ln, op in tail:
+        lines.append("    " + ln)
+        line_ops[len(lines)] = op
+    lines.append(f"    return ({''.join(vname(v) + ', ' for v in prog.fetches)})")
+    alias_out = tuple(not v.fresh and not _fresh_kernel_output(v) for v in prog.fetches)
+    return "\n".join(lines) + "\n", ns, line_ops, alias_out
+
+
+def _fresh_kernel_output(v: Value) -> bool:
+    """A value a kernel made and returned without sharing it (no may_alias, not a const)."""
+    if v.is_const or v.feed or v.producer is None:
+        return False
+    d = v.producer.opdef
+    return d is not None and not d.may_alias and v.producer.type != "VariableV2"
+
+
+def _reusable(a, out: Value, i: int, last_use: dict, fetch_ids: set, opts) -> bool:
+    return isinstance(a, Value) and a.fresh and a.safe and last_use.get(id(a)) == i and \
+        id(a) not in fetch_ids and a.shape is not None and a.shape == out.shape and \
+        a.dtype == out.dtype and int(np.prod(a.shape)) >= opts.reuse_min_elements
+
+
+# ----- in-place optimizer updates ------------------------------------------------------------
+def _inplace_updates(prog: Program, enabled: bool, env: Env) -> dict:
+    """The ``ApplyGradientDescent`` nodes that may update their variable's buffer in place.
+
+    The buffer write is moved to the end of the plan, so it must not matter when it happens:
+    no op of the plan may depend on the update (data or control) and also read the same
+    variable; the variable is updated once; its output is not used or fetched; and no
+    fetched value may share the variable's buffer (a read of it, or a view of a read); and
+    no read of the variable comes after the update in plan order.
+    Failures before the end roll back as always; the buffer writes themselves (same shape
+    and dtype, into a buffer the session owns) cannot fail.
+    """
+    if not enabled or env.store is None:
+        return {}
+    nodes = prog.nodes
+    used = set()
+    for node in nodes:
+        for a in node.args:
+            if isinstance(a, Value):
+                used.add(id(a))
+    used.update(id(v) for v in prog.fetches)
+    fetched_vars = set()
+    for v in prog.fetches:
+        fetched_vars.update(_alias_roots(v))
+    count: dict = {}
+    for node in nodes:
+        for a in node.args:
+            if isinstance(a, Ref):
+                count[a.op] = count.get(a.op, 0) + 1
+    plan_ops = {n.op for n in nodes}
+    last_read = {n.op: i for i, n in enumerate(nodes) if n.type == "VariableV2"}
+    out = {}
+    for i, node in enumerate(nodes):
+        if node.type != "ApplyGradientDescent":
+            continue
+        if last_read.get(node.args[0].op, -1) > i:
+            continue            # a later read (in plan order) must see the new value
+        ref, alpha, delta = node.args
+        var = ref.op
+        o = node.outs[0]
+        if count.get(var) != 1 or var in fetched_vars or (o is not None and id(o) in used):
+            continue
+        if not delta.shape or var.outputs[0].shape.as_list() != list(delta.shape) or \
+                not isinstance(alpha, Value) or alpha.shape not in ((), None):
+            continue
+        if delta.dtype != var.outputs[0].dtype.np:
+            continue
+        if _downstream_reads(node.op, var, plan_ops):
+            continue
+        out[node] = True
+    return out
+
+
+def _alias_roots(v: Value) -> set:
+    """Variables whose buffer ``v`` may share (through reads and may_alias ops)."""
+    roots, stack, seen = set(), [v], set()
+    while stack:
+        x = stack.pop()
+        if id(x) in seen or x.producer is None:
+            continue
+        seen.add(id(x))
+        p = x.producer
+        if p.type == "VariableV2":
+            roots.add(p.op)
+        elif p.opdef is None or p.opdef.may_alias or p.opdef.ref_inputs:
+            for a in p.args:
+                if isinstance(a, Value):
+                    stack.append(a)
+                elif isinstance(a, Ref):
+                    roots.add(a.op)
+    return roots
+
+
+def _downstream_reads(op, var, plan_ops: set) -> bool:
+    consumers: dict = {}
+    for o in plan_ops:
+        for t in o.inputs:
+            consumers.setdefault(t.op, []).append(o)
+        for c in o.control_inputs:
+            consumers.setdefault(c, []).append(o)
+    stack, seen = list(consumers.get(op, ())), set()
+    while stack:
+        o = stack.pop()
+        if o in seen:
+            continue
+        seen.add(o)
+        if o is var or any(t.op is var for t in o.inputs):
+            return True
+        stack.extend(consumers.get(o, ()))
+    return False
+
+
+def _emit_update(node: Node, args, i, last_use, fetch_ids, lines, line_ops, tail, env, ns,
+                 name_obj, reuse, opts) -> None:
+    ref, alpha, delta = node.args
+    key = name_obj(ref.op)
+    var_shape = tuple(ref.op.outputs[0].shape.as_list())
+    take = name_obj(env.take(ref.ref, var_shape, ref.op.outputs[0].dtype.np, node.op))
+    w, d = f"w{i}", f"d{i}"
+    lines.append(f"    {w} = S[{key}]")
+    line_ops[len(lines)] = node.op
+    lines.append(f"    if {w} is not OWN.get({key}):")
+    line_ops[len(lines)] = node.op
+    lines.append(f"        {w} = {take}({w})")
+    line_ops[len(lines)] = node.op
+    if reuse and _reusable(delta, delta, i, last_use, fetch_ids, opts):
+        lines.append(f"    {d} = xp_multiply({args[2]}, {args[1]}, out={args[2]})")
+    else:
+        lines.append(f"    {d} = {args[2]} * {args[1]}")
+    line_ops[len(lines)] = node.op
+    tail.append((f"xp_subtract({w}, {d}, out={w})", node.op))

@@ -1,0 +1,698 @@
+"""``tf.data.Dataset``: a description of an input pipeline, run by an iterator op.
+
+A :class:`Dataset` is built in Python and never computes anything by itself.  Its elements
+are described by ``output_types``/``output_shapes`` (nested tuples and dicts of leaves).
+Tensors that a dataset takes from the graph (``from_tensor_slices(placeholder)``) are
+*captured*: they become inputs of the op that initializes an iterator, so feeding them at
+``sess.run(iterator.initializer, feed_dict=...)`` chooses the data.  When the iterator is
+initialized in a session, the pipeline becomes a chain of Python generators over flat
+tuples of numpy arrays (see :meth:`Dataset._elements`); ``get_next`` pulls one element per
+``Session.run``.
+
+Functions given to ``map``/``filter`` are traced once, as in TF1, into a private graph
+whose placeholders stand for one element; at run time that graph runs in its own session.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+from flowgrad.data import structure as nest
+from flowgrad.framework import dtypes as _dt
+from flowgrad.framework import errors
+from flowgrad.framework.graph import Graph, Tensor, get_seed
+from flowgrad.framework.registry import convert_to_tensor
+from flowgrad.framework.shapes import TensorShape, as_shape
+
+AUTOTUNE = -1
+_Flat = tuple  # one element: a flat tuple of numpy arrays
+
+
+class _Env:
+    """What a pipeline needs while it runs in one session: captured values, state."""
+
+    def __init__(self, session, captured: dict) -> None:
+        self.session = session
+        self.captured = captured
+        self.threads: list = []
+
+    def state(self, key, factory: Callable):
+        res = self.session._resources
+        if key not in res:
+            res[key] = factory()
+        return res[key]
+
+
+class Dataset:
+    """An input pipeline: a source and a chain of transformations (TF1's ``tf.data``)."""
+
+    _spec: Any  # structure of (DType, TensorShape)
+
+    # --- what the elements look like ----------------------------------------------------
+    _structure: Any          # the element's nesting, leaves None (None: a single leaf)
+    _flat_spec: list         # [(DType, TensorShape)] per leaf
+
+    @property
+    def output_types(self) -> Any:
+        return _map_specs(lambda s: s[0], self)
+
+    @property
+    def output_shapes(self) -> Any:
+        return _map_specs(lambda s: s[1], self)
+
+    @property
+    def output_classes(self) -> Any:
+        return _map_specs(lambda s: Tensor, self)
+
+    def _spec_tree(self) -> Any:
+        return _pack_specs(self._structure, self._flat_spec)
+
+    def _captured(self) -> list[Tensor]:
+        """Graph tensors this pipeline reads (inputs of the iterator's initializer)."""
+        return []
+
+    def _elements(self, env: _Env) -> Iterator[_Flat]:
+        raise NotImplementedError  # each subclass defines its generator
+
+    def __repr__(self) -> str:
+        types = _map_specs(lambda s: s[0].name, self)
+        return f"<{type(self).__name__} shapes: {self.output_shapes}, types: {types}>"
+
+    # --- sources ------------------------------------------------------------------------
+    @staticmethod
+    def from_tensor_slices(tensors) -> "Dataset":
+        """One element per row (first dimension) of every component of ``tensors``."""
+        return _TensorSlices(tensors)
+
+    @staticmethod
+    def from_tensors(tensors) -> "Dataset":
+        """A dataset of exactly one element: ``tensors``."""
+        return _Tensors(tensors)
+
+    @staticmethod
+    def from_generator(generator: Callable, output_types, output_shapes=None,
+                       args=None) -> "Dataset":
+        """Elements produced by calling ``generator(*args)`` afresh for every iteration."""
+        return _Generator(generator, output_types, output_shapes, args)
+
+    @staticmethod
+    def range(*args) -> "Dataset":
+        """``Dataset.range(stop)``, ``(start, stop)``, ``(start, stop, step)``: int64 scalars."""
+        return _Range(*args)
+
+    @staticmethod
+    def zip(datasets) -> "Dataset":
+        """Elements of several datasets side by side (stops at the shortest)."""
+        return _Zip(datasets)
+
+    # --- transformations ----------------------------------------------------------------
+    def map(self, map_func: Callable, num_parallel_calls: int | None = None) -> "Dataset":
+        """Applies ``map_func`` (built from tf ops, traced once) to every element."""
+        return _Map(self, map_func, num_parallel_calls)
+
+    def filter(self, predicate: Callable) -> "Dataset":
+        """Keeps the elements for which ``predicate`` (a scalar bool tensor) is true."""
+        return _Filter(self, predicate)
+
+    def shuffle(self, buffer_size: int, seed: int | None = None,
+                reshuffle_each_iteration: bool | None = None) -> "Dataset":
+        """Samples uniformly from a buffer of ``buffer_size`` elements (TF's algorithm)."""
+        return _Shuffle(self, buffer_size, seed,
+                        True if reshuffle_each_iteration is None else reshuffle_each_iteration)
+
+    def batch(self, batch_size: int, drop_remainder: bool = False) -> "Dataset":
+        """Stacks ``batch_size`` consecutive elements (the last batch may be smaller)."""
+        return _Batch(self, batch_size, drop_remainder)
+
+    def repeat(self, count: int | None = None) -> "Dataset":
+        """Repeats the dataset ``count`` times (forever when ``None`` or -1)."""
+        return _Repeat(self, count)
+
+    def prefetch(self, buffer_size: int) -> "Dataset":
+        """Prepares up to ``buffer_size`` elements ahead in a background thread."""
+        return _Prefetch(self, buffer_size)
+
+    def take(self, count: int) -> "Dataset":
+        """The first ``count`` elements (all of them when ``count`` is -1)."""
+        return _Take(self, count)
+
+    def skip(self, count: int) -> "Dataset":
+        """All but the first ``count`` elements (none when ``count`` is -1)."""
+        return _Skip(self, count)
+
+    def shard(self, num_shards: int, index: int) -> "Dataset":
+        """Every ``num_shards``-th element, starting at ``index`` (for data parallelism)."""
+        return _Shard(self, num_shards, index)
+
+    def concatenate(self, dataset: "Dataset") -> "Dataset":
+        """This dataset's elements, then ``dataset``'s (same types and structure)."""
+        return _Concatenate(self, dataset)
+
+    def cache(self, filename: str = "") -> "Dataset":
+        """Keeps the elements of the first pass in memory and replays them afterwards."""
+        return _Cache(self)
+
+    # --- iterators ----------------------------------------------------------------------
+    def make_one_shot_iterator(self):
+        """An iterator that initializes itself the first time ``get_next`` runs."""
+        from flowgrad.data.iterator import Iterator as _It  # noqa: PLC0415
+        return _It._one_shot(self)
+
+    def make_initializable_iterator(self, shared_name: str | None = None):
+        """An iterator with an ``initializer`` op to (re)start it, e.g. with new feeds."""
+        from flowgrad.data.iterator import Iterator as _It  # noqa: PLC0415
+        it = _It.from_structure(self.output_types, self.output_shapes, shared_name)
+        it._initializer = it.make_initializer(self)
+        return it
+
+
+class _Spec(tuple):
+    """A leaf ``(dtype, shape)`` that structure helpers treat as one value."""
+
+    def __new__(cls, dtype, shape):
+        return tuple.__new__(cls, (dtype, shape))
+
+
+def _with_specs(ds: Dataset, structure: Any, flat_spec: list) -> None:
+    ds._structure = structure
+    ds._flat_spec = [(_dt.as_dtype(d), as_shape(s)) for d, s in flat_spec]
+
+
+def _copy_specs(ds: Dataset, parent: Dataset) -> None:
+    ds._structure, ds._flat_spec = parent._structure, list(parent._flat_spec)
+
+
+def _pack_specs(structure, flat_spec):
+    it = iter(flat_spec)
+
+    def build(s):
+        if isinstance(s, dict):
+            built = {k: build(s[k]) for k in sorted(s)}
+            return {k: built[k] for k in s}
+        if isinstance(s, tuple) and hasattr(s, "_fields"):
+            return type(s)(*[build(v) for v in s])
+        if isinstance(s, tuple):
+            return tuple(build(v) for v in s)
+        d, sh = next(it)
+        return _Spec(d, sh)
+    return build(structure)
+
+
+def _map_specs(fn, ds):
+    """The user-facing structure with ``fn(spec)`` at every leaf."""
+    def build(x):
+        if isinstance(x, _Spec):
+            return fn(x)
+        if isinstance(x, dict):
+            return {k: build(v) for k, v in x.items()}
+        if isinstance(x, tuple) and hasattr(x, "_fields"):
+            return type(x)(*[build(v) for v in x])
+        return tuple(build(v) for v in x)
+    return build(ds._spec_tree())
+
+
+def _structure_of(value) -> Any:
+    """``value`` with every leaf replaced by None (the nesting only)."""
+    return nest.pack_as(value, [None] * len(nest.flatten(value)))
+
+
+# --- sources -------------------------------------------------------------------------
+def _leaf_value(v):
+    """A component given to a source: a graph tensor (captured) or a numpy array."""
+    if isinstance(v, Tensor) or hasattr(v, "_as_graph_element"):
+        return convert_to_tensor(v)
+    if isinstance(v, np.ndarray):
+        return v
+    dt = _dt.infer_dtype(v)
+    return np.asarray(v, dtype=dt.np if dt != _dt.string else object)
+
+
+def _leaf_dtype(v) -> _dt.DType:
+    return v.dtype if isinstance(v, Tensor) else _dt.as_dtype(v.dtype)
+
+
+def _leaf_shape(v) -> TensorShape:
+    return v.shape if isinstance(v, Tensor) else TensorShape(v.shape)
+
+
+class _TensorSlices(Dataset):
+    def __init__(self, tensors) -> None:
+        leaves = [_leaf_value(v) for v in nest.flatten(tensors)]
+        if not leaves:
+            raise ValueError("from_tensor_slices needs at least one component.")
+        n = None
+        for v in leaves:
+            sh = _leaf_shape(v)
+            if sh.ndims == 0:
+                raise ValueError("from_tensor_slices: every component must have at least one "
+                                 "dimension to slice along; got a scalar.")
+            d0 = sh.as_list()[0] if sh.ndims is not None else None
+            if d0 is not None:
+                if n is not None and d0 != n:
+                    raise ValueError(f"from_tensor_slices: all components must have the same "
+                                     f"size in the first dimension, got {n} and {d0}.")
+                n = d0
+        self._leaves = leaves
+        _with_specs(self, _structure_of(tensors),
+                    [(_leaf_dtype(v), TensorShape(None) if _leaf_shape(v).ndims is None
+                      else _leaf_shape(v)[1:]) for v in leaves])
+
+    def _captured(self):
+        return [v for v in self._leaves if isinstance(v, Tensor)]
+
+    def _values(self, env: _Env) -> list[np.ndarray]:
+        vals = [env.captured[v] if isinstance(v, Tensor) else v for v in self._leaves]
+        sizes = {len(v) if np.ndim(v) else -1 for v in vals}
+        if len(sizes) != 1 or -1 in sizes:
+            raise errors.InvalidArgumentError(
+                None, None, "from_tensor_slices: all components must have the same size in "
+                f"the first dimension, got shapes {[np.shape(v) for v in vals]}.")
+        return vals
+
+    def _elements(self, env):
+        vals = self._values(env)
+        for i in range(len(vals[0])):
+            yield tuple(v[i] for v in vals)
+
+
+class _Tensors(_TensorSlices):
+    def __init__(self, tensors) -> None:
+        leaves = [_leaf_value(v) for v in nest.flatten(tensors)]
+        self._leaves = leaves
+        _with_specs(self, _structure_of(tensors),
+                    [(_leaf_dtype(v), _leaf_shape(v)) for v in leaves])
+
+    def _elements(self, env):
+        yield tuple(np.asarray(env.captured[v]) if isinstance(v, Tensor) else v
+                    for v in self._leaves)
+
+
+class _Generator(Dataset):
+    def __init__(self, generator, output_types, output_shapes, args) -> None:
+        if not callable(generator):
+            raise TypeError("from_generator: `generator` must be callable (a function that "
+                            "returns an iterator, e.g. a generator function).")
+        types = nest.flatten(output_types)
+        if output_shapes is None:
+            shapes = [TensorShape(None)] * len(types)
+        else:
+            shapes = [as_shape(s) for s in _flatten_shapes(output_types, output_shapes)]
+        self._gen, self._args = generator, tuple(args or ())
+        _with_specs(self, _structure_of(output_types), list(zip(types, shapes)))
+
+    def _elements(self, env):
+        structure = self._structure
+        for item in self._gen(*self._args):
+            try:
+                leaves = nest.flatten(nest.pack_as(structure, nest.flatten(item)))
+            except ValueError:
+                raise errors.InvalidArgumentError(
+                    None, None, f"from_generator: the generator yielded {item!r}, whose "
+                    f"structure does not match output_types {self.output_types}.") from None
+            out = []
+            for v, (dt, sh) in zip(leaves, self._flat_spec):
+                try:
+                    a = np.asarray(v, dtype=dt.np if dt != _dt.string else object)
+                except (TypeError, ValueError) as e:
+                    raise errors.InvalidArgumentError(
+                        None, None, f"from_generator: cannot convert {v!r} to "
+                        f"{dt.name}: {e}") from None
+                if not sh.is_compatible_with(TensorShape(a.shape)):
+                    raise errors.InvalidArgumentError(
+                        None, None, f"from_generator: `generator` yielded an element of shape "
+                        f"{a.shape} where an element of shape {sh} was expected.")
+                out.append(a)
+            yield tuple(out)
+
+
+def _flatten_shapes(types, shapes) -> list:
+    """Shapes are lists/tuples themselves: flatten them along the types' structure."""
+    if isinstance(types, dict):
+        return [s for k in sorted(types) for s in _flatten_shapes(types[k], shapes[k])]
+    if isinstance(types, tuple):
+        if len(types) != len(shapes):
+            raise ValueError(f"output_shapes {shapes} does not match output_types {types}.")
+        return [s for t, sh in zip(types, shapes) for s in _flatten_shapes(t, sh)]
+    return [shapes]
+
+
+class _Range(Dataset):
+    def __init__(self, *args) -> None:
+        if not 1 <= len(args) <= 3:
+            raise TypeError("Dataset.range takes 1 to 3 arguments (start, stop, step).")
+        self._range = range(*[int(a) for a in args])
+        _with_specs(self, None, [(_dt.int64, TensorShape(()))])
+
+    def _elements(self, env):
+        for i in self._range:
+            yield (np.int64(i),)
+
+
+class _Zip(Dataset):
+    def __init__(self, datasets) -> None:
+        self._parts = nest.flatten(datasets)
+        for d in self._parts:
+            if not isinstance(d, Dataset):
+                raise TypeError(f"Dataset.zip expects a (nested) tuple of datasets, got {d!r}.")
+        self._sizes = [len(d._flat_spec) for d in self._parts]
+        structure = nest.pack_as(datasets, [d._structure for d in self._parts])
+        _with_specs(self, structure, [s for d in self._parts for s in d._flat_spec])
+
+    def _captured(self):
+        return [t for d in self._parts for t in d._captured()]
+
+    def _elements(self, env):
+        for items in zip(*[d._elements(env) for d in self._parts]):
+            yield tuple(v for item in items for v in item)
+
+
+# --- transformations ------------------------------------------------------------------
+class _Unary(Dataset):
+    def __init__(self, parent: Dataset) -> None:
+        if not isinstance(parent, Dataset):
+            raise TypeError(f"expected a Dataset, got {parent!r}")
+        self._parent = parent
+        _copy_specs(self, parent)
+
+    def _captured(self):
+        return self._parent._captured()
+
+
+class _Traced:
+    """A user function traced once into a private graph; runs elements through it."""
+
+    def __init__(self, fn: Callable, ds: Dataset, what: str) -> None:
+        self.graph = Graph()
+        self.what = what
+        with self.graph.as_default():
+            self.inputs = [_placeholder(dt, sh, f"arg{i}")
+                           for i, (dt, sh) in enumerate(ds._flat_spec)]
+            args = _pack_specs_values(ds._structure, self.inputs)
+            try:
+                result = fn(*args) if isinstance(args, tuple) and not hasattr(args, "_fields") \
+                    else fn(args)
+            except ValueError as e:
+                if "different graph" in str(e):
+                    raise ValueError(f"Dataset.{what}: the function uses a tensor from the "
+                                     "enclosing graph; a dataset function may only build ops "
+                                     "from its arguments (put the data in the dataset "
+                                     "instead).") from None
+                raise
+            if isinstance(result, list):
+                result = convert_to_tensor(result)
+            leaves = [convert_to_tensor(v) for v in nest.flatten(result)]
+        self.structure = _structure_of(result)
+        self.outputs = leaves
+
+    def callable_for(self, env: _Env, key) -> Callable:
+        from flowgrad.runtime.session import Session  # noqa: PLC0415
+
+        def make():
+            sess = Session(graph=self.graph)
+            return sess.make_callable(self.outputs, feed_list=self.inputs)
+        return env.state(("dataset-fn", key), make)
+
+
+def _placeholder(dtype, shape, name):
+    from flowgrad.ops.array_ops import placeholder  # noqa: PLC0415
+    return placeholder(dtype, shape, name=name)
+
+
+def _pack_specs_values(structure, leaves):
+    if structure is None:
+        return (leaves[0],)
+    packed = nest.pack_as(structure, leaves)
+    return packed
+
+
+class _Map(_Unary):
+    def __init__(self, parent, fn, num_parallel_calls) -> None:
+        super().__init__(parent)
+        self._fn = _Traced(fn, parent, "map")
+        _with_specs(self, self._fn.structure,
+                    [(t.dtype, t.shape) for t in self._fn.outputs])
+        self._workers = 1 if not num_parallel_calls or num_parallel_calls == 1 else \
+            (4 if num_parallel_calls == AUTOTUNE else int(num_parallel_calls))
+
+    def _elements(self, env):
+        call = self._fn.callable_for(env, id(self))
+        source = self._parent._elements(env)
+        if self._workers <= 1:
+            for el in source:
+                yield tuple(call(*el))
+            return
+        with ThreadPoolExecutor(self._workers) as pool:
+            while True:
+                chunk = [el for _, el in zip(range(self._workers * 4), source)]
+                if not chunk:
+                    return
+                for out in pool.map(lambda el: tuple(call(*el)), chunk):
+                    yield out
+
+
+class _Filter(_Unary):
+    def __init__(self, parent, predicate) -> None:
+        super().__init__(parent)
+        self._fn = _Traced(predicate, parent, "filter")
+        outs = self._fn.outputs
+        if len(outs) != 1 or outs[0].dtype != _dt.bool_ or outs[0].shape.ndims not in (0, None):
+            raise ValueError("Dataset.filter: the predicate must return a scalar tf.bool "
+                             f"tensor, got {outs}.")
+
+    def _elements(self, env):
+        call = self._fn.callable_for(env, id(self))
+        for el in self._parent._elements(env):
+            if bool(call(*el)[0]):
+                yield el
+
+
+class _Shuffle(_Unary):
+    def __init__(self, parent, buffer_size, seed, reshuffle) -> None:
+        super().__init__(parent)
+        buffer_size = int(buffer_size)
+        if buffer_size <= 0:
+            raise ValueError(f"shuffle: buffer_size must be positive, got {buffer_size}.")
+        self._buffer = buffer_size
+        self._seeds = get_seed(seed)
+        self._reshuffle = reshuffle
+
+    def _rng(self, env) -> np.random.Generator:
+        gs, s = self._seeds
+        if gs is None and s is None:
+            return np.random.default_rng()
+        # a seeded pipeline repeats its orders in every new session; each pass (epoch)
+        # draws a different order when reshuffle_each_iteration is on
+        counter = env.state(("shuffle-pass", id(self)), lambda: [0])
+        epoch = counter[0]
+        if self._reshuffle:
+            counter[0] += 1
+        return np.random.default_rng([gs, s, epoch, 0x5EED])
+
+    def _elements(self, env):
+        rng = self._rng(env)
+        buf: list = []
+        for el in self._parent._elements(env):
+            if len(buf) < self._buffer:
+                buf.append(el)
+                continue
+            i = int(rng.integers(len(buf)))
+            out, buf[i] = buf[i], el
+            yield out
+        while buf:
+            i = int(rng.integers(len(buf)))
+            buf[i], buf[-1] = buf[-1], buf[i]
+            yield buf.pop()
+
+
+class _Batch(_Unary):
+    def __init__(self, parent, batch_size, drop_remainder) -> None:
+        super().__init__(parent)
+        batch_size = int(batch_size)
+        if batch_size <= 0:
+            raise ValueError(f"batch: batch_size must be positive, got {batch_size}.")
+        self._n, self._drop = batch_size, bool(drop_remainder)
+        lead = batch_size if drop_remainder else None
+        self._flat_spec = [(d, TensorShape([lead]).concatenate(s) if s.ndims is not None
+                            else TensorShape(None)) for d, s in parent._flat_spec]
+
+    def _elements(self, env):
+        rows: list = []
+        for el in self._parent._elements(env):
+            rows.append(el)
+            if len(rows) == self._n:
+                yield _stack(rows)
+                rows = []
+        if rows and not self._drop:
+            yield _stack(rows)
+
+
+def _stack(rows) -> _Flat:
+    try:
+        return tuple(np.stack(col) for col in zip(*rows))
+    except ValueError as e:
+        raise errors.InvalidArgumentError(
+            None, None, f"Cannot batch tensors with different shapes: {e}. Make the "
+            "elements the same shape (e.g. with map) before batch().") from None
+
+
+class _Repeat(_Unary):
+    def __init__(self, parent, count) -> None:
+        super().__init__(parent)
+        self._count = -1 if count is None else int(count)
+
+    def _elements(self, env):
+        i = 0
+        while self._count < 0 or i < self._count:
+            empty = True
+            for el in self._parent._elements(env):
+                empty = False
+                yield el
+            if empty:
+                return
+            i += 1
+
+
+class _Take(_Unary):
+    def __init__(self, parent, count) -> None:
+        super().__init__(parent)
+        self._count = int(count)
+
+    def _elements(self, env):
+        if self._count < 0:
+            yield from self._parent._elements(env)
+            return
+        if self._count == 0:
+            return
+        for i, el in enumerate(self._parent._elements(env)):
+            yield el
+            if i + 1 >= self._count:
+                return
+
+
+class _Skip(_Unary):
+    def __init__(self, parent, count) -> None:
+        super().__init__(parent)
+        self._count = int(count)
+
+    def _elements(self, env):
+        if self._count < 0:
+            for _ in self._parent._elements(env):
+                pass
+            return
+        for i, el in enumerate(self._parent._elements(env)):
+            if i >= self._count:
+                yield el
+
+
+class _Shard(_Unary):
+    def __init__(self, parent, num_shards, index) -> None:
+        super().__init__(parent)
+        num_shards, index = int(num_shards), int(index)
+        if num_shards <= 0:
+            raise ValueError(f"shard: num_shards must be positive, got {num_shards}.")
+        if not 0 <= index < num_shards:
+            raise ValueError(f"shard: index must be in [0, {num_shards}), got {index}.")
+        self._n, self._i = num_shards, index
+
+    def _elements(self, env):
+        for i, el in enumerate(self._parent._elements(env)):
+            if i % self._n == self._i:
+                yield el
+
+
+class _Concatenate(_Unary):
+    def __init__(self, parent, other) -> None:
+        super().__init__(parent)
+        if not isinstance(other, Dataset):
+            raise TypeError(f"concatenate expects a Dataset, got {other!r}")
+        if [d for d, _ in parent._flat_spec] != [d for d, _ in other._flat_spec] or \
+                not nest.same_layout(parent._structure, other._structure):
+            raise TypeError(f"concatenate: the datasets have different types or structure: "
+                            f"{parent.output_types} and {other.output_types}.")
+        self._other = other
+        self._flat_spec = [(d, _common_shape(a, b))
+                           for (d, a), (_, b) in zip(parent._flat_spec, other._flat_spec)]
+
+    def _captured(self):
+        return self._parent._captured() + self._other._captured()
+
+    def _elements(self, env):
+        yield from self._parent._elements(env)
+        yield from self._other._elements(env)
+
+
+def _common_shape(a: TensorShape, b: TensorShape) -> TensorShape:
+    """The most specific shape that both ``a`` and ``b`` have."""
+    if a.ndims is None or b.ndims is None or a.ndims != b.ndims:
+        return TensorShape(None)
+    return TensorShape([x if x == y else None for x, y in zip(a.as_list(), b.as_list())])
+
+
+class _Cache(_Unary):
+    def _elements(self, env):
+        store = env.state(("cache", id(self)), lambda: {"done": False, "items": []})
+        if store["done"]:
+            yield from store["items"]
+            return
+        items = []
+        for el in self._parent._elements(env):
+            items.append(el)
+            yield el
+        store["items"], store["done"] = items, True
+
+
+_END = object()
+
+
+class _Prefetch(_Unary):
+    def __init__(self, parent, buffer_size) -> None:
+        super().__init__(parent)
+        n = int(buffer_size)
+        self._size = 2 if n == AUTOTUNE else n
+
+    def _elements(self, env):
+        if self._size == 0:
+            yield from self._parent._elements(env)
+            return
+        q: queue.Queue = queue.Queue(self._size)
+        stop = threading.Event()
+        source = self._parent._elements(env)
+
+        def produce():
+            try:
+                for el in source:
+                    while not stop.is_set():
+                        try:
+                            q.put(el, timeout=0.05)
+                            break
+                        except queue.Full:
+                            continue
+                    if stop.is_set():
+                        return
+                item = _END
+            except BaseException as e:  # noqa: BLE001 - handed to the consumer
+                item = e
+            while not stop.is_set():
+                try:
+                    q.put(item, timeout=0.05)
+                    return
+                except queue.Full:
+                    continue
+
+        worker = threading.Thread(target=produce, name="flowgrad-prefetch", daemon=True)
+        worker.start()
+        try:
+            while True:
+                item = q.get()
+                if item is _END:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            stop.set()

@@ -1,0 +1,81 @@
+"""Device placement: which device runs each op of a session, and the copies between them.
+
+A session runs on one device (``backend.select``).  On a GPU session an op still runs on
+the host when it is pinned there (``tf.device('/cpu:0')``) or has no device kernel (a
+Python callback, printing); its kernel is then wrapped to copy inputs to the host and
+outputs back, so copies are decided once, when the plan is built, never per surprise.
+Ops that update variables always run where the variables live.  Feeds are copied to the
+device once per run and fetched values once back to the host (``Session._execute``).
+"""
+
+from __future__ import annotations
+
+import sys
+
+from flowgrad.framework import errors
+from flowgrad.framework.graph import Operation
+from flowgrad.runtime import backend as _backend
+
+# op types whose kernels only run on the host (Python callbacks, host-side effects)
+HOST_ONLY = {"PyFunc", "Print", "Assert", "Erf", "ReportUninitialized", "Multinomial"}
+
+
+def register_host_only(*op_types: str) -> None:
+    """Declares op types whose kernels need host (numpy) arrays."""
+    HOST_ONLY.update(op_types)
+
+
+class Placer:
+    """Decides each op's device for one session and binds its kernel accordingly."""
+
+    def __init__(self, device: _backend.Backend, config=None) -> None:
+        self.device = device
+        self.log = bool(getattr(config, "log_device_placement", False))
+        self.soft = bool(getattr(config, "allow_soft_placement", False))
+
+    def device_of(self, op: Operation) -> _backend.Backend:
+        want = op.device
+        host = _backend.cpu()
+        if "GPU" in want and self.device is host:
+            if not self.soft:
+                raise errors.InvalidArgumentError(
+                    None, op, f"Cannot assign a device for operation '{op.name}': it was "
+                    f"explicitly assigned to {want} but the only available device is "
+                    "/device:CPU:0. Pass tf.ConfigProto(allow_soft_placement=True) to the "
+                    "Session to place it on the CPU instead.")
+            return host
+        if self.device is host:
+            return host
+        if op._opdef is not None and op._opdef.ref_inputs:
+            return self.device            # updates run where the variables live
+        if "CPU" in want or op.type in HOST_ONLY:
+            return host
+        return self.device
+
+    def bind(self, op: Operation, make_kernel):
+        """The callable the plan runs for ``op``: ``make_kernel(xp)`` on its device, wrapped
+        with copies when the op runs on the host inside a device session."""
+        dev = self.device_of(op)
+        if self.log:
+            print(f"{op.name}: ({op.type}): /job:localhost/replica:0/task:0{dev.device_name}",
+                  file=sys.stderr)
+        kernel = make_kernel(dev.xp)
+        if dev is self.device:
+            if op.type == "Const" and dev is not _backend.cpu():
+                value = dev.asarray(op.attrs["value"])     # copied once, when bound
+                return lambda: value
+            return kernel
+        return _on_host(kernel, self.device)
+
+
+def _on_host(kernel, device: _backend.Backend):
+    to_host, to_device = device.to_host, device.asarray
+
+    def host_kernel(*args):
+        out = kernel(*[to_host(a) for a in args])
+        if out is None:
+            return None
+        if isinstance(out, list | tuple):
+            return type(out)(to_device(o) for o in out)
+        return to_device(out)
+    return host_kernel
