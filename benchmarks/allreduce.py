@@ -188,7 +188,7 @@ def worker_step(model: str, overlap: bool, steps: int, threshold: int) -> dict:
             times.append(time.perf_counter() - t)
     step = _sync_max(w, float(np.median(times)))
     buckets = len([o for o in tf.get_default_graph().get_operations()
-                   if o.type in ("MPIAllreduce", "MPIIallreduceStart")]) - 1   # - broadcast
+                   if o.type in ("MPIAllreduce", "MPIIallreduceStart")])
     return {"model": model, "ranks": hvd.size(), "overlap": overlap, "params": params,
             "buckets": buckets,
             "step_s": step, "samples_per_s": batch * hvd.size() / step}
@@ -246,8 +246,8 @@ def driver(args) -> None:
         rows = _job(2, ["--worker", "bandwidth", *q])
         report["bandwidth"] = rows
         print("\n## Allreduce of one packed float32 buffer, 2 ranks (in place, MPI.SUM)\n")
-        print("| size | allreduce | GB/s (algbw) | fused path (pack+reduce+avg+copy out) | memcpy | "
-              "allreduce / memcpy |")
+        print("| size | allreduce | GB/s (algbw) | fused path (pack+reduce+avg+copy out) | "
+              "memcpy | allreduce / memcpy |")
         print("|---|---|---|---|---|---|")
         for r in rows:
             print(f"| {_fmt_bytes(r['bytes'])} | {_fmt_t(r['allreduce_s'])} | "

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from flowgrad.distributed import ops as D
 from flowgrad.distributed.collectives import AVERAGE, SUM
-from flowgrad.framework.graph import get_default_graph
 from flowgrad.framework.registry import convert_to_tensor
 from flowgrad.train.optimizer import Optimizer
 
