@@ -45,6 +45,10 @@ def test_fp16_compression_is_close(report):
     assert report["replicas_equal"]["mlp/sgd/compression=fp16"]
 
 
+def test_fp16_fallback_reduction_equals_native(report):
+    assert report["fp16_fallback"] == 0.0
+
+
 def test_broadcast_makes_differently_seeded_ranks_equal(report):
     assert report["broadcast"] == {"differ_before": True, "equal_after": True}
 
