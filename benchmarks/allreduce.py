@@ -238,33 +238,16 @@ def _fmt_t(s: float) -> str:
 
 def driver(args) -> None:
     import flowgrad as tf
-    cores = os.cpu_count()
-    print(f"# flowgrad.distributed benchmark — {cores} cores, python {sys.version.split()[0]}")
     q = ["--quick"] if args.quick else []
-    report: dict = {"cores": cores}
+    report: dict = {"cores": os.cpu_count(), "python": sys.version.split()[0]}
     if "bandwidth" in args.parts:
-        rows = _job(2, ["--worker", "bandwidth", *q])
-        report["bandwidth"] = rows
-        print("\n## Allreduce of one packed float32 buffer, 2 ranks (in place, MPI.SUM)\n")
-        print("| size | allreduce | GB/s (algbw) | fused path (pack+reduce+avg+copy out) | "
-              "memcpy | allreduce / memcpy |")
-        print("|---|---|---|---|---|---|")
-        for r in rows:
-            print(f"| {_fmt_bytes(r['bytes'])} | {_fmt_t(r['allreduce_s'])} | "
-                  f"{r['bytes'] / r['allreduce_s'] / 1e9:.2f} | {_fmt_t(r['fused_path_s'])} | "
-                  f"{_fmt_t(r['memcpy_s'])} | {r['allreduce_s'] / r['memcpy_s']:.1f}× |")
+        report["bandwidth"] = _job(2, ["--worker", "bandwidth", *q])
     if "fusion" in args.parts:
-        r = _job(2, ["--worker", "fusion"])
-        report["fusion"] = r
-        print(f"\n## Tensor fusion, 2 ranks: {r['tensors']} gradients of "
-              f"{_fmt_bytes(r['bytes_each'])}\n")
-        print(f"- {r['tensors']} separate allreduces: {_fmt_t(r['separate_s'])}")
-        print(f"- one fused buffer: {_fmt_t(r['fused_s'])} "
-              f"({r['separate_s'] / r['fused_s']:.1f}× faster)")
+        report["fusion"] = _job(2, ["--worker", "fusion"])
     if "scaling" in args.parts:
         models = ["mlp"] + (["lenet"] if hasattr(tf.nn, "conv2d") and hasattr(tf.nn, "max_pool")
                             else [])
-        steps = 10 if args.quick else 30
+        report["steps"] = steps = 10 if args.quick else 30
         rows = []
         for model in models:
             for n in args.ranks:
@@ -273,28 +256,56 @@ def driver(args) -> None:
                         wa = ["--worker", "step", "--model", model, "--steps", str(steps),
                               "--threshold", str(threshold)]
                         rows.append(_job(n, wa + (["--overlap"] if overlap else [])))
+                        rows[-1]["threshold"] = threshold
             if 2 in args.ranks:
                 r = _job(2, ["--worker", "step", "--model", model, "--steps", str(steps)],
                          threads=2)
-                r["threads"] = 2
+                r["threads"], r["threshold"] = 2, 64 << 20
                 rows.append(r)
         report["scaling"] = rows
-        print("\n## Training step, weak scaling (batch 64 per rank, SGD), median of "
-              f"{steps} steps, slowest rank\n")
-        print("| model | params | ranks | buckets | overlap | BLAS threads/rank | step | "
-              "samples/s | efficiency vs 1 rank |")
-        print("|---|---|---|---|---|---|---|---|---|")
-        base = {r["model"]: r for r in rows if r["ranks"] == 1 and r["buckets"] == 1
-                and not r["overlap"]}
-        for r in rows:
-            b = base.get(r["model"])
-            eff = f"{b['step_s'] / r['step_s'] * 100:.0f}%" if b else "–"
-            print(f"| {r['model']} | {r['params']:,} | {r['ranks']} | {r['buckets']} | "
-                  f"{'on' if r['overlap'] else 'off'} | {r.get('threads', 1)} | "
-                  f"{_fmt_t(r['step_s'])} | {r['samples_per_s']:.0f} | {eff} |")
+    print_report(report)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(report, f, indent=1)
+
+
+def print_report(report: dict) -> None:
+    print(f"# flowgrad.distributed benchmark — {report['cores']} cores, python "
+          f"{report.get('python', '')}")
+    if "bandwidth" in report:
+        print("\n## Allreduce of one packed float32 buffer, 2 ranks (in place, MPI.SUM)\n")
+        print("| size | allreduce | GB/s (algbw) | fused path (pack+reduce+avg+copy out) | "
+              "memcpy | allreduce / memcpy |")
+        print("|---|---|---|---|---|---|")
+        for r in report["bandwidth"]:
+            print(f"| {_fmt_bytes(r['bytes'])} | {_fmt_t(r['allreduce_s'])} | "
+                  f"{r['bytes'] / r['allreduce_s'] / 1e9:.2f} | {_fmt_t(r['fused_path_s'])} | "
+                  f"{_fmt_t(r['memcpy_s'])} | {r['allreduce_s'] / r['memcpy_s']:.1f}× |")
+    if "fusion" in report:
+        r = report["fusion"]
+        print(f"\n## Tensor fusion, 2 ranks: {r['tensors']} gradients of "
+              f"{_fmt_bytes(r['bytes_each'])}\n")
+        print(f"- {r['tensors']} separate allreduces: {_fmt_t(r['separate_s'])}")
+        print(f"- one fused buffer: {_fmt_t(r['fused_s'])} "
+              f"({r['separate_s'] / r['fused_s']:.1f}× faster)")
+    if "scaling" in report:
+        rows = report["scaling"]
+        print("\n## Training step, weak scaling (batch 64 per rank, SGD), median of "
+              f"{report.get('steps', 30)} steps, slowest rank\n")
+        print("| model | params | ranks | fusion threshold | buckets | overlap | BLAS threads/rank "
+              "| step | samples/s | efficiency vs 1 rank |")
+        print("|---|---|---|---|---|---|---|---|---|---|")
+        base: dict = {}
+        for r in rows:
+            if r["ranks"] == 1 and not r["overlap"]:
+                base.setdefault(r["model"], r)
+        for r in rows:
+            b = base.get(r["model"])
+            eff = f"{b['step_s'] / r['step_s'] * 100:.0f}%" if b else "–"
+            thr = _fmt_bytes(r["threshold"]) if "threshold" in r else "–"
+            print(f"| {r['model']} | {r['params']:,} | {r['ranks']} | {thr} | {r['buckets']} | "
+                  f"{'on' if r['overlap'] else 'off'} | {r.get('threads', 1)} | "
+                  f"{_fmt_t(r['step_s'])} | {r['samples_per_s']:.0f} | {eff} |")
 
 
 def main() -> None:
@@ -303,6 +314,7 @@ def main() -> None:
     p.add_argument("--ranks", type=int, nargs="+", default=[1, 2, 4])
     p.add_argument("--parts", nargs="+", default=["bandwidth", "fusion", "scaling"])
     p.add_argument("--json", default=None, help="also write the numbers to this file")
+    p.add_argument("--report", default=None, help="print the tables of an earlier --json file")
     p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     p.add_argument("--out", default=None, help=argparse.SUPPRESS)
     p.add_argument("--model", default="mlp", help=argparse.SUPPRESS)
@@ -310,7 +322,10 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=30, help=argparse.SUPPRESS)
     p.add_argument("--threshold", type=int, default=64 << 20, help=argparse.SUPPRESS)
     args = p.parse_args()
-    if args.worker:
+    if args.report:
+        with open(args.report) as f:
+            print_report(json.load(f))
+    elif args.worker:
         worker_main(args)
     else:
         driver(args)
