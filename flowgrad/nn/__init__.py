@@ -9,8 +9,8 @@ from flowgrad.ops.nn_ops import (bias_add, l2_loss, log_softmax, relu,
                                  weighted_cross_entropy_with_logits)
 
 # --- training stack (more activations, dropout, moments, batch norm, embeddings) ----------
-from flowgrad.ops.nn_impl import (batch_normalization, dropout, embedding_lookup,
-                                  fused_batch_norm, l2_normalize, moments, weighted_moments)
+from flowgrad.ops.nn_impl import (batch_normalization, dropout, fused_batch_norm,
+                                  l2_normalize, moments, weighted_moments)
 from flowgrad.ops.nn_ops import (crelu, elu, gelu, in_top_k, leaky_relu, relu6, selu, silu,
                                  softplus, softsign, swish, top_k)
 

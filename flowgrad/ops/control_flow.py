@@ -88,7 +88,7 @@ def _run(session, plan, values):
         raise
     except Exception as e:
         from flowgrad.runtime.session import _translate  # noqa: PLC0415
-        raise _translate(session, plan, e) from e
+        raise _translate(plan, e, session) from e
 
 
 def _find_captures(outputs, fed: set, inside: Callable[[Operation], bool]):

@@ -54,6 +54,37 @@ class VarRef:
     def initialized(self) -> bool:
         return self.key in self.session._store
 
+    def writable_rows(self, indices):
+        """The variable's array, for a kernel to update the rows ``indices`` in place.
+
+        Sparse updates (an embedding's gradient) then cost O(rows), not O(variable): the
+        store's array is copied once into one the session owns, and the rows' old values
+        are logged so a failed run still rolls back.
+        """
+        s = self.session
+        arr = self.get()
+        if s._owned.get(self.key) is not arr:
+            arr = arr.copy()          # never write into an array a caller may hold
+            self.set(arr)
+            s._owned[self.key] = arr
+        undo = s._undo
+        if undo is not None and self.key not in undo:
+            rows = np.unique(np.asarray(indices))
+            undo[_RowUndo(arr, rows)] = None
+        return arr
+
+
+class _RowUndo:
+    """Rows of an array updated in place during a run, with their old values."""
+
+    __slots__ = ("arr", "rows", "old")
+
+    def __init__(self, arr, rows) -> None:
+        self.arr, self.rows, self.old = arr, rows, arr[rows].copy()
+
+    def restore(self) -> None:
+        self.arr[self.rows] = self.old
+
 
 class OpContext:
     """What a kernel that declares ``ctx`` gets: its op, session and device services."""
@@ -289,8 +320,13 @@ class BaseSession:
     def _compile(self, elements, feed_tensors):
         fetch_tensors = [e for e in elements if isinstance(e, Tensor)]
         targets = [e for e in elements if isinstance(e, Operation)]
-        return compile_plan(fetch_tensors, targets, feed_tensors, self._bind, self._ref_of,
-                            self._options, self._env)
+        return self.compile_subplan(fetch_tensors, targets, feed_tensors)
+
+    def compile_subplan(self, fetch_tensors, target_ops, feed_tensors):
+        """A plan bound to this session (its variables, devices and compiler options);
+        ops that run sub-graphs (control flow, fused collectives) compile theirs here."""
+        return compile_plan(list(fetch_tensors), list(target_ops), list(feed_tensors),
+                            self._bind, self._ref_of, self._options, self._env)
 
     def _take(self, ref: VarRef, shape: tuple, dtype, op: Operation):
         """For in-place updates: gives the variable a buffer of its own (undo-logged)."""
@@ -365,8 +401,10 @@ class BaseSession:
 
     def _rollback(self) -> None:
         undo = self._undo or {}
-        for key, old in undo.items():
-            if old is _MISSING:
+        for key, old in reversed(list(undo.items())):
+            if type(key) is _RowUndo:
+                key.restore()
+            elif old is _MISSING:
                 self._store.pop(key, None)
             else:
                 self._store[key] = old

@@ -54,8 +54,9 @@ def encode(tensors: dict[str, np.ndarray], metadata: dict[str, str] | None = Non
             arr = arr.copy(order="C")       # (ascontiguousarray would make 0-d arrays 1-d)
         code = _CODES.get(arr.dtype)
         if code is None:
-            raise TypeError(f"Cannot save tensor {name!r} of dtype {arr.dtype} in a checkpoint: "
-                            f"supported dtypes are {sorted(str(np.dtype(d)) for d in _DTYPES.values())}")
+            known = sorted(str(np.dtype(d)) for d in _DTYPES.values())
+            raise TypeError(f"Cannot save tensor {name!r} of dtype {arr.dtype} in a "
+                            f"checkpoint: supported dtypes are {known}")
         if arr.dtype.byteorder == ">":
             arr = arr.astype(arr.dtype.newbyteorder("<"))
         data = arr.tobytes()

@@ -202,7 +202,8 @@ def _zeros_int64(shape, dtype=None, partition_info=None):
 
 def get_or_create_global_step(graph=None):
     g = graph or get_default_graph()
-    return get_global_step(g) or create_global_step(g)
+    step = get_global_step(g)    # (a Variable has no truth value: compare with None)
+    return step if step is not None else create_global_step(g)
 
 
 def global_step(sess, global_step_tensor) -> int:

@@ -24,6 +24,15 @@ TESTED_ELSEWHERE = {
     "RandomStandardNormal": "statistics", "TruncatedNormal": "statistics",
     "RandomUniformInt": "statistics", "RandomShuffle": "statistics", "Multinomial": "statistics",
     "PreventGradient": "raises by design",
+    # training stack: optimizer updates against hand-computed values, in-top-k semantics
+    "ApplyMomentum": "tests/train/test_optimizers.py", "ApplyAdam": "test_optimizers.py",
+    "ApplyRMSProp": "test_optimizers.py", "ApplyCenteredRMSProp": "test_optimizers.py",
+    "ApplyAdagrad": "test_optimizers.py", "ApplyAdadelta": "test_optimizers.py",
+    "SparseApplyMomentum": "test_optimizers.py (embedding rows)",
+    "SparseApplyRMSProp": "test_optimizers.py",
+    "SparseApplyCenteredRMSProp": "test_optimizers.py",
+    "SparseApplyAdagrad": "test_optimizers.py", "SparseApplyAdadelta": "test_optimizers.py",
+    "InTopKV2": "boolean output: test_nn_training_ops.py::test_in_top_k_counts_ties_...",
     "MPIAggregateApply": "a train op holding a sub-plan: tests/distributed (2-rank jobs)",
 }
 

@@ -109,7 +109,7 @@ def test_scopes_collection_list_and_gradients_of_imported_graph():
             tf.train.import_meta_graph(mg, import_scope="mapped", input_map={"a": c})
         out3 = g2.get_tensor_by_name("mapped/out:0")
         assert out3.op.inputs[0].op.inputs[0] is c
-        with tf.Session() as sess:
+        with tf.Session(config=tf.ConfigProto(allow_soft_placement=True)) as sess:
             assert sess.run(out3) == 6.0
 
 

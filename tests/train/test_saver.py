@@ -1,6 +1,7 @@
 """tf.train.Saver: round trips, the checkpoint state file, readers, and fault tolerance."""
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -106,7 +107,7 @@ def test_var_list_dict_and_list(tmp_path):
 
 def _save_one(path):
     with tf.Graph().as_default():
-        a = tf.Variable(np.arange(1000, dtype=np.float32), name="a")
+        tf.Variable(np.arange(1000, dtype=np.float32), name="a")
         tf.Variable(np.arange(6, dtype=np.int64).reshape(2, 3), name="layer/b")
         with tf.Session() as s:
             s.run(tf.global_variables_initializer())
@@ -264,3 +265,33 @@ def test_exact_resume_in_a_fresh_process(tmp_path):
     # the intermediate state really differs (the test would be vacuous otherwise)
     assert not np.array_equal(np.load(tmp_path / "first.npz")["dense/kernel"],
                               want["dense/kernel"])
+
+
+def test_meta_graph_writer_hook(tmp_path, monkeypatch, caplog):
+    from flowgrad.train import saver as saver_mod
+
+    calls = []
+
+    def good(path, saver):
+        calls.append(path)
+
+    def bad(path, saver):
+        raise TypeError("cannot encode attr 'dataset'")
+
+    with tf.Graph().as_default():
+        _build()
+        with tf.Session() as s:
+            s.run(tf.global_variables_initializer())
+            saver = tf.train.Saver()
+            monkeypatch.setattr(saver_mod, "META_GRAPH_WRITERS", [good])
+            prefix = saver.save(s, str(tmp_path / "m"))
+            saver.save(s, str(tmp_path / "n"), write_meta_graph=False)
+            assert calls == [prefix + ".meta"]
+            monkeypatch.setattr(saver_mod, "META_GRAPH_WRITERS", [bad])
+            with caplog.at_level(logging.WARNING, logger="flowgrad"):
+                prefix = saver.save(s, str(tmp_path / "o"))
+                saver.save(s, str(tmp_path / "p"))
+    assert tf.train.latest_checkpoint(str(tmp_path)) == str(tmp_path / "p")
+    assert os.path.exists(prefix + ".safetensors")
+    warned = [r for r in caplog.records if "without a meta-graph" in r.getMessage()]
+    assert len(warned) == 1 and "cannot encode" in warned[0].getMessage()
