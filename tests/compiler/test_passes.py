@@ -11,32 +11,11 @@ import pytest
 import flowgrad as tf
 from flowgrad import compiler
 from flowgrad.compiler import PASSES, CompilerOptions
-from flowgrad.testing.op_test import OpCase, check_op
+from flowgrad.testing.op_test import check_op, load_cases
 
 
-def _load_cases():
-    """Every op-harness row of the test suite (``CASES`` of tests/ops and tests/nn)."""
-    here = os.path.dirname(__file__)
-    cases = []
-    for sub in ("ops", "nn"):
-        folder = os.path.join(here, "..", sub)
-        if not os.path.isdir(folder):
-            continue
-        for fname in sorted(os.listdir(folder)):
-            if not (fname.startswith("test_") and fname.endswith(".py")):
-                continue
-            path = os.path.join(folder, fname)
-            with open(path) as f:
-                if "OpCase(" not in f.read():
-                    continue
-            spec = importlib.util.spec_from_file_location(f"_rows_{sub}_{fname[:-3]}", path)
-            mod = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(mod)
-            cases += [c for c in getattr(mod, "CASES", []) if isinstance(c, OpCase)]
-    return cases
-
-
-CASES = _load_cases()
+CASES = load_cases(*(os.path.join(os.path.dirname(__file__), "..", sub)
+                     for sub in ("ops", "nn")))
 
 
 @contextlib.contextmanager
