@@ -57,11 +57,14 @@ def main(argv=None) -> float:
     args = p.parse_args(argv)
 
     (xtr, ytr), (xte, yte) = load_digits_split(args.seed)
-    m = build_model(args.seed)
-    saver = tf.train.Saver(max_to_keep=3)
+    graph = tf.Graph()
+    with graph.as_default():
+        m = build_model(args.seed)
+        saver = tf.train.Saver(max_to_keep=3)
+        init = tf.global_variables_initializer()
     rng = np.random.RandomState(args.seed)
-    with tf.Session() as sess:
-        sess.run(tf.global_variables_initializer())
+    with tf.Session(graph=graph) as sess:
+        sess.run(init)
         if args.save_dir and tf.train.latest_checkpoint(args.save_dir):
             saver.restore(sess, tf.train.latest_checkpoint(args.save_dir))
             print(f"resumed from {tf.train.latest_checkpoint(args.save_dir)}")

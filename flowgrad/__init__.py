@@ -103,11 +103,14 @@ math.top_k = _top_k
 from flowgrad import data, summary  # noqa: E402
 
 # --- the rest of TF1 (control flow, rnn, linalg, meta-graphs, app, gfile, logging) ---------
-from flowgrad.ops.linalg_ops import (cholesky, cholesky_solve, diag, diag_part, einsum, eye,  # noqa: E402
-                                    log_matrix_determinant, matrix_band_part, matrix_determinant,
-                                    matrix_diag, matrix_diag_part, matrix_inverse, matrix_set_diag,
-                                    matrix_solve, matrix_triangular_solve, norm, svd, trace)
-from flowgrad.ops.array_extra_ops import (boolean_mask, depth_to_space, invert_permutation,  # noqa: E402
+from flowgrad.ops.linalg_ops import (cholesky, cholesky_solve, cross, diag, diag_part, einsum,  # noqa: E402
+                                    eye, log_matrix_determinant, matrix_band_part,
+                                    matrix_determinant, matrix_diag, matrix_diag_part,
+                                    matrix_inverse, matrix_set_diag, matrix_solve,
+                                    matrix_triangular_solve, norm, svd, tensordot, trace)
+from flowgrad.ops.array_extra_ops import (bincount, boolean_mask, confusion_matrix,  # noqa: E402
+                                         depth_to_space, dynamic_partition, dynamic_stitch,
+                                         invert_permutation, roll,
                                          lin_space, linspace, log_sigmoid, meshgrid,
                                          reverse_sequence, scatter_add, scatter_div, scatter_max,
                                          scatter_min, scatter_mul, scatter_nd_add,
@@ -121,10 +124,28 @@ from flowgrad.ops.array_extra_ops import (boolean_mask, depth_to_space, invert_p
 from flowgrad.ops.control_flow import case, cond, while_loop
 from flowgrad.ops.functional_ops import foldl, foldr, map_fn, scan
 from flowgrad import contrib
+from flowgrad.ops.embedding_ops import IndexedSlices
+from flowgrad.ops.tensor_array_ops import TensorArray
+from flowgrad.ops.math_extra_ops import (acosh, argsort, asinh, atanh,  # noqa: E402
+                                        broadcast_dynamic_shape, broadcast_static_shape,
+                                        dimension_at_index, dimension_value, ensure_shape, erfc,
+                                        is_non_decreasing, is_numeric_tensor,
+                                        is_strictly_increasing, make_ndarray,
+                                        parallel_stack, searchsorted, sort, tensor_scatter_add,
+                                        tensor_scatter_nd_add, tensor_scatter_nd_sub,
+                                        tensor_scatter_nd_update, tensor_scatter_sub,
+                                        tensor_scatter_update, to_complex64, to_complex128,
+                                        truncatediv, truncatemod, unravel_index,
+                                        verify_tensor_all_finite)
+from flowgrad.ops.linalg_ops import (matrix_solve_ls, qr, self_adjoint_eig,  # noqa: E402
+                                    self_adjoint_eigvals)
 from flowgrad.namespaces import app, flags, gfile, logging  # noqa: E402
 
 # --- distributed and GPU ----------------------------------------------------------------------
 
+# --- performance (graph compiler options, profiling) ---------------------------------------
+from flowgrad.compiler import GraphOptions, OptimizerOptions  # noqa: E402
+from flowgrad import client  # noqa: E402
 
 def __getattr__(name: str):
     # tf.distributed is imported on first use: it is the only part that needs mpi4py.

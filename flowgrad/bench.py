@@ -429,9 +429,11 @@ def import_time(repeats: int = 5) -> tuple[float, float]:
 
 def peak_rss_mb(workload: str, steps: int = 20) -> float:
     """Peak RSS (MB) of a fresh process running ``steps`` flowgrad steps of ``workload``."""
-    code = ("import resource, flowgrad.bench as b; r = b.make_runner('flowgrad', {w!r}); "
+    # VmHWM, not ru_maxrss: the latter keeps the forking parent's peak across exec
+    code = ("import flowgrad.bench as b; r = b.make_runner('flowgrad', {w!r}); "
             "[r.step() for _ in range({n})]; "
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)")
+            "print([int(l.split()[1]) for l in open('/proc/self/status') "
+            "if l.startswith('VmHWM')][0] / 1024)")
     out = subprocess.run([sys.executable, "-c", code.format(w=workload, n=steps)],
                          capture_output=True, text=True, check=True, env=_child_env())
     return float(out.stdout.strip())

@@ -102,7 +102,9 @@ linalg.__dict__.update(
     cholesky=_L.cholesky, cholesky_solve=_L.cholesky_solve, diag=_L.matrix_diag,
     diag_part=_L.matrix_diag_part, set_diag=_L.matrix_set_diag, band_part=_L.matrix_band_part,
     eye=_L.eye, trace=_L.trace, norm=_L.norm, einsum=_L.einsum, qr=_L.qr, svd=_L.svd,
-    tensor_diag=_L.diag, tensor_diag_part=_L.diag_part, adjoint=A.matrix_transpose)
+    tensor_diag=_L.diag, tensor_diag_part=_L.diag_part, adjoint=_L.adjoint,
+    tensordot=_L.tensordot, matvec=_L.matvec, cross=_L.cross, eigh=_L.self_adjoint_eig,
+    eigvalsh=_L.self_adjoint_eigvals, lstsq=_L.matrix_solve_ls)
 
 from flowgrad.ops import array_extra_ops as _X  # noqa: E402
 
@@ -112,7 +114,16 @@ math.__dict__.update(
     unsorted_segment_sum=_X.unsorted_segment_sum, unsorted_segment_mean=_X.unsorted_segment_mean,
     unsorted_segment_max=_X.unsorted_segment_max, unsorted_segment_min=_X.unsorted_segment_min,
     unsorted_segment_prod=_X.unsorted_segment_prod, log_sigmoid=_X.log_sigmoid,
-    invert_permutation=_X.invert_permutation, trace=_L.trace)
+    invert_permutation=_X.invert_permutation, trace=_L.trace, bincount=_X.bincount,
+    confusion_matrix=_X.confusion_matrix, reduce_euclidean_norm=_X.reduce_euclidean_norm,
+    cross=_L.cross)
+
+from flowgrad.ops import math_extra_ops as _E  # noqa: E402
+
+math.__dict__.update(asinh=_E.asinh, acosh=_E.acosh, atanh=_E.atanh, erfc=_E.erfc,
+                     truncatediv=_E.truncatediv, truncatemod=_E.truncatemod,
+                     is_non_decreasing=_E.is_non_decreasing,
+                     is_strictly_increasing=_E.is_strictly_increasing)
 
 # --- the rest of TF1: tf.app, tf.flags, tf.gfile, tf.logging, tf.test --------------------------
 from flowgrad.platform import app as _app  # noqa: E402

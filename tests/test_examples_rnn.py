@@ -22,3 +22,13 @@ def test_lstm_learns_a_sine_wave():
 
 def test_rnn_classifies_digits():
     assert _load("rnn_digits")["main"]() >= 0.90
+
+
+def test_skipgram_nce_loss_falls():
+    first, last, vocab, table = _load("word2vec_skipgram")["main"]()
+    assert last < 0.5 * first
+    assert table.shape == (len(vocab), 16)
+
+
+def test_classic_tf1_rnn_tutorial_runs_with_only_its_imports_changed():
+    assert _load("tf1_rnn_tutorial")["main"]() >= 0.85

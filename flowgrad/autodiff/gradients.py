@@ -16,6 +16,7 @@ from flowgrad.framework.registry import convert_to_tensor, get_gradient_function
 from flowgrad.ops import array_ops as A
 from flowgrad.ops import math_ops as M
 from flowgrad.ops import reduce_ops as R
+from flowgrad.ops.embedding_ops import IndexedSlices, concat_slices
 
 
 def _as_list(v) -> tuple[list, bool]:
@@ -118,6 +119,10 @@ def _aggregate(gs: list[Tensor] | None) -> Tensor | None:
         return None
     if len(gs) == 1:
         return gs[0]
+    if any(type(d) is IndexedSlices for d in gs):
+        if all(type(d) is IndexedSlices for d in gs):   # sparse + sparse stays sparse
+            return concat_slices(gs)
+        gs = [convert_to_tensor(d) for d in gs]
     return M.add_n(gs)
 
 
@@ -128,6 +133,9 @@ def _backprop_op(g, op: Operation, out_grads: list, grads: dict, stop: set) -> N
     if len(out_grads) > 1:
         out_grads = [d if d is not None or not _differentiable(t) else A.zeros_like(t)
                      for d, t in zip(out_grads, op.outputs)]
+    if op.type != "Identity":       # only Identity passes sparse gradients through
+        out_grads = [convert_to_tensor(d) if type(d) is IndexedSlices else d
+                     for d in out_grads]
     with g.name_scope(op.name + "_grad") as grad_scope:
         in_grads = fn(op, *out_grads)
     in_grads = list(in_grads) if isinstance(in_grads, list | tuple) else [in_grads]
@@ -138,6 +146,9 @@ def _backprop_op(g, op: Operation, out_grads: list, grads: dict, stop: set) -> N
     with g.name_scope(grad_scope):      # re-enter gradients/<op>_grad/, not a root scope
         for i, (t, d) in enumerate(zip(op.inputs, in_grads)):
             if d is None or i in refs or not _differentiable(t):
+                continue
+            if type(d) is IndexedSlices:    # rows of an embedding: kept sparse
+                grads.setdefault(t, []).append(d)
                 continue
             d = convert_to_tensor(d)
             if _may_broadcast(op):

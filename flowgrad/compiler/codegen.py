@@ -27,12 +27,16 @@ _UFUNC1 = {"Tanh": "tanh", "Exp": "exp", "Log": "log", "Sqrt": "sqrt", "Abs": "a
            "Sin": "sin", "Cos": "cos"}
 # consumers that neither keep nor return a view of their inputs
 _SAFE_CONSUMERS = set(_UFUNC2) | set(_UFUNC1) | {"Neg", "Square", "Relu", "ReluGrad", "Sigmoid",
-                                                 "BatchMatMulV2", "Sum", "Mean",
+                                                 "MatMul", "BatchMatMulV2", "Sum", "Mean",
                                                  "ApplyGradientDescent"}
 
 
 class Env:
-    """What generated code may refer to besides kernels: backend, store, ownership."""
+    """What generated code may refer to besides kernels: backend, store, ownership.
+
+    ``store`` None (a plan compiled without a session) reads variables through their
+    kernels and leaves updates to theirs.
+    """
 
     def __init__(self, xp, store: dict, owned: dict, take: Callable) -> None:
         self.xp, self.store, self.owned, self.take = xp, store, owned, take
@@ -42,13 +46,13 @@ def _float(v: Value) -> bool:
     return v.dtype is not None and np.dtype(v.dtype).kind == "f"
 
 
-def _inline_expr(node: Node, a: list[str], ns: dict, env: Env, name) -> str | None:
+def _inline_expr(node: Node, a: list[str], env: Env, name) -> str | None:
     """The node as an expression of its argument names, or None to call its kernel."""
     t = node.type
     at = node.op.attrs
     vals = node.args
     if t == "VariableV2":
-        return f"S[{name(node.op)}]"
+        return f"S[{name(node.op)}]" if env.store is not None else None
     if not all(isinstance(v, Value) for v in vals):
         return None
     out = node.outs[0] if len(node.outs) == 1 else None
@@ -75,7 +79,7 @@ def _inline_expr(node: Node, a: list[str], ns: dict, env: Env, name) -> str | No
     if t == "Sigmoid" and _float(out):
         # the kernel's 0.5 * (1 + tanh(x / 2)), as one expression
         return f"(xp_tanh({a[0]} * 0.5) + 1.0) * 0.5"
-    if t == "BatchMatMulV2":
+    if t in ("MatMul", "BatchMatMulV2"):
         x, y = a
         if at["transpose_a"]:
             x = f"{x}.T" if _ndim(vals[0]) == 2 else f"{x}.swapaxes(-1, -2)"
@@ -165,7 +169,7 @@ def generate(prog: Program, opts, env: Env, filename: str, specialized: bool,
     inline = [None] * len(nodes)
     if opts.inline:
         for i, node in enumerate(nodes):
-            inline[i] = _inline_expr(node, ["{%d}" % j for j in range(len(node.args))], ns, env,
+            inline[i] = _inline_expr(node, ["{%d}" % j for j in range(len(node.args))], env,
                                      name_obj) if node.type != "ApplyGradientDescent" else None
     # liveness, freshness, views
     last_use: dict[int, int] = {}
@@ -175,18 +179,18 @@ def generate(prog: Program, opts, env: Env, filename: str, specialized: bool,
                 last_use[id(a)] = i
                 if inline[i] is None and node.type not in _SAFE_CONSUMERS:
                     a.safe = False
-                elif inline[i] is None and node.type == "ApplyGradientDescent":
-                    pass
         for o in node.outs:
             if o is not None:
                 o.fresh = inline[i] is not None and node.type != "VariableV2" and \
                     o.shape is not None and len(o.shape) > 0
-    updates = _inplace_updates(prog, specialized and opts.inplace_updates)
+    updates = _inplace_updates(prog, specialized and opts.inplace_updates, env)
     reuse = specialized and opts.buffer_reuse
 
     lines = [f"def plan({', '.join(f'f{i}' for i in range(len(prog.feeds)))}):"]
     if guard:
-        cond = " or ".join(f"f{i}.shape != {name_obj(s)}" for i, s in guard)
+        ns["ndarray"] = np.ndarray
+        cond = " or ".join(f"f{i}.__class__ is not ndarray or f{i}.shape != {name_obj(s)}"
+                           for i, s in guard)
         ns["fallback"] = fallback
         lines.append(f"    if {cond}:")
         lines.append(f"        return fallback({', '.join(f'f{i}' for i in range(len(prog.feeds)))})")
@@ -238,7 +242,7 @@ def generate(prog: Program, opts, env: Env, filename: str, specialized: bool,
                 line = f"{outs[0]} = {expr}" if outs[0] != "_" else expr
             else:
                 line = f"{', '.join(outs)}, = {expr}"
-            lines.append("    " + line)
+            lines.append(f"    {line}  # {node.type} '{node.op.name}'")
             line_ops[len(lines)] = node.op
             if record is not None:
                 for o, nm in zip(node.outs, outs):
@@ -270,17 +274,18 @@ def _reusable(a, out: Value, i: int, last_use: dict, fetch_ids: set, opts) -> bo
 
 
 # ----- in-place optimizer updates ------------------------------------------------------------
-def _inplace_updates(prog: Program, enabled: bool) -> dict:
+def _inplace_updates(prog: Program, enabled: bool, env: Env) -> dict:
     """The ``ApplyGradientDescent`` nodes that may update their variable's buffer in place.
 
     The buffer write is moved to the end of the plan, so it must not matter when it happens:
     no op of the plan may depend on the update (data or control) and also read the same
     variable; the variable is updated once; its output is not used or fetched; and no
-    fetched value may share the variable's buffer (a read of it, or a view of a read).
+    fetched value may share the variable's buffer (a read of it, or a view of a read); and
+    no read of the variable comes after the update in plan order.
     Failures before the end roll back as always; the buffer writes themselves (same shape
     and dtype, into a buffer the session owns) cannot fail.
     """
-    if not enabled:
+    if not enabled or env.store is None:
         return {}
     nodes = prog.nodes
     used = set()
@@ -298,16 +303,19 @@ def _inplace_updates(prog: Program, enabled: bool) -> dict:
             if isinstance(a, Ref):
                 count[a.op] = count.get(a.op, 0) + 1
     plan_ops = {n.op for n in nodes}
+    last_read = {n.op: i for i, n in enumerate(nodes) if n.type == "VariableV2"}
     out = {}
-    for node in nodes:
+    for i, node in enumerate(nodes):
         if node.type != "ApplyGradientDescent":
             continue
+        if last_read.get(node.args[0].op, -1) > i:
+            continue            # a later read (in plan order) must see the new value
         ref, alpha, delta = node.args
         var = ref.op
         o = node.outs[0]
         if count.get(var) != 1 or var in fetched_vars or (o is not None and id(o) in used):
             continue
-        if delta.shape is None or var.outputs[0].shape.as_list() != list(delta.shape) or \
+        if not delta.shape or var.outputs[0].shape.as_list() != list(delta.shape) or \
                 not isinstance(alpha, Value) or alpha.shape not in ((), None):
             continue
         if delta.dtype != var.outputs[0].dtype.np:

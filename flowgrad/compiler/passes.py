@@ -29,13 +29,18 @@ _ELEMENTWISE = {
     "PlaceholderWithDefault", "AddN", "BiasAdd",
 }
 SHAPE_PURE = _ELEMENTWISE | {
-    "BatchMatMulV2", "Sum", "Mean", "Max", "Min", "Prod", "Any", "All", "ArgMax", "ArgMin",
+    "MatMul", "BatchMatMulV2", "SumToLike", "Sum", "Mean", "Max", "Min", "Prod", "Any", "All", "ArgMax", "ArgMin",
     "Softmax", "LogSoftmax", "SoftmaxCrossEntropyWithLogits",
     "SparseSoftmaxCrossEntropyWithLogits", "Shape", "Size", "Rank", "Transpose",
     "ExpandDims", "Squeeze", "Tile", "Pack", "Cumsum", "Cumprod", "ApplyGradientDescent",
+    "PadV2", "Conv2D", "DepthwiseConv2dNative", "MaxPool", "AvgPool", "MaxPoolGrad",
+    "MaxPoolGradGrad",
 }
 # ops whose output shape depends on the *value* of these inputs (must be constants here)
-VALUE_SHAPED = {"Reshape": (1,), "BroadcastTo": (1,), "SumToShape": (1,), "Fill": (0,)}
+VALUE_SHAPED = {"Reshape": (1,), "BroadcastTo": (1,), "SumToShape": (1,), "Fill": (0,),
+                "Conv2DBackpropInput": (0,), "Conv2DBackpropFilter": (1,),
+                "DepthwiseConv2dNativeBackpropInput": (0,),
+                "DepthwiseConv2dNativeBackpropFilter": (1,), "AvgPoolGrad": (0,)}
 
 _FOLD_LIMIT = 1 << 20       # elements: larger constants are computed at run time
 
@@ -157,13 +162,18 @@ def _simplify(node: Node) -> Value | None:
     if t in ("AddV2", "Sub", "Mul", "RealDiv"):
         x, y = args
         unit = 1 if t in ("Mul", "RealDiv") else 0
-        if _is_all(y, unit) and _same(x, out):
+        if _is_all(y, unit) and _keeps_shape(x, y, out):
             return x
-        if t in ("AddV2", "Mul") and _is_all(x, unit) and _same(y, out):
+        if t in ("AddV2", "Mul") and _is_all(x, unit) and _keeps_shape(y, x, out):
             return y
         return None
     if t in ("Sum", "Mean", "Max", "Min", "Prod") and _same(args[0], out):
         return args[0]      # reduces only axes of size 1, keeping them
+    if t == "SumToLike":
+        x, like = args
+        if x.shape is not None and x.shape == like.shape and x.dtype == out.dtype:
+            return x
+        return None
     if t in ("Reshape", "BroadcastTo", "SumToShape"):
         x, s = args
         if x.shape is not None and out.shape is not None and x.shape == out.shape and \
@@ -180,6 +190,18 @@ def _simplify(node: Node) -> Value | None:
 def _is_all(v: Value, unit) -> bool:
     return v.is_const and isinstance(v.const, np.ndarray | np.generic) and \
         np.size(v.const) <= 16 and bool(np.all(v.const == unit))
+
+
+def _keeps_shape(x: Value, c: Value, out: Value) -> bool:
+    """Broadcasting ``x`` with the constant ``c`` gives ``x``'s own shape and dtype."""
+    if x.dtype != out.dtype:
+        return False
+    if _same(x, out):
+        return True
+    nd = np.ndim(c.const)
+    rank = x.tensor.shape.ndims if x.tensor is not None else None
+    return nd == 0 or (rank is not None and nd <= rank and all(d == 1 for d in
+                                                              np.shape(c.const)))
 
 
 def _same(x: Value, out: Value) -> bool:

@@ -45,13 +45,15 @@ def _aggregate_apply(xp, *grads, ctx, passes, update, feeds, reduce_op=collectiv
         a /= passes
     w = _context.world()
     D.check_signature(ctx, w, acc, (passes, reduce_op, compression), names)
-    reduced = collectives.allreduce(w, acc, reduce_op, compression == "fp16")
+    reduced = collectives.allreduce(w, acc, reduce_op, compression == "fp16",
+                                    pool=D.buffer_pool(ctx))
     plan = state.get("plan")
     if plan is None:
         g = ctx.op.graph
         targets = [g.as_graph_element(update)]
         placeholders = [g.as_graph_element(n) for n in feeds]
         sess = ctx.session
+        # options=None: a sub-plan of the session's run (its passes, no in-place updates)
         plan = state["plan"] = compile_plan([], targets, placeholders, sess._bind,
                                             sess._ref_of)
     plan.fn(*D._device(xp, reduced))

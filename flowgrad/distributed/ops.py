@@ -34,6 +34,7 @@ from flowgrad.ops import reduce_ops as R
 
 _SIG_KEY = "flowgrad.distributed.signature"
 _REQ_KEY = "flowgrad.distributed.requests"
+_POOL_KEY = "flowgrad.distributed.buffers"
 _REDUCE_OPS = (AVERAGE, SUM)
 _COMPRESSIONS = ("none", "fp16")
 
@@ -89,6 +90,11 @@ def _device(xp, arrays):
     return [xp.asarray(a) for a in arrays]
 
 
+def buffer_pool(ctx) -> dict:
+    """This op's packing buffers in this session (kept from run to run)."""
+    return ctx.resources.setdefault((_POOL_KEY, ctx.op), {})
+
+
 def check_signature(ctx, w, arrays, attrs: tuple, names=()) -> None:
     """On a collective's first run in a session: all ranks must run the same collective."""
     if w.size == 1:
@@ -134,7 +140,8 @@ def _allreduce(xp, *tensors, ctx, reduce_op=AVERAGE, compression="none", names=(
     w = _context.world()
     arrays = _host(xp, tensors)
     check_signature(ctx, w, arrays, (reduce_op, compression), names)
-    return _device(xp, collectives.allreduce(w, arrays, reduce_op, compression == "fp16"))
+    return _device(xp, collectives.allreduce(w, arrays, reduce_op, compression == "fp16",
+                                             pool=buffer_pool(ctx)))
 
 
 @_allreduce.grad
@@ -153,7 +160,7 @@ def _broadcast(xp, *tensors, ctx, root_rank=0, names=()):
                          f"(size {w.size})")
     arrays = _host(xp, tensors)
     check_signature(ctx, w, arrays, (root_rank,), names)
-    return _device(xp, collectives.broadcast(w, arrays, root_rank))
+    return _device(xp, collectives.broadcast(w, arrays, root_rank))  # runs rarely: no pool
 
 
 @_broadcast.grad
@@ -194,30 +201,31 @@ def _handle_shape(node: NodeSpec):
 
 
 @op("MPIIallreduceStart", shape=_handle_shape, stateful=True, name="DistributedIallreduceStart")
-def _iallreduce_start(xp, *tensors, ctx, compression="none", names=()):
+def _iallreduce_start(xp, *tensors, ctx, reduce_op=AVERAGE, compression="none", names=()):
     """Starts a non-blocking fused allreduce; returns a handle for MPIIallreduceWait."""
     w = _context.world()
     arrays = _host(xp, tensors)
-    check_signature(ctx, w, arrays, (compression,), names)
+    check_signature(ctx, w, arrays, (reduce_op, compression), names)
     pending = ctx.resources.setdefault(_REQ_KEY, {})
     counter = ctx.resources.setdefault(_REQ_KEY + ".ids", itertools.count())
     key = next(counter)
     if w.size == 1 and compression == "none":
         pending[key] = arrays
     else:
-        pending[key] = collectives.iallreduce_start(w, arrays, compression == "fp16")
+        pending[key] = collectives.iallreduce_start(w, arrays, compression == "fp16",
+                                                    reduce_op, pool=buffer_pool(ctx))
     return np.asarray(key, np.int64)
 
 
 @op("MPIIallreduceWait", shape=_wait_shape, stateful=True, may_alias=True,
     name="DistributedIallreduceWait")
-def _iallreduce_wait(xp, handle, *, ctx, reduce_op=AVERAGE):
+def _iallreduce_wait(xp, handle, *, ctx):
     """Waits for the allreduce that ``handle`` started; its reduced tensors."""
     w = _context.world()
     started = ctx.resources[_REQ_KEY].pop(int(handle))
     if isinstance(started, list):
         return _device(xp, started)
-    return _device(xp, collectives.iallreduce_wait(w, started, reduce_op))
+    return _device(xp, collectives.iallreduce_wait(w, started))
 
 
 NotDifferentiable("MPIIallreduceStart")
@@ -295,13 +303,17 @@ def allgather(tensor, name: str | None = None) -> Tensor:
     return _allgather(tensor, name=name)
 
 
-def iallreduce_start(tensors, compression=None, names=(), name: str | None = None) -> Tensor:
+def iallreduce_start(tensors, op=None, compression=None, names=(), name: str | None = None
+                     ) -> Tensor:
+    """Starts a non-blocking fused allreduce of ``tensors``; returns its handle."""
     return _iallreduce_start([convert_to_tensor(t) for t in tensors],
-                             compression=_wire(compression), names=tuple(names), name=name)
+                             reduce_op=_reduce_op(op, None), compression=_wire(compression),
+                             names=tuple(names), name=name)
 
 
-def iallreduce_wait(handle: Tensor, op=None, name: str | None = None) -> list[Tensor]:
-    return list(_iallreduce_wait(handle, reduce_op=_reduce_op(op, None), name=name))
+def iallreduce_wait(handle: Tensor, name: str | None = None) -> list[Tensor]:
+    """The reduced tensors of the allreduce that ``handle`` started."""
+    return list(_iallreduce_wait(handle, name=name))
 
 
 def rank_op(name: str | None = None) -> Tensor:

@@ -62,6 +62,17 @@ def compute_weighted_loss(losses, weights=1.0, scope=None, loss_collection=Graph
         losses = convert_to_tensor(losses)
         input_dtype = losses.dtype
         losses = M.cast(losses, _dt.float32) if input_dtype != _dt.float64 else losses
+        if isinstance(weights, (int, float)) and weights == 1 and \
+                reduction != Reduction.NONE:
+            # unit weights (the common case): the same value with fewer ops per step
+            loss = R.reduce_sum(losses)
+            if reduction in (Reduction.MEAN, Reduction.SUM_BY_NONZERO_WEIGHTS,
+                             Reduction.SUM_OVER_NONZERO_WEIGHTS,
+                             Reduction.SUM_OVER_BATCH_SIZE):
+                loss = _safe_mean(loss, M.cast(A.size(losses), losses.dtype))
+            loss = M.cast(loss, input_dtype) if loss.dtype != input_dtype else loss
+            add_loss(loss, loss_collection)
+            return loss
         weights = M.cast(convert_to_tensor(weights), losses.dtype)
         _check_weights(losses, weights)
         weighted = M.multiply(losses, weights)

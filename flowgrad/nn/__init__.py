@@ -9,8 +9,8 @@ from flowgrad.ops.nn_ops import (bias_add, l2_loss, log_softmax, relu,
                                  weighted_cross_entropy_with_logits)
 
 # --- training stack (more activations, dropout, moments, batch norm, embeddings) ----------
-from flowgrad.ops.nn_impl import (batch_normalization, dropout, embedding_lookup,
-                                  fused_batch_norm, l2_normalize, moments, weighted_moments)
+from flowgrad.ops.nn_impl import (batch_normalization, dropout, fused_batch_norm,
+                                  l2_normalize, moments, weighted_moments)
 from flowgrad.ops.nn_ops import (crelu, elu, gelu, in_top_k, leaky_relu, relu6, selu, silu,
                                  softplus, softsign, swish, top_k)
 
@@ -23,4 +23,9 @@ from flowgrad.ops.pool_ops import (avg_pool, avg_pool1d, avg_pool2d, max_pool, m
 
 # --- recurrent networks and sampled losses -------------------------------------------------
 from flowgrad.nn import rnn_cell
-from flowgrad.ops.rnn import bidirectional_dynamic_rnn, dynamic_rnn, static_rnn
+from flowgrad.ops.rnn import (bidirectional_dynamic_rnn, dynamic_rnn,
+                              static_bidirectional_rnn, static_rnn)
+from flowgrad.ops.embedding_ops import embedding_lookup
+from flowgrad.ops.sampled_loss_ops import (compute_accidental_hits,
+                                           log_uniform_candidate_sampler, nce_loss,
+                                           sampled_softmax_loss, uniform_candidate_sampler)

@@ -19,7 +19,6 @@ from flowgrad.framework.shapes import TensorShape
 from flowgrad.ops import array_ops as A
 from flowgrad.ops import math_ops as M
 from flowgrad.ops import reduce_ops as R
-from flowgrad.ops.state_ops import _ref_tensor
 
 
 def _require_int(node: NodeSpec, i: int, what: str) -> None:
@@ -246,7 +245,10 @@ def _segment_kernel(xp, data, ids, n, kind):
         A._scatter_add(xp, out, flat_ids, rows)
         if kind == "mean":
             counts = xp.bincount(flat_ids, minlength=n).reshape((n,) + (1,) * len(rest))
-            out = out / xp.maximum(counts, 1).astype(data.dtype)
+            out = out / xp.maximum(counts, 1)
+            if data.dtype.kind in "iu":     # integer means truncate, as TF's kernels do
+                out = xp.trunc(out)
+            out = out.astype(data.dtype)
         return out
     if kind == "prod":
         out = xp.ones((n,) + rest, dtype=data.dtype)
@@ -291,7 +293,14 @@ def _sorted_count(ids) -> int:
 
 @op("SegmentReduce", shape=_segment_shape)
 def _segment_reduce(xp, data, segment_ids, *, kind, sorted=True):  # noqa: A002
-    out = _segment_kernel(xp, data, segment_ids, _sorted_count(segment_ids), kind)
+    n = _sorted_count(segment_ids)
+    if kind == "sum" and xp is np and data.ndim > 1 and segment_ids.size:
+        # ids are sorted: one reduceat over the runs, no scatter (see the benchmark)
+        starts = np.flatnonzero(np.r_[True, segment_ids[1:] != segment_ids[:-1]])
+        out = np.zeros((n,) + data.shape[1:], dtype=data.dtype)
+        out[segment_ids[starts]] = np.add.reduceat(data, starts, axis=0)
+        return out
+    out = _segment_kernel(xp, data, segment_ids, n, kind)
     if kind in ("max", "min"):
         # TF's sorted segment max/min give 0 for an empty segment
         counts = xp.bincount(segment_ids, minlength=out.shape[0])
@@ -321,8 +330,15 @@ def _segment_grad(op_, dy):
         counts = unsorted_segment_sum(A.ones_like(data), ids, n)
         return [_gather_segments(dy / M.maximum(counts, 1.0), ids)] + [None] + extra
     if kind == "prod":
-        y = op_.outputs[0]
-        return [_gather_segments(dy * y, ids) / data] + [None] + extra
+        # y / x, except where x is 0: then the product of the others (0 if another is 0)
+        zero = M.equal(data, A.zeros_like(data))
+        one = A.ones_like(data)
+        n_zero = unsorted_segment_sum(M.cast(zero, data.dtype), ids, n)
+        others = _unsorted_segment_reduce(M.where(zero, one, data), ids, n, kind="prod")
+        y_over_x = _gather_segments(op_.outputs[0], ids) / M.where(zero, one, data)
+        at_zero = M.where(M.equal(_gather_segments(n_zero, ids), one), _gather_segments(
+            others, ids), A.zeros_like(data))
+        return [_gather_segments(dy, ids) * M.where(zero, at_zero, y_over_x)] + [None] + extra
     # max / min: the gradient is split evenly between the elements that attain it
     y = op_.outputs[0]
     hit = M.cast(M.equal(data, _gather_segments(y, ids)), data.dtype)
@@ -390,114 +406,6 @@ unsorted_segment_mean = _unsorted_api("mean", "UnsortedSegmentMean")
 unsorted_segment_max = _unsorted_api("max", "UnsortedSegmentMax")
 unsorted_segment_min = _unsorted_api("min", "UnsortedSegmentMin")
 unsorted_segment_prod = _unsorted_api("prod", "UnsortedSegmentProd")
-
-
-# ----- scatter updates on variables -------------------------------------------------------------
-def _scatter_shape(node: NodeSpec):
-    ref, idx, upd = node.inputs
-    _require_int(node, 1, "indices")
-    if ref.dtype != upd.dtype:
-        node.fail(f"updates dtype {upd.dtype.name} differs from variable dtype "
-                  f"{ref.dtype.name}", TypeError)
-    if ref.shape.ndims is not None and idx.shape.ndims is not None and upd.shape.ndims:
-        want = idx.shape.concatenate(ref.shape[1:])
-        if not want.is_compatible_with(upd.shape):
-            node.fail(f"updates must have shape indices.shape + variable.shape[1:] = {want}, "
-                      f"got {upd.shape}")
-    return ref.shape, ref.dtype
-
-
-_SCATTER_UFUNC = {"add": np.add, "sub": np.subtract, "mul": np.multiply,
-                  "div": np.true_divide, "max": np.maximum, "min": np.minimum}
-
-
-@op("ScatterUpdateOp", shape=_scatter_shape, ref_inputs=(0,), stateful=True)
-def _scatter(xp, ref, indices, updates, *, mode, use_locking=False):
-    old = ref.get()
-    n = old.shape[0]
-    if indices.size and (int(indices.min()) < 0 or int(indices.max()) >= n):
-        bad = indices[(indices < 0) | (indices >= n)].reshape(-1)[0]
-        raise IndexError(f"indices contains {int(bad)}, which is not in [0, {n}) "
-                         f"(variable {ref.name})")
-    new = old.copy()                   # values are replaced, never changed in place
-    upd = xp.broadcast_to(updates, indices.shape + old.shape[1:])
-    if mode == "update":
-        new[indices] = upd
-    elif mode == "div" and old.dtype.kind in "iu":
-        xp.floor_divide.at(new, indices, upd)
-    else:
-        _SCATTER_UFUNC[mode].at(new, indices, upd)
-    ref.set(new)
-    return new
-
-
-NotDifferentiable("ScatterUpdateOp")
-
-
-def _scatter_api(mode: str, type_name: str):
-    def scatter(ref, indices, updates, use_locking: bool = False, name=None) -> Tensor:
-        r = _ref_tensor(ref)
-        return _scatter(r, indices, convert_to_tensor(updates, dtype=r.dtype), mode=mode,
-                        name=name or type_name)
-    scatter.__name__ = f"scatter_{mode}"
-    scatter.__doc__ = (f"``tf.scatter_{mode}``: applies ``updates`` ({mode}) to the rows "
-                       "``indices`` of the variable ``ref``; evaluates to its new value.")
-    return scatter
-
-
-scatter_update = _scatter_api("update", "ScatterUpdate")
-scatter_add = _scatter_api("add", "ScatterAdd")
-scatter_sub = _scatter_api("sub", "ScatterSub")
-scatter_mul = _scatter_api("mul", "ScatterMul")
-scatter_div = _scatter_api("div", "ScatterDiv")
-scatter_max = _scatter_api("max", "ScatterMax")
-scatter_min = _scatter_api("min", "ScatterMin")
-
-
-def _scatter_nd_shape(node: NodeSpec):
-    ref, idx, upd = node.inputs
-    _require_int(node, 1, "indices")
-    if ref.dtype != upd.dtype:
-        node.fail(f"updates dtype {upd.dtype.name} differs from variable dtype "
-                  f"{ref.dtype.name}", TypeError)
-    return ref.shape, ref.dtype
-
-
-@op("ScatterNdUpdateOp", shape=_scatter_nd_shape, ref_inputs=(0,), stateful=True)
-def _scatter_nd_ref(xp, ref, indices, updates, *, mode, use_locking=False):
-    new = ref.get().copy()
-    k = indices.shape[-1]
-    key = tuple(indices[..., j] for j in builtins.range(k))
-    if mode == "update":
-        new[key] = updates
-    else:
-        _SCATTER_UFUNC[mode].at(new, key, updates)
-    ref.set(new)
-    return new
-
-
-NotDifferentiable("ScatterNdUpdateOp")
-
-
-def scatter_nd_update(ref, indices, updates, use_locking: bool = True, name=None) -> Tensor:
-    """``tf.scatter_nd_update``: ``ref[indices[..., 0], indices[..., 1], ...] = updates``."""
-    r = _ref_tensor(ref)
-    return _scatter_nd_ref(r, indices, convert_to_tensor(updates, dtype=r.dtype), mode="update",
-                           name=name or "ScatterNdUpdate")
-
-
-def scatter_nd_add(ref, indices, updates, use_locking: bool = False, name=None) -> Tensor:
-    """``tf.scatter_nd_add``: adds ``updates`` at the ``indices`` of the variable."""
-    r = _ref_tensor(ref)
-    return _scatter_nd_ref(r, indices, convert_to_tensor(updates, dtype=r.dtype), mode="add",
-                           name=name or "ScatterNdAdd")
-
-
-def scatter_nd_sub(ref, indices, updates, use_locking: bool = False, name=None) -> Tensor:
-    r = _ref_tensor(ref)
-    return _scatter_nd_ref(r, indices, convert_to_tensor(updates, dtype=r.dtype), mode="sub",
-                           name=name or "ScatterNdSub")
-
 
 # ----- space/depth shuffles, meshgrid, linspace ------------------------------------------------
 def _nhwc(x: Tensor, data_format: str):
@@ -614,3 +522,10 @@ def log_sigmoid(x, name=None) -> Tensor:
         x = convert_to_tensor(x)
         zero = convert_to_tensor(0, dtype=x.dtype)
         return M.subtract(M.minimum(x, zero), M.log1p(M.exp(-M.abs(x))), name=scope)
+
+
+from flowgrad.ops.partition_ops import (bincount, confusion_matrix, dynamic_partition,  # noqa: E402,F401
+                                        dynamic_stitch, reduce_euclidean_norm, roll)
+from flowgrad.ops.scatter_ops import (scatter_add, scatter_div, scatter_max, scatter_min,  # noqa: E402,F401
+                                      scatter_mul, scatter_nd_add, scatter_nd_sub,
+                                      scatter_nd_update, scatter_sub, scatter_update)

@@ -48,7 +48,7 @@ def clip_by_global_norm(t_list, clip_norm, use_norm=None, name=None):
     if isinstance(t_list, (str, bytes)) or not hasattr(t_list, "__iter__"):
         raise TypeError("t_list should be a sequence")
     t_list = list(t_list)
-    with name_scope(name, "clip_by_global_norm") as scope:
+    with name_scope(name, "clip_by_global_norm"):
         norm = global_norm(t_list) if use_norm is None else convert_to_tensor(use_norm)
         clip = convert_to_tensor(clip_norm, dtype=norm.dtype)
         scale = clip * M.minimum(1.0 / norm, 1.0 / clip)

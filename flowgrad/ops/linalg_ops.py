@@ -8,7 +8,6 @@ are built from graph ops, so second-order gradients work where the rule is smoot
 from __future__ import annotations
 
 import builtins
-import string
 
 import numpy as np
 
@@ -20,23 +19,13 @@ from flowgrad.framework.shapes import TensorShape
 from flowgrad.ops import array_ops as A
 from flowgrad.ops import math_ops as M
 from flowgrad.ops import reduce_ops as R
+from flowgrad.ops.diag_ops import (_matrix_dims, adjoint, diag, diag_part, matrix_band_part,  # noqa: F401
+                                   matrix_diag, matrix_diag_part, matrix_set_diag)
+from flowgrad.ops.einsum_ops import cross, einsum, matvec, tensordot  # noqa: F401
 
 
 def _adj(x: Tensor) -> Tensor:
-    return A.matrix_transpose(x)
-
-
-def _matrix_dims(node: NodeSpec, x: Tensor, square: bool = True):
-    """(batch dims, m, n) of a matrix input; fails naming the op if it is not one."""
-    if x.shape.ndims is None:
-        return None
-    if x.shape.ndims < 2:
-        node.fail(f"needs a matrix or a batch of matrices (rank >= 2), got rank "
-                  f"{x.shape.ndims}")
-    *batch, m, n = x.shape.as_list()
-    if square and m is not None and n is not None and m != n:
-        node.fail(f"needs square matrices, got {m}x{n}")
-    return batch, m, n
+    return adjoint(x)
 
 
 def _square_matrix_shape(node: NodeSpec):
@@ -264,184 +253,6 @@ def cholesky_solve(chol, rhs, name=None) -> Tensor:
         return matrix_triangular_solve(chol, y, lower=True, adjoint=True)
 
 
-# ----- Diagonals and band parts ---------------------------------------------------------------
-def _diag_shape(node: NodeSpec):
-    x = node.inputs[0]
-    if x.shape.ndims is None:
-        return TensorShape(None), x.dtype
-    if x.shape.ndims == 0:
-        node.fail("diagonal must be at least rank 1")
-    return x.shape.concatenate(x.shape), x.dtype
-
-
-@op("Diag", shape=_diag_shape)
-def _diag(xp, diagonal):
-    n = diagonal.size
-    out = xp.zeros((n, n), dtype=diagonal.dtype)
-    idx = xp.arange(n)
-    out[idx, idx] = diagonal.reshape(-1)
-    return out.reshape(diagonal.shape + diagonal.shape)
-
-
-@_diag.grad
-def _diag_grad(op, dy):
-    return [diag_part(dy)]
-
-
-def diag(diagonal, name=None) -> Tensor:
-    """``tf.diag``: a tensor of rank ``2k`` with ``diagonal`` (rank ``k``) on its diagonal."""
-    return _diag(diagonal, name=name or "Diag")
-
-
-def _diag_part_shape(node: NodeSpec):
-    x = node.inputs[0]
-    if x.shape.ndims is None:
-        return TensorShape(None), x.dtype
-    r = x.shape.ndims
-    if r % 2 or r == 0:
-        node.fail(f"input must have an even, nonzero rank, got {r}")
-    a, b = x.shape[: r // 2], x.shape[r // 2:]
-    if not a.is_compatible_with(b):
-        node.fail(f"the first half of the dimensions {a} must equal the second half {b}")
-    return a.merge_with(b), x.dtype
-
-
-@op("DiagPart", shape=_diag_part_shape)
-def _diag_part(xp, input):  # noqa: A002
-    half = input.shape[: input.ndim // 2]
-    n = int(np.prod(half)) if half else 1
-    idx = xp.arange(n)
-    return input.reshape(n, n)[idx, idx].reshape(half)
-
-
-@_diag_part.grad
-def _diag_part_grad(op, dy):
-    return [diag(dy)]
-
-
-def diag_part(input, name=None) -> Tensor:  # noqa: A002
-    """``tf.diag_part``: the inverse of ``tf.diag``."""
-    return _diag_part(input, name=name or "DiagPart")
-
-
-def _matrix_diag_shape(node: NodeSpec):
-    x = node.inputs[0]
-    if x.shape.ndims is None:
-        return TensorShape(None), x.dtype
-    if x.shape.ndims < 1:
-        node.fail("diagonal must be at least rank 1")
-    return x.shape.concatenate([x.shape[-1]]), x.dtype
-
-
-@op("MatrixDiag", shape=_matrix_diag_shape)
-def _matrix_diag(xp, diagonal):
-    n = diagonal.shape[-1]
-    out = xp.zeros(diagonal.shape + (n,), dtype=diagonal.dtype)
-    idx = xp.arange(n)
-    out[..., idx, idx] = diagonal
-    return out
-
-
-@_matrix_diag.grad
-def _matrix_diag_grad(op, dy):
-    return [matrix_diag_part(dy)]
-
-
-def matrix_diag(diagonal, name=None) -> Tensor:
-    """``tf.matrix_diag``: batched square matrices with ``diagonal[..., i]`` on the diagonal."""
-    return _matrix_diag(diagonal, name=name or "MatrixDiag")
-
-
-def _matrix_diag_part_shape(node: NodeSpec):
-    x = node.inputs[0]
-    dims = _matrix_dims(node, x, square=False)
-    if dims is None:
-        return TensorShape(None), x.dtype
-    batch, m, n = dims
-    k = None if m is None or n is None else min(m, n)
-    return TensorShape(batch + [k]), x.dtype
-
-
-@op("MatrixDiagPart", shape=_matrix_diag_part_shape)
-def _matrix_diag_part(xp, input):  # noqa: A002
-    return xp.diagonal(input, axis1=-2, axis2=-1).copy()
-
-
-@_matrix_diag_part.grad
-def _matrix_diag_part_grad(op, dy):
-    return [matrix_set_diag(A.zeros_like(op.inputs[0]), dy)]
-
-
-def matrix_diag_part(input, name=None) -> Tensor:  # noqa: A002
-    """``tf.matrix_diag_part``: the main diagonal of each matrix, ``[..., min(m, n)]``."""
-    return _matrix_diag_part(input, name=name or "MatrixDiagPart")
-
-
-def _matrix_set_diag_shape(node: NodeSpec):
-    x, d = node.inputs
-    if x.dtype != d.dtype:
-        node.fail(f"diagonal dtype {d.dtype.name} differs from input dtype {x.dtype.name}",
-                  TypeError)
-    dims = _matrix_dims(node, x, square=False)
-    if dims is not None and d.shape.ndims is not None:
-        batch, m, n = dims
-        k = None if m is None or n is None else min(m, n)
-        if not TensorShape(batch + [k]).is_compatible_with(d.shape):
-            node.fail(f"diagonal must have shape {TensorShape(batch + [k])}, got {d.shape}")
-    return x.shape, x.dtype
-
-
-@op("MatrixSetDiag", shape=_matrix_set_diag_shape)
-def _matrix_set_diag(xp, input, diagonal):  # noqa: A002
-    out = input.copy()
-    k = min(input.shape[-2:])
-    idx = xp.arange(k)
-    out[..., idx, idx] = diagonal
-    return out
-
-
-@_matrix_set_diag.grad
-def _matrix_set_diag_grad(op, dy):
-    d = op.inputs[1]
-    return [matrix_set_diag(dy, A.zeros_like(d)), matrix_diag_part(dy)]
-
-
-def matrix_set_diag(input, diagonal, name=None) -> Tensor:  # noqa: A002
-    """``tf.matrix_set_diag``: ``input`` with its main diagonals replaced by ``diagonal``."""
-    return _matrix_set_diag(input, diagonal, name=name or "MatrixSetDiag")
-
-
-def _band_part_shape(node: NodeSpec):
-    x = node.inputs[0]
-    _matrix_dims(node, x, square=False)
-    return x.shape, x.dtype
-
-
-@op("MatrixBandPart", shape=_band_part_shape)
-def _matrix_band_part(xp, input, *, num_lower, num_upper):  # noqa: A002
-    m, n = input.shape[-2:]
-    d = xp.arange(n)[None, :] - xp.arange(m)[:, None]   # column - row
-    keep = xp.ones((m, n), dtype=bool)
-    if num_lower >= 0:
-        keep &= d >= -num_lower
-    if num_upper >= 0:
-        keep &= d <= num_upper
-    return xp.where(keep, input, xp.zeros((), dtype=input.dtype))
-
-
-@_matrix_band_part.grad
-def _matrix_band_part_grad(op, dy):
-    return [matrix_band_part(dy, op.attrs["num_lower"], op.attrs["num_upper"])]
-
-
-def matrix_band_part(input, num_lower, num_upper, name=None) -> Tensor:  # noqa: A002
-    """``tf.matrix_band_part``: keeps ``num_lower`` sub- and ``num_upper`` super-diagonals
-    (a negative count keeps the whole triangle)."""
-    lo, up = (int(A._int_list(v, name_)[0]) for v, name_ in
-              ((num_lower, "num_lower"), (num_upper, "num_upper")))
-    return _matrix_band_part(input, num_lower=lo, num_upper=up, name=name or "MatrixBandPart")
-
-
 # ----- Composites ---------------------------------------------------------------------------
 def eye(num_rows, num_columns=None, batch_shape=None, dtype=_dt.float32, name=None) -> Tensor:
     """``tf.eye``: identity matrices ``[*batch_shape, num_rows, num_columns]``.
@@ -602,138 +413,61 @@ def _svd_uv(xp, input, *, full_matrices=False):  # noqa: A002
 NotDifferentiable("SvdUV")
 
 
-# ----- einsum -------------------------------------------------------------------------------
-def _parse_einsum(equation: str, ranks: list[int | None]) -> tuple[list[str], str]:
-    """Input and output subscripts with ``...`` expanded into explicit letters."""
-    eq = equation.replace(" ", "")
-    lhs, arrow, rhs = eq.partition("->")
-    subs = lhs.split(",")
-    if len(subs) != len(ranks):
-        raise ValueError(f"einsum equation '{equation}' names {len(subs)} operands but "
-                         f"{len(ranks)} were given")
-    used = set(c for c in eq if c.isalpha())
-    free = [c for c in string.ascii_letters if c not in used]
-    ell_rank = 0
-    for s, r in zip(subs, ranks):
-        if "..." in s:
-            if r is None:
-                raise ValueError(f"einsum '{equation}': an operand with '...' needs a known "
-                                 "rank")
-            ell_rank = max(ell_rank, r - (len(s) - 3))
-    ell = "".join(free[:ell_rank])
-    out_subs = []
-    for s, r in zip(subs, ranks):
-        if "..." in s:
-            k = r - (len(s) - 3)
-            s = s.replace("...", ell[ell_rank - k:])
-        elif r is not None and r != len(s):
-            raise ValueError(f"einsum '{equation}': subscripts '{s}' name {len(s)} axes but "
-                             f"the operand has rank {r}")
-        out_subs.append(s)
-    if arrow:
-        out = rhs.replace("...", ell)
-    else:   # implicit mode: broadcast letters, then letters seen once, alphabetically
-        counts: dict[str, int] = {}
-        for s in out_subs:
-            for c in s:
-                counts[c] = counts.get(c, 0) + 1
-        out = ell + "".join(sorted(c for c, k in counts.items() if k == 1 and c not in ell))
-    for c in out:
-        if not any(c in s for s in out_subs):
-            raise ValueError(f"einsum '{equation}': output subscript '{c}' does not appear in "
-                             "any input")
-    return out_subs, out
+# ----- symmetric eigendecomposition, least squares ----------------------------------------------
+def _eig_shape(node: NodeSpec):
+    require_float(node, 0)
+    x = node.inputs[0]
+    dims = _matrix_dims(node, x)
+    if dims is None:
+        return [(TensorShape(None), x.dtype)] * 2
+    batch, m, _ = dims
+    return [(TensorShape(batch + [m]), x.dtype), (x.shape, x.dtype)]
 
 
-def _einsum_shape(node: NodeSpec):
-    subs, out = node.attrs["subscripts"], node.attrs["output"]
-    sizes: dict[str, int | None] = {}
-    for s, t in zip(subs, node.inputs):
-        if t.shape.ndims is None:
-            continue
-        for c, d in zip(s, t.shape.as_list()):
-            if d is None or d == 1:
-                sizes.setdefault(c, None if d is None else 1)
-                continue
-            if sizes.get(c) not in (None, 1, d):
-                node.fail(f"dimension '{c}' has size {sizes[c]} in one operand and {d} in "
-                          "another")
-            sizes[c] = d
-    dt = node.inputs[0].dtype
-    for t in node.inputs[1:]:
-        if t.dtype != dt:
-            node.fail(f"all operands must have the same dtype, got {dt.name} and "
-                      f"{t.dtype.name}", TypeError)
-    return TensorShape([sizes.get(c) for c in out]), dt
+@op("SelfAdjointEigV2", shape=_eig_shape)
+def _self_adjoint_eig(xp, input, *, compute_v=True):  # noqa: A002
+    e, v = xp.linalg.eigh(input, UPLO="L")
+    return e, v
 
 
-@op("Einsum", shape=_einsum_shape)
-def _einsum(xp, *inputs, subscripts, output):
-    return xp.asarray(xp.einsum(",".join(subscripts) + "->" + output, *inputs))
+@_self_adjoint_eig.grad
+def _self_adjoint_eig_grad(op_, de, dv):
+    # TF's rule: V (diag(de) + F o (V^T dV)) V^T with F_ij = 1 / (e_j - e_i) off the
+    # diagonal; the op reads only the lower triangle, so the result is folded onto it.
+    e, v = op_.outputs
+    diff = A.expand_dims(e, -2) - A.expand_dims(e, -1)
+    off = M.logical_not(M.cast(_eye_like(v, A.shape(v)[-1]), _dt.bool_))
+    safe = M.where(off, diff, A.ones_like(diff))
+    f = M.where(off, M.reciprocal(safe), A.zeros_like(diff))
+    inner = matrix_diag(de) + f * M.matmul(v, dv, transpose_a=True)
+    da = M.matmul(v, M.matmul(inner, v, transpose_b=True))
+    da = matrix_band_part(da + _adj(da), -1, 0)
+    return [matrix_set_diag(da, 0.5 * matrix_diag_part(da))]
 
 
-@_einsum.grad
-def _einsum_grad(op, dy):
-    subs, out = op.attrs["subscripts"], op.attrs["output"]
-    return [_einsum_operand_grad(op.inputs, subs, out, dy, k) for k in builtins.range(len(subs))]
+def self_adjoint_eig(tensor, name=None):
+    """``tf.self_adjoint_eig``: ``(e, v)``: eigenvalues in ascending order and eigenvectors
+    (columns) of symmetric matrices; only the lower triangle is read."""
+    return tuple(_self_adjoint_eig(tensor, name=name or "SelfAdjointEigV2"))
 
 
-def _einsum_operand_grad(inputs, subs, out, dy, k):
-    """d(sum dy * einsum)/d(operand k): an einsum of ``dy`` with the other operands."""
-    x = inputs[k]
-    target = subs[k]
-    used = set("".join(subs) + out)
-    fresh = iter(c for c in string.ascii_letters if c not in used)
-    # a letter repeated within operand k (a diagonal) is renamed and tied by an identity
-    ops_, ops_subs = [dy] + [t for i, t in enumerate(inputs) if i != k], \
-        [out] + [s for i, s in enumerate(subs) if i != k]
-    renamed = []
-    seen: dict[str, int] = {}
-    for pos, c in enumerate(target):
-        if c in seen:
-            n = x.shape[pos]
-            if n is None:
-                raise ValueError("the gradient of einsum with a repeated subscript needs a "
-                                 "static size for that axis")
-            c2 = next(fresh)
-            ops_.append(constant(np.eye(n, dtype=x.dtype.np)))
-            ops_subs.append(c + c2)
-            renamed.append(c2)
-        else:
-            seen[c] = pos
-            renamed.append(c)
-    available = set("".join(ops_subs))
-    kept = "".join(c for c in renamed if c in available)
-    g = _einsum(ops_, subscripts=tuple(ops_subs), output=kept)
-    if len(kept) == len(renamed):
-        return g
-    # letters summed within operand k alone: their gradient is dy broadcast along them
-    dims = []
-    for c in renamed:
-        dims.append(-1 if c in available else 1)
-    shape_ = [A.shape(g)[kept.index(c)] if c in available else 1 for c in renamed]
-    g = A.reshape(g, A.stack([convert_to_tensor(s, _dt.int32) if not isinstance(s, Tensor)
-                              else s for s in shape_]))
-    return A.broadcast_to(g, A.shape(x))
+def self_adjoint_eigvals(tensor, name=None) -> Tensor:
+    """``tf.self_adjoint_eigvals``: the eigenvalues of symmetric matrices, ascending."""
+    return self_adjoint_eig(tensor, name=name)[0]
 
 
-def einsum(equation: str, *inputs, **kwargs) -> Tensor:
-    """``tf.einsum``: Einstein summation over the operands (``...`` and implicit output
-    supported); differentiable in every operand.
-
-    >>> import flowgrad as tf
-    >>> tf.Session().run(tf.einsum("ij,jk->ik", [[1.0, 2.0]], [[3.0], [4.0]])).tolist()
-    [[11.0]]
-    """
-    name = kwargs.pop("name", None)
-    if kwargs:
-        raise TypeError(f"einsum got unexpected keyword arguments {sorted(kwargs)}")
-    if len(inputs) == 1 and isinstance(inputs[0], list | tuple) and \
-            equation.count(",") + 1 != 1:
-        inputs = tuple(inputs[0])
-    tensors = [convert_to_tensor(t) for t in inputs]
-    if tensors and not all(t.dtype == tensors[0].dtype for t in tensors[1:]):
-        tensors = [convert_to_tensor(t, dtype=tensors[0].dtype) if not isinstance(t, Tensor)
-                   else t for t in tensors]
-    subs, out = _parse_einsum(equation, [t.shape.ndims for t in tensors])
-    return _einsum(tensors, subscripts=tuple(subs), output=out, name=name or "einsum")
+def matrix_solve_ls(matrix, rhs, l2_regularizer=0.0, fast: bool = True, name=None) -> Tensor:
+    """``tf.matrix_solve_ls``: least-squares solutions of ``matrix @ X = rhs`` (with an L2
+    regulariser), by the normal equations and a Cholesky factorisation as TF's fast path."""
+    with name_scope(name, "matrix_solve_ls"):
+        a = convert_to_tensor(matrix)
+        b = convert_to_tensor(rhs, dtype=a.dtype)
+        m, n = a.shape[-2], a.shape[-1]
+        lam = convert_to_tensor(l2_regularizer, dtype=a.dtype)
+        if m is not None and n is not None and m < n:   # underdetermined: minimum norm
+            gram = M.matmul(a, a, transpose_b=True)
+            gram = gram + lam * _eye_like(gram, A.shape(gram)[-1])
+            return M.matmul(a, cholesky_solve(cholesky(gram), b), transpose_a=True)
+        gram = M.matmul(a, a, transpose_a=True)
+        gram = gram + lam * _eye_like(gram, A.shape(gram)[-1])
+        return cholesky_solve(cholesky(gram), M.matmul(a, b, transpose_a=True))

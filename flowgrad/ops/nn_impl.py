@@ -1,5 +1,5 @@
-"""``tf.nn`` functions composed from primitive ops: dropout, normalisation, moments,
-batch normalisation and embedding lookups. Their gradients come from the primitives."""
+"""``tf.nn`` functions composed from primitive ops: dropout, normalisation, moments and
+batch normalisation. Their gradients come from the primitives."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from flowgrad.framework import dtypes as _dt
 from flowgrad.framework.graph import Tensor, name_scope
 from flowgrad.framework.registry import convert_to_tensor
 from flowgrad.ops import array_ops as A
-from flowgrad.ops import clip_ops
 from flowgrad.ops import math_ops as M
 from flowgrad.ops import reduce_ops as R
 from flowgrad.ops import state_ops as S
@@ -168,58 +167,3 @@ def _count(x: Tensor, axes) -> Tensor:
         return convert_to_tensor(float(np.prod(known)), dtype=x.dtype)
     shp = A.shape(x)
     return M.cast(R.reduce_prod(A.gather(shp, axes)), x.dtype)
-
-
-# ----- Embeddings -----------------------------------------------------------------------------
-def embedding_lookup(params, ids, partition_strategy="mod", name=None, validate_indices=True,
-                     max_norm=None):
-    """Rows of ``params`` (one tensor, or a list of shards) at ``ids``.
-
-    With several shards, ``"mod"`` places id ``i`` in shard ``i % n`` at row ``i // n``;
-    ``"div"`` splits the id range into contiguous blocks (TF1's two strategies).
-    """
-    if partition_strategy not in ("mod", "div"):
-        raise ValueError(f"Unrecognized partition strategy: {partition_strategy}")
-    if isinstance(params, (list, tuple)):
-        params = list(params)
-        if not params:
-            raise ValueError("Need at least one param")
-    else:
-        params = [params]
-    with name_scope(name, "embedding_lookup") as scope:
-        ids = convert_to_tensor(ids)
-        if len(params) == 1:
-            table = params[0]
-        elif partition_strategy == "div":
-            table = A.concat([convert_to_tensor(p) for p in params], 0)
-        else:
-            table = _interleave([convert_to_tensor(p) for p in params])
-        out = A.gather(table, ids, name=scope if max_norm is None else None)
-        if max_norm is not None:
-            rank = out.shape.ndims
-            if rank is None:
-                raise ValueError("embedding_lookup with max_norm needs params of known rank")
-            p_rank = table.shape.ndims
-            axes = list(range(rank - p_rank + 1, rank))
-            out = clip_ops.clip_by_norm(out, max_norm, axes=axes or None, name=scope)
-        return out
-
-
-def _interleave(shards: list[Tensor]) -> Tensor:
-    """The full table of a ``"mod"``-sharded embedding: row ``i`` is ``shards[i % n][i // n]``."""
-    n = len(shards)
-    sizes = [s.shape[0] for s in shards]
-    if any(s is None for s in sizes):
-        raise ValueError("embedding_lookup with partition_strategy='mod' needs shards whose "
-                         "first dimension is known when the graph is built")
-    rows = max(sizes)
-    padded = []
-    for s, size in zip(shards, sizes):
-        if size < rows:
-            pad = [[0, rows - size]] + [[0, 0]] * (s.shape.ndims - 1)
-            s = A.pad(s, pad)
-        padded.append(s)
-    st = A.stack(padded, axis=1)   # [rows, n, ...]
-    rest = st.shape.as_list()[2:]
-    flat = A.reshape(st, [rows * n] + [d if d is not None else -1 for d in rest])
-    return A.slice(flat, [0] + [0] * len(rest), [sum(sizes)] + [-1] * len(rest))

@@ -64,6 +64,41 @@ class Variable:
             collections.append(GraphKeys.TRAINABLE_VARIABLES)
         g.add_to_collections(collections, self)
 
+    @classmethod
+    def from_variable_def(cls, variable_def: dict, import_scope: str | None = None,
+                          graph=None) -> "Variable":
+        """A Variable over ops that already exist (rebuilt from a meta-graph): TF's
+        ``variable_def`` as a dict of op/tensor names (``variable_name``,
+        ``initializer_name``, ``snapshot_name``, ``initial_value_name``, ``trainable``)."""
+        g = graph or get_default_graph()
+        prefix = (import_scope.rstrip("/") + "/") if import_scope else ""
+
+        def element(key):
+            name = variable_def.get(key)
+            if name is None:
+                return None
+            return g.as_graph_element(prefix + name)
+
+        self = cls.__new__(cls)
+        var = element("variable_name")
+        self._variable = var if isinstance(var, Tensor) else var.outputs[0]
+        self._initializer_op = element("initializer_name")
+        self._snapshot = element("snapshot_name")
+        init = element("initial_value_name")
+        self._initial_value = init if init is not None else self._initializer_op.inputs[1]
+        self._trainable = bool(variable_def.get("trainable", True))
+        self._constraint = None
+        self._save_slice_info = None
+        return self
+
+    def to_variable_def(self) -> dict:
+        """The names that ``from_variable_def`` needs to rebuild this Variable."""
+        return {"variable_name": self._variable.name,
+                "initializer_name": self._initializer_op.name,
+                "snapshot_name": self._snapshot.name,
+                "initial_value_name": self._initial_value.name,
+                "trainable": self._trainable}
+
     # --- identity ---------------------------------------------------------------------
     @property
     def name(self) -> str:
@@ -399,6 +434,8 @@ def _true_getter(full, shape=None, dtype=None, initializer=None, regularizer=Non
     store, stack = _store()
     scope = stack[-1]
     reuse = scope.reuse
+    if dtype is None and isinstance(initializer, Tensor):
+        dtype = initializer.dtype        # TF1: a tensor initializer gives its own dtype
     dtype = _dt.as_dtype(dtype) if dtype is not None else scope.dtype
     if full in store.vars:
         if reuse is None or reuse is False:

@@ -120,6 +120,10 @@ class FlagValues:
     # --- access -----------------------------------------------------------------------
     def __getattr__(self, name: str):
         flags = object.__getattribute__(self, "_flags")
+        if name == "__flags":           # old TF1 code iterates FLAGS.__flags
+            if not object.__getattribute__(self, "_parsed"):
+                self(sys.argv, known_only=True)
+            return dict(flags)
         if name not in flags:
             raise AttributeError(f"Unknown command line flag '{name}'")
         if not object.__getattribute__(self, "_parsed"):
@@ -142,6 +146,12 @@ class FlagValues:
 
     def __len__(self) -> int:
         return len(self._flags)
+
+    def _parse_flags(self, args=None) -> list[str]:
+        """TF <= 1.4's private parse call: parses ``args`` (default ``sys.argv[1:]``)
+        ignoring unknown flags; returns the arguments left over."""
+        return self([sys.argv[0]] + list(sys.argv[1:] if args is None else args),
+                    known_only=True)[1:]
 
     def is_parsed(self) -> bool:
         return self._parsed

@@ -26,6 +26,9 @@ import functools
 import itertools
 from typing import Callable
 
+import numpy as np
+
+import flowgrad.compiler as _compiler
 from flowgrad.compiler import codegen, ir, passes
 from flowgrad.compiler.flags import CompilerOptions
 from flowgrad.framework import errors
@@ -39,13 +42,14 @@ class Plan:
 
     __slots__ = ("fn", "feeds", "fetches", "targets", "ops", "line_ops", "filename",
                  "alias_out", "source", "namespace", "program", "codes", "generic",
-                 "specialized_source", "options", "_recorded", "__weakref__")
+                 "specialized_source", "specialized", "options", "_recorded", "__weakref__")
 
     def __init__(self) -> None:
         self.line_ops: dict[int, Operation] = {}
         self.alias_out: tuple[bool, ...] = ()
         self.codes: dict[str, tuple[str, dict]] = {}
         self.specialized_source: str | None = None
+        self.specialized = None     # (guarded feed shapes, program) once specialized
         self._recorded: dict = {}
 
 
@@ -93,10 +97,18 @@ def compile_plan(fetch_tensors: list[Tensor], target_ops: list[Operation],
                  ref_of: Callable[[Tensor], object], options: CompilerOptions | None = None,
                  env: codegen.Env | None = None) -> Plan:
     """Builds the plan; ``bind(op)`` gives an op's kernel with xp/attrs/ctx bound."""
-    opts = options if options is not None else CompilerOptions()
+    session = getattr(bind, "__self__", None)
+    if options is None:
+        # a sub-plan (a branch or loop body) of a session's run: the session's passes, but
+        # no in-place updates, since the session's run may still fail after the sub-plan
+        opts = getattr(session, "_options", None) or _compiler.options
+        opts = opts.copy(inplace_updates=False)
+    else:
+        opts = options
     if env is None:
-        import numpy as np  # noqa: PLC0415
-        env = codegen.Env(np, {}, {}, _no_take)
+        env = getattr(session, "_env", None)
+    if env is None:     # no session's store to read from: variables through their kernels
+        env = codegen.Env(np, None, None, None)
     fed = set(feed_tensors)
     ops = prune(fetch_tensors, target_ops, fed)
     for o in ops:
@@ -151,13 +163,21 @@ def compile_plan(fetch_tensors: list[Tensor], target_ops: list[Operation],
 
         def first_run(*feed_values):
             out = recorder(*feed_values)
-            _specialize(plan, program, emit, feed_values)
+            if all(type(v) is np.ndarray for v in feed_values):
+                _specialize(plan, program, emit, feed_values)
+            else:           # only arrays' shapes can be guarded
+                plan.fn = generic
+                plan._recorded = {}
             return out
         plan.fn = first_run
     return plan
 
 
 def _specialize(plan: Plan, program, emit, feed_values) -> None:
+    if not all(hasattr(v, "shape") for v in feed_values):
+        plan.fn = plan.generic          # non-array feeds (loop histories): stay generic
+        plan._recorded = {}
+        return
     shapes = {t: tuple(s) for t, s in plan._recorded.items() if s is not None}
     guard = []
     for i, (t, v) in enumerate(zip(plan.feeds, feed_values)):
@@ -166,6 +186,7 @@ def _specialize(plan: Plan, program, emit, feed_values) -> None:
     prog = program(shapes)       # the fed shapes are guarded, so they are known
     fn, source, *_ = emit(prog, True, guard=guard, fallback=plan.generic)
     plan.specialized_source = source
+    plan.specialized = ([s for _, s in guard], prog)
     plan.fn = fn
     plan._recorded = {}
 
@@ -186,9 +207,3 @@ def failing_op(plan: Plan, tb) -> tuple[Operation | None, dict, str]:
 
 def partial_kernel(kernel: Callable, xp, attrs: dict) -> Callable:
     return functools.partial(kernel, xp, **attrs) if attrs else functools.partial(kernel, xp)
-
-
-def _no_take(ref, shape, dtype, op):
-    def take(w):
-        raise errors.InternalError(None, op, "in-place updates need a session")
-    return take

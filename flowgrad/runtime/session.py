@@ -54,6 +54,38 @@ class VarRef:
     def initialized(self) -> bool:
         return self.key in self.session._store
 
+    def writable_rows(self, indices):
+        """The variable's array, for a kernel to update the rows ``indices`` in place.
+
+        Sparse updates (an embedding's gradient) then cost O(rows), not O(variable): the
+        store's array is copied once into one the session owns, and the rows' old values
+        are logged so a failed run still rolls back.
+        """
+        s = self.session
+        arr = self.get()
+        if s._owned.get(self.key) is not arr:
+            arr = arr.copy()          # never write into an array a caller may hold
+            self.set(arr)
+            s._owned[self.key] = arr
+        undo = s._undo
+        if undo is not None and self.key not in undo:
+            xp = s._backend.xp
+            rows = xp.unique(xp.asarray(indices).reshape(-1))
+            undo[_RowUndo(arr, rows)] = None
+        return arr
+
+
+class _RowUndo:
+    """Rows of an array updated in place during a run, with their old values."""
+
+    __slots__ = ("arr", "rows", "old")
+
+    def __init__(self, arr, rows) -> None:
+        self.arr, self.rows, self.old = arr, rows, arr[rows].copy()
+
+    def restore(self) -> None:
+        self.arr[self.rows] = self.old
+
 
 class OpContext:
     """What a kernel that declares ``ctx`` gets: its op, session and device services."""
@@ -162,6 +194,11 @@ class BaseSession:
         self._feed_specs: dict = {}     # fed tensor -> (tensor, dtype, last accepted shape)
         self._options = _compiler.resolve(_compiler.options,
                                           getattr(config, "graph_options", None))
+        if self._on_device:
+            # constants, inlined numpy code and in-place tricks assume host arrays; on a
+            # device session only the graph rewrites that create no values apply
+            self._options = self._options.copy(fold=False, inline=False, buffer_reuse=False,
+                                               inplace_updates=False, specialize=False)
         self._env = _CodegenEnv(self._backend.xp, self._store, self._owned, self._take)
 
     # --- properties -----------------------------------------------------------------
@@ -254,13 +291,13 @@ class BaseSession:
         if plan is None:
             plan = self._compile(elements, feed_tensors)
             self._plans[key] = plan
-        if options is None:         # the fast path: no tracing
+        if options is None and not self._on_device:    # the fast path: no tracing, no copies
             self._undo = {}
             try:
                 values = plan.fn(*feed_values)
             except BaseException as e:
                 self._rollback()
-                raise _translate(self, plan, e) from (None if isinstance(e, errors.OpError)
+                raise _translate(plan, e, self) from (None if isinstance(e, errors.OpError)
                                                       else e)
             finally:
                 self._undo = None
@@ -284,18 +321,24 @@ class BaseSession:
     def _compile(self, elements, feed_tensors):
         fetch_tensors = [e for e in elements if isinstance(e, Tensor)]
         targets = [e for e in elements if isinstance(e, Operation)]
-        return compile_plan(fetch_tensors, targets, feed_tensors, self._bind, self._ref_of,
-                            self._options, self._env)
+        return self.compile_subplan(fetch_tensors, targets, feed_tensors)
+
+    def compile_subplan(self, fetch_tensors, target_ops, feed_tensors):
+        """A plan bound to this session (its variables, devices and compiler options);
+        ops that run sub-graphs (control flow, fused collectives) compile theirs here."""
+        return compile_plan(list(fetch_tensors), list(target_ops), list(feed_tensors),
+                            self._bind, self._ref_of, self._options, self._env)
 
     def _take(self, ref: VarRef, shape: tuple, dtype, op: Operation):
         """For in-place updates: gives the variable a buffer of its own (undo-logged)."""
         def take(w):
-            if w.shape != shape or w.dtype != dtype:
+            if getattr(w, "shape", None) != shape or getattr(w, "dtype", None) != dtype:
                 raise errors.InvalidArgumentError(
                     None, op, f"{op.type} '{op.name}': variable '{ref.name}' holds a value of "
-                    f"shape {w.shape} {w.dtype}, but the plan was compiled for {shape} "
+                    f"shape {np.shape(w)} {np.asarray(w).dtype}, but the plan was compiled for "
+                    f"{shape} "
                     f"{np.dtype(dtype)}")
-            own = w.copy()
+            own = np.array(w, copy=True)
             ref.set(own)
             self._owned[ref.key] = own
             return own
@@ -317,10 +360,11 @@ class BaseSession:
     def _feeds(self, feed_dict) -> tuple[list, list]:
         tensors, values = [], []
         specs = self._feed_specs
+        ndarray = np.ndarray
         for k, v in feed_dict.items():
-            spec = specs.get(k) if type(k) is Tensor else None
-            if spec is not None and type(v) is np.ndarray and v.shape == spec[2] and \
-                    v.dtype == spec[1]:
+            spec = specs.get(k)
+            if spec is not None and v.__class__ is ndarray and v.shape == spec[2] and \
+                    v.dtype is spec[1]:
                 tensors.append(spec[0])     # same dtype and shape as last time: accepted
                 values.append(v)
                 continue
@@ -350,7 +394,7 @@ class BaseSession:
             out = plan.fn(*feed_values)
         except BaseException as e:
             self._rollback()
-            raise _translate(self, plan, e) from (None if isinstance(e, errors.OpError) else e)
+            raise _translate(plan, e, self) from (None if isinstance(e, errors.OpError) else e)
         finally:
             self._undo = None
         if self._on_device:
@@ -359,16 +403,18 @@ class BaseSession:
 
     def _rollback(self) -> None:
         undo = self._undo or {}
-        for key, old in undo.items():
-            if old is _MISSING:
+        for key, old in reversed(list(undo.items())):
+            if type(key) is _RowUndo:
+                key.restore()
+            elif old is _MISSING:
                 self._store.pop(key, None)
             else:
                 self._store[key] = old
 
 
-def _translate(session, plan, e: BaseException) -> BaseException:
+def _translate(plan, e: BaseException, session=None) -> BaseException:
     op, local, line = failing_op(plan, e.__traceback__)
-    if isinstance(e, KeyError) and op is not None:
+    if isinstance(e, KeyError) and op is not None and session is not None:
         # an inlined variable read (``S[key]``) of an uninitialized variable
         refs = op._opdef.ref_inputs if op._opdef is not None else ()
         for var in [op] if op.type == "VariableV2" else [op.inputs[i].op for i in refs]:
@@ -384,6 +430,7 @@ def _translate(session, plan, e: BaseException) -> BaseException:
     if op is None or not isinstance(e, Exception):
         return e
     shapes = []
+    line = line.split("  # ", 1)[0]
     rhs = line.split("=", 1)[1] if "=" in line.split("(", 1)[0] else line
     args = [a.strip() for a in rhs.split("(", 1)[1].rsplit(")", 1)[0].split(",")] \
         if "(" in rhs else [w for w in rhs.replace("*", " ").replace("+", " ").replace(

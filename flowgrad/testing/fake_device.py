@@ -38,6 +38,11 @@ def _refuse_host(values) -> None:
             _refuse_host(v)
 
 
+def _to_host(a):
+    """CuPy's ``asnumpy``: a host copy."""
+    return np.array(a.view(np.ndarray) if isinstance(a, DeviceArray) else a)
+
+
 def _wrap(out):
     if isinstance(out, np.generic):          # like CuPy: 0-d results stay device arrays
         return np.asarray(out).view(DeviceArray)
@@ -59,6 +64,8 @@ class _StrictNumpy(types.ModuleType):
         self._module = module
 
     def __getattr__(self, name):
+        if name == "asnumpy":
+            return _to_host
         attr = getattr(self._module, name)
         if isinstance(attr, types.ModuleType):
             return _StrictNumpy(f"{self.__name__}.{name}", attr)

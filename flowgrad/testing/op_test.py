@@ -43,10 +43,13 @@ class OpCase:
     grad_tol: float = 1e-5
     eps: float = 1e-6
     seed: int = 0
+    setup: Callable | None = None       # called before the row runs (e.g. an MPI init)
     extra: dict = field(default_factory=dict)
 
 
 def _sample(case: OpCase, rng: np.random.Generator) -> list[np.ndarray]:
+    if case.setup is not None:
+        case.setup()
     if case.inputs is not None:
         return [np.array(a, copy=True) for a in case.inputs]
     doms = case.domain if isinstance(case.domain[0], tuple | list) else [case.domain] * len(
@@ -215,3 +218,23 @@ def check_device_parity(case: OpCase, rtol: float = 1e-5, atol: float = 1e-7) ->
             f"{case.name}: fetch {i} dtype differs between devices"
         np.testing.assert_allclose(np.asarray(d), np.asarray(h), rtol=rtol, atol=atol,
                                    err_msg=f"{case.name}: fetch {i} differs from the CPU")
+
+
+def load_cases(*folders) -> list[OpCase]:
+    """Every ``CASES`` row of the ``test_*.py`` modules in ``folders`` (for checks that run
+    all op rows in another setting: passes off, another device, coverage)."""
+    import importlib.util  # noqa: PLC0415
+    from pathlib import Path  # noqa: PLC0415
+
+    cases: list[OpCase] = []
+    for folder in folders:
+        for path in sorted(Path(folder).glob("test_*.py")):
+            if "OpCase(" not in path.read_text():
+                continue
+            spec = importlib.util.spec_from_file_location(
+                f"_rows_{path.parent.name}_{path.stem}", path)
+            mod = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(mod)
+            cases += [c for c in getattr(mod, "CASES", []) if isinstance(c, OpCase)]
+    return cases
+

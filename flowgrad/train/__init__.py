@@ -21,5 +21,7 @@ from flowgrad.train.saver import (CheckpointState, NewCheckpointReader, Saver,
                                   update_checkpoint_state)
 
 # --- meta-graphs and the rest of TF1 ------------------------------------------------------
+from flowgrad.train.meta_graph import (MetaGraphDef, export_meta_graph, import_meta_graph,
+                                       read_meta_graph_file)
 
 # --- distributed -----------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from flowgrad.framework.registry import constant, op
 from flowgrad.ops import array_ops as A
 from flowgrad.ops import state_ops as S
 from flowgrad.train.optimizer import Optimizer
+from flowgrad.train.sparse_apply import sparse_apply_adadelta, sparse_apply_adagrad
 
 
 @op("ApplyAdagrad", shape=S.apply_update_shape, same_dtype=True, ref_inputs=(0, 1),
@@ -48,6 +49,12 @@ class AdagradOptimizer(Optimizer):
         acc = self.get_slot(var, "accumulator")._variable
         return apply_adagrad(var._variable, acc, self._lr(self._learning_rate, var), grad,
                              use_locking=self._use_locking).op
+
+    def _apply_sparse(self, grad, var):
+        acc = self.get_slot(var, "accumulator")._variable
+        return sparse_apply_adagrad(var._variable, acc, self._lr(self._learning_rate, var),
+                                    grad.values, grad.indices,
+                                    use_locking=self._use_locking).op
 
 
 @op("ApplyAdadelta", shape=S.apply_update_shape, same_dtype=True, ref_inputs=(0, 1, 2),
@@ -93,3 +100,11 @@ class AdadeltaOptimizer(Optimizer):
                               self._lr(self._learning_rate, var), self._lr(self._rho, var),
                               self._lr(self._epsilon, var), grad,
                               use_locking=self._use_locking).op
+
+    def _apply_sparse(self, grad, var):
+        return sparse_apply_adadelta(var._variable, self.get_slot(var, "accum")._variable,
+                                     self.get_slot(var, "accum_update")._variable,
+                                     self._lr(self._learning_rate, var),
+                                     self._lr(self._rho, var), self._lr(self._epsilon, var),
+                                     grad.values, grad.indices,
+                                     use_locking=self._use_locking).op

@@ -22,13 +22,25 @@ def apply_adam(xp, var, m, v, beta1_power, beta2_power, lr, beta1, beta2, epsilo
     one = xp.ones((), dtype=grad.dtype)
     alpha = lr * xp.sqrt(one - beta2_power) / (one - beta1_power)
     m_old, v_old = m.get(), v.get()
-    m_new = m_old + (grad - m_old) * (one - beta1)
-    v_new = v_old + (grad * grad - v_old) * (one - beta2)
+    # TF1's formulas (see AdamOptimizer) in the same order, so rounded the same way, but
+    # computed in place on fresh arrays: no state array is modified
+    m_new = xp.subtract(grad, m_old)
+    m_new *= one - beta1
+    m_new += m_old
+    v_new = xp.multiply(grad, grad)
+    v_new -= v_old
+    v_new *= one - beta2
+    v_new += v_old
+    denom = xp.sqrt(v_new)
+    denom += epsilon
     if use_nesterov:
-        step = (grad * (one - beta1) + beta1 * m_new) * alpha / (xp.sqrt(v_new) + epsilon)
+        step = grad * (one - beta1)
+        step += beta1 * m_new
+        step *= alpha
     else:
-        step = (m_new * alpha) / (xp.sqrt(v_new) + epsilon)
-    new = var.get() - step
+        step = m_new * alpha
+    step /= denom
+    new = xp.subtract(var.get(), step)
     m.set(xp.asarray(m_new))
     v.set(xp.asarray(v_new))
     new = xp.asarray(new)   # 0-d math gives numpy scalars; variables hold arrays

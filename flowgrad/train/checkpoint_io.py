@@ -49,11 +49,14 @@ def encode(tensors: dict[str, np.ndarray], metadata: dict[str, str] | None = Non
     # largest alignment first, then by name: every tensor starts aligned
     items = sorted(tensors.items(), key=lambda kv: (-np.asarray(kv[1]).dtype.itemsize, kv[0]))
     for name, value in items:
-        arr = np.ascontiguousarray(value).reshape(np.shape(value))  # keeps 0-d arrays 0-d
+        arr = np.asarray(value)
+        if not arr.flags.c_contiguous:
+            arr = arr.copy(order="C")       # (ascontiguousarray would make 0-d arrays 1-d)
         code = _CODES.get(arr.dtype)
         if code is None:
-            raise TypeError(f"Cannot save tensor {name!r} of dtype {arr.dtype} in a checkpoint: "
-                            f"supported dtypes are {sorted(str(np.dtype(d)) for d in _DTYPES.values())}")
+            known = sorted(str(np.dtype(d)) for d in _DTYPES.values())
+            raise TypeError(f"Cannot save tensor {name!r} of dtype {arr.dtype} in a "
+                            f"checkpoint: supported dtypes are {known}")
         if arr.dtype.byteorder == ">":
             arr = arr.astype(arr.dtype.newbyteorder("<"))
         data = arr.tobytes()
@@ -109,6 +112,13 @@ def save(path: str, tensors: dict[str, np.ndarray], metadata: dict[str, str] | N
     write_atomic(path, encode(tensors, metadata))
 
 
+def _first_offset(entry) -> int:
+    try:
+        return int(entry["data_offsets"][0])
+    except (KeyError, TypeError, ValueError, IndexError):
+        return -1
+
+
 class Reader:
     """Reads and verifies one checkpoint file; ``get_tensor(name)`` checks its checksum."""
 
@@ -141,7 +151,9 @@ class Reader:
                        "a corrupt header)")
         self._base = 8 + n
         self._entries = {}
-        for name, e in header.items():
+        # checked in file order, so a truncation names the first tensor it cuts into
+        items = sorted(header.items(), key=lambda kv: _first_offset(kv[1]))
+        for name, e in items:
             try:
                 code, shape, (b, end) = e["dtype"], [int(d) for d in e["shape"]], \
                     e["data_offsets"]

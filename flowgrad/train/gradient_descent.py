@@ -10,10 +10,24 @@ from flowgrad.train.optimizer import Optimizer
 @op("ApplyGradientDescent", shape=S.apply_update_shape, same_dtype=True, ref_inputs=(0,),
     stateful=True)
 def apply_gradient_descent(xp, var, alpha, delta, *, use_locking=False):
-    new = xp.asarray(delta * alpha)   # fresh (0-d products are numpy scalars); the old
-    new = xp.subtract(var.get(), new, out=new if new.ndim else None)  # value stays intact
+    new = xp.asarray(delta * alpha)   # a fresh array (0-d math gives numpy scalars)
+    if new.ndim:
+        xp.subtract(var.get(), new, out=new)   # in place on the fresh array only
+    else:
+        new = xp.asarray(var.get() - new)
     var.set(new)
     return new
+
+
+@op("SparseApplyGradientDescent", shape=lambda n: (n.inputs[0].shape, n.inputs[0].dtype),
+    ref_inputs=(0,), stateful=True, may_alias=True)
+def sparse_apply_gradient_descent(xp, var, alpha, values, indices, *, use_locking=False):
+    """``var[indices] -= alpha * values`` touching only those rows (repeats summed)."""
+    from flowgrad.ops.array_ops import _scatter_add  # noqa: PLC0415
+    arr = var.writable_rows(indices)
+    upd = xp.asarray(values * -alpha, dtype=arr.dtype)
+    _scatter_add(xp, arr, xp.asarray(indices).reshape(-1), upd.reshape((-1,) + arr.shape[1:]))
+    return arr
 
 
 class GradientDescentOptimizer(Optimizer):
@@ -27,3 +41,8 @@ class GradientDescentOptimizer(Optimizer):
     def _apply_dense(self, grad, var):
         return apply_gradient_descent(var._variable, self._lr(self._learning_rate, var),
                                       grad).op
+
+    def _apply_sparse(self, grad, var):
+        return sparse_apply_gradient_descent(var._variable,
+                                             self._lr(self._learning_rate, var),
+                                             grad.values, grad.indices).op

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flowgrad.framework.registry import op
 from flowgrad.train.optimizer import Optimizer
+from flowgrad.train.sparse_apply import sparse_apply_momentum
 
 
 def _momentum_shape(node):
@@ -54,3 +55,11 @@ class MomentumOptimizer(Optimizer):
                               grad, self._lr(self._momentum, var),
                               use_locking=self._use_locking,
                               use_nesterov=self._use_nesterov).op
+
+    def _apply_sparse(self, grad, var):
+        accum = self.get_slot(var, "momentum")
+        return sparse_apply_momentum(var._variable, accum._variable,
+                                     self._lr(self._learning_rate, var),
+                                     self._lr(self._momentum, var), grad.values, grad.indices,
+                                     use_locking=self._use_locking,
+                                     use_nesterov=self._use_nesterov).op

@@ -1,6 +1,7 @@
 """The optimizer base class: ``compute_gradients`` -> ``apply_gradients`` -> ``minimize``.
 
 Subclasses implement ``_apply_dense(grad, var)`` (build the update op for one variable),
+optionally ``_apply_sparse(grad, var)`` for ``IndexedSlices`` gradients (embeddings),
 and optionally ``_create_slots(var_list)``, ``_prepare()`` and ``_finish(update_ops, name)``.
 Slot variables are named as in TF1 (``dense/kernel/Adam``) and are global variables, so
 initializers and checkpoints include them.
@@ -15,6 +16,7 @@ from flowgrad.framework.registry import convert_to_tensor
 from flowgrad.ops import array_ops as A
 from flowgrad.ops import state_ops as S
 from flowgrad.ops import variables as V
+from flowgrad.ops.embedding_ops import IndexedSlices
 
 
 class Optimizer:
@@ -76,11 +78,18 @@ class Optimizer:
             updates = []
             for g, v in present:
                 with graph.name_scope("update_" + v.op.name.replace("/", "_")):
+                    if type(g) is IndexedSlices:        # an embedding's rows: sparse update
+                        if g.dtype != v.dtype:
+                            raise TypeError(f"Gradient {g.name} of dtype {g.dtype.name} does "
+                                            f"not match variable {v.name} of dtype "
+                                            f"{v.dtype.name}")
+                        updates.append(_constrained(v, self._apply_sparse(g, v)))
+                        continue
                     g = convert_to_tensor(g)
                     if g.dtype != v.dtype:
                         raise TypeError(f"Gradient {g.name} of dtype {g.dtype.name} does not "
                                         f"match variable {v.name} of dtype {v.dtype.name}")
-                    updates.append(self._apply_dense(g, v))
+                    updates.append(_constrained(v, self._apply_dense(g, v)))
             if global_step is None:
                 apply = self._finish(updates, scope)
             else:
@@ -115,6 +124,10 @@ class Optimizer:
 
     def _apply_dense(self, grad: Tensor, var: V.Variable):
         raise NotImplementedError(f"{type(self).__name__} must implement _apply_dense")
+
+    def _apply_sparse(self, grad, var: V.Variable):
+        """Applies an IndexedSlices gradient; without an override, as a dense one."""
+        return self._apply_dense(convert_to_tensor(grad), var)
 
     def _finish(self, update_ops, name_scope: str) -> Operation:
         return S.group(*update_ops, name=name_scope)
@@ -160,6 +173,15 @@ class Optimizer:
         return t
 
 
+def _constrained(var, update: Operation) -> Operation:
+    """As TF1: a variable with a ``constraint`` is projected right after its update."""
+    if getattr(var, "constraint", None) is None:
+        return update
+    with var.graph.control_dependencies([update]):
+        # a fresh read, created under the dependency, sees the updated value
+        return S.assign(var, var.constraint(var.read_value()), name="constraint").op
+
+
 def _one_like(v) -> Tensor:
     return convert_to_tensor(1, dtype=v.dtype)
 
@@ -189,7 +211,8 @@ def _zeros_int64(shape, dtype=None, partition_info=None):
 
 def get_or_create_global_step(graph=None):
     g = graph or get_default_graph()
-    return get_global_step(g) or create_global_step(g)
+    step = get_global_step(g)    # (a Variable has no truth value: compare with None)
+    return step if step is not None else create_global_step(g)
 
 
 def global_step(sess, global_step_tensor) -> int:

@@ -10,6 +10,8 @@ from flowgrad.framework.registry import op
 from flowgrad.ops import array_ops as A
 from flowgrad.ops import state_ops as S
 from flowgrad.train.optimizer import Optimizer
+from flowgrad.train.sparse_apply import (sparse_apply_centered_rms_prop,
+                                          sparse_apply_rms_prop)
 
 
 @op("ApplyRMSProp", shape=S.apply_update_shape, same_dtype=True, ref_inputs=(0, 1, 2),
@@ -80,3 +82,16 @@ class RMSPropOptimizer(Optimizer):
             return apply_centered_rms_prop(var._variable, mg, rms, mom, *args,
                                            use_locking=self._use_locking).op
         return apply_rms_prop(var._variable, rms, mom, *args, use_locking=self._use_locking).op
+
+    def _apply_sparse(self, grad, var):
+        args = (self._lr(self._learning_rate, var), self._lr(self._decay, var),
+                self._lr(self._momentum, var), self._lr(self._epsilon, var), grad.values,
+                grad.indices)
+        rms = self.get_slot(var, "rms")._variable
+        mom = self.get_slot(var, "momentum")._variable
+        if self._centered:
+            mg = self.get_slot(var, "mg")._variable
+            return sparse_apply_centered_rms_prop(var._variable, mg, rms, mom, *args,
+                                                  use_locking=self._use_locking).op
+        return sparse_apply_rms_prop(var._variable, rms, mom, *args,
+                                     use_locking=self._use_locking).op

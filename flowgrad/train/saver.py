@@ -11,12 +11,15 @@ same variable values, and its random ops draw from a fresh per-session sequence.
 
 Meta-graphs: ``save(..., write_meta_graph=True)`` (the default, as in TF1) calls the
 exporter registered in ``META_GRAPH_WRITERS`` (``fn(meta_path, saver)``) when a module
-providing meta-graph export has registered one, and writes no ``.meta`` file otherwise.
+providing meta-graph export has registered one, and writes no ``.meta`` file otherwise. A
+graph the exporter cannot encode (input pipelines, Python callbacks) still gets its
+checkpoint; the missing ``.meta`` is logged once per Saver.
 """
 
 from __future__ import annotations
 
 import glob
+import logging
 import os
 import re
 import time
@@ -29,6 +32,8 @@ from flowgrad.ops import array_ops as A
 from flowgrad.ops import state_ops as S
 from flowgrad.ops import variables as V
 from flowgrad.train import checkpoint_io as io
+
+_log = logging.getLogger("flowgrad")
 
 # exporters for ``<prefix>.meta`` files: ``fn(meta_path, saver)``; empty unless a meta-graph
 # module registers itself here
@@ -135,7 +140,15 @@ class Saver:
         io.save(prefix + io.SUFFIX, tensors, {"format": "flowgrad-checkpoint-1"})
         if write_meta_graph and META_GRAPH_WRITERS:
             for writer in META_GRAPH_WRITERS:
-                writer(f"{prefix}.{meta_graph_suffix}", self)
+                try:
+                    writer(f"{prefix}.{meta_graph_suffix}", self)
+                except TypeError as e:
+                    # the checkpoint itself is saved; a graph holding ops that cannot be
+                    # serialized (input pipelines, Python callbacks) just has no .meta
+                    if not getattr(self, "_meta_warned", False):
+                        self._meta_warned = True
+                        _log.warning("checkpoints are saved without a meta-graph (.meta): %s",
+                                     e)
         if write_state:
             expired = self._record(prefix)
             update_checkpoint_state(save_dir, prefix,

@@ -11,6 +11,25 @@ IDS = np.array([0, 0, 1, 3, 3, 3])
 UIDS = np.array([2, 0, -1, 2, 1, 0])
 
 
+def _scatter_row(x):
+    """Scatter ops on a variable initialised from ``x`` in the same run."""
+    v = tf.Variable(x)
+    with tf.control_dependencies([v.initializer]):
+        a = tf.scatter_add(v, [0, 0], tf.ones([2, 2], x.dtype))
+    with tf.control_dependencies([a]):
+        b = tf.scatter_nd_update(v, [[2, 1]], tf.constant([7.0], x.dtype))
+    with tf.control_dependencies([b]):
+        return tf.identity(tf.scatter_update(v, [1], tf.zeros([1, 2], x.dtype)))
+
+
+def _scatter_row_np(x):
+    out = x.copy()
+    out[0] += 2
+    out[2, 1] = 7
+    out[1] = 0
+    return out
+
+
 def _np_segment(data, ids, n, fn, empty):
     out = np.full((n,) + data.shape[1:], empty, dtype=data.dtype)
     for s in range(n):
@@ -58,6 +77,26 @@ CASES = [
            [(1, 4, 4, 3)], dynamic=False),
     OpCase("depth_to_space_roundtrip", lambda x: tf.depth_to_space(tf.space_to_depth(x, 2), 2),
            lambda x: x, [(2, 4, 2, 1)], dynamic=False),
+    OpCase("roll", lambda x: tf.roll(x, [1, -2], [0, 1]),
+           lambda x: np.roll(x, (1, -2), (0, 1)), [(3, 4)]),
+    OpCase("dynamic_partition_stitch",
+           lambda x: tf.dynamic_stitch(
+               [tf.constant([1, 3]), tf.constant([0, 2])],
+               tf.dynamic_partition(x * x, tf.constant([1, 0, 1, 0]), 2)),
+           lambda x: x * x, [(4, 2)], dynamic=False),
+    # integer / non-differentiable ops: forward, static shapes and devices
+    OpCase("unique", tf.unique, lambda x: (np.array([3, 1, 2, 5]), np.array([0, 1, 0, 2, 1, 3])),
+           [(6,)], inputs=[np.array([3, 1, 3, 2, 1, 5])], grad=False),
+    OpCase("setdiff1d", tf.setdiff1d, lambda x, y: (np.array([1, 4]), np.array([0, 3])),
+           [(4,), (2,)], inputs=[np.array([1, 2, 3, 4]), np.array([3, 2])], grad=False),
+    OpCase("invert_permutation", tf.invert_permutation, np.argsort, [(4,)],
+           inputs=[np.array([2, 0, 3, 1], dtype=np.int32)], grad=False),
+    OpCase("linspace", lambda a, b: tf.linspace(a, b, 5), lambda a, b: np.linspace(a, b, 5),
+           [(), ()], grad=False),
+    OpCase("bincount", lambda x: tf.bincount(x, minlength=6), lambda x: np.bincount(x, None, 6),
+           [(5,)], inputs=[np.array([1, 4, 1, 0, 4], dtype=np.int32)], grad=False),
+    OpCase("scatter_ops_on_a_variable", lambda x: _scatter_row(x),
+           lambda x: _scatter_row_np(x), [(3, 2)], grad=False, dynamic=False),
     OpCase("log_sigmoid", tf.log_sigmoid, lambda x: -np.log1p(np.exp(-x)), [(3, 4)],
            domain=(-5, 5)),
 ]
@@ -100,11 +139,24 @@ def test_segment_docs_examples():
     assert got[1].tolist() == [[6, 8, 10, 12], [4, 3, 2, 1]]
     assert got[2].tolist() == [1.0, 0.0, 5.0]           # empty sorted segment: 0
     assert got[3].tolist() == [1, np.iinfo(np.int32).min, 5]   # unsorted: lowest value
+    m = _run(tf.segment_mean(tf.constant([1, 2, -7, 2]), [0, 0, 1, 1]),
+             tf.unsorted_segment_mean(tf.constant([1.0, 2.0, 4.0]), [1, 1, 1], 3))
+    assert m[0].tolist() == [1, -2] and m[0].dtype == np.int32
+    np.testing.assert_allclose(m[1], [0.0, 7.0 / 3.0, 0.0], rtol=1e-6)
 
 
 def test_segment_ids_must_be_sorted():
     with pytest.raises(Exception, match="not increasing"):
         _run(tf.segment_sum(tf.constant([1.0, 2.0]), tf.constant([1, 0])))
+
+
+def test_segment_prod_gradient_with_zeros():
+    x = tf.constant([2.0, 0.0, 3.0, 0.0, 0.0, 5.0, 4.0])
+    ids = tf.constant([0, 0, 0, 1, 1, 2, 2])
+    g = tf.gradients(tf.reduce_sum(tf.segment_prod(x, ids)), x)[0]
+    gu = tf.gradients(tf.reduce_sum(tf.unsorted_segment_prod(x, ids, 3)), x)[0]
+    got = _run(g, gu)
+    assert got[0].tolist() == [0.0, 6.0, 0.0, 0.0, 0.0, 4.0, 5.0] == got[1].tolist()
 
 
 def test_segment_max_splits_gradient_between_ties():
@@ -209,3 +261,24 @@ def test_legacy_names():
         assert hasattr(tf.math, name), name
     assert _run(tf.div(tf.constant(7), tf.constant(2)))[0] == 3      # TF1: floor for ints
     assert _run(tf.to_float(tf.arg_max(tf.constant([1, 3, 2]), 0)))[0] == 1.0
+
+
+def test_roll_partition_stitch_bincount_confusion():
+    parts = tf.dynamic_partition(tf.constant([10, 20, 30, 40, 50]), [0, 0, 1, 1, 0], 2)
+    st = tf.dynamic_stitch([[6], [4, 1], [[5, 2], [0, 3]]],
+                           [[61.0], [41.0, 11.0], [[51.0, 21.0], [1.0, 31.0]]])
+    got = _run(parts[0], parts[1], st, tf.roll([0, 1, 2, 3, 4], 2, 0),
+               tf.bincount([1, 1, 3, 0]), tf.bincount(tf.constant([1, 1, 3]), minlength=6),
+               tf.bincount([0, 2, 2], weights=[0.5, 1.0, 2.0], dtype=tf.float32),
+               tf.confusion_matrix([1, 2, 4], [2, 2, 4]),
+               tf.math.confusion_matrix([0, 1], [1, 1], num_classes=3, weights=[2, 5]),
+               tf.math.reduce_euclidean_norm(tf.constant([[3.0, 4.0]]), axis=1))
+    assert got[0].tolist() == [10, 20, 50] and got[1].tolist() == [30, 40]
+    assert got[2].tolist() == [1, 11, 21, 31, 41, 51, 61]
+    assert got[3].tolist() == [3, 4, 0, 1, 2]
+    assert got[4].tolist() == [1, 2, 0, 1] and got[5].tolist() == [0, 2, 0, 1, 0, 0]
+    assert got[6].tolist() == [0.5, 0.0, 3.0] and got[6].dtype == np.float32
+    assert got[7].tolist() == [[0, 0, 0, 0, 0], [0, 0, 1, 0, 0], [0, 0, 1, 0, 0],
+                               [0, 0, 0, 0, 0], [0, 0, 0, 0, 1]]
+    assert got[8].tolist() == [[0, 2, 0], [0, 5, 0], [0, 0, 0]]
+    assert got[9].tolist() == [5.0]

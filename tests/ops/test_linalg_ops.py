@@ -106,6 +106,25 @@ CASES = [
            lambda a, b, c: a @ b @ c, [(2, 3), (3, 2), (2, 2)]),
     OpCase("einsum_transpose", lambda a: tf.einsum("ijk->kji", a),
            lambda a: a.transpose(2, 1, 0), [(2, 3, 4)]),
+    OpCase("tensordot_int", lambda a, b: tf.tensordot(a, b, 2),
+           lambda a, b: np.tensordot(a, b, 2), [(2, 3, 4), (3, 4, 2)], dynamic=False),
+    OpCase("tensordot_pairs", lambda a, b: tf.tensordot(a, b, [[0, 2], [1, 0]]),
+           lambda a, b: np.tensordot(a, b, ([0, 2], [1, 0])), [(2, 3, 4), (4, 2)],
+           dynamic=False),
+    OpCase("matvec", tf.linalg.matvec, lambda a, b: np.einsum("...ij,...j->...i", a, b),
+           [(2, 3, 4), (2, 4)]),
+    OpCase("cross", tf.cross, np.cross, [(2, 3), (2, 3)]),
+    OpCase("self_adjoint_eigvals", lambda x: tf.self_adjoint_eigvals(x + tf.linalg.adjoint(x)),
+           lambda x: np.linalg.eigvalsh(x + x.T), [(4, 4)], order2=False),
+    # eigenvectors up to sign: v*v is sign-invariant
+    OpCase("self_adjoint_eig_vectors",
+           lambda x: tf.square(tf.self_adjoint_eig(x + tf.linalg.adjoint(x))[1]),
+           lambda x: np.linalg.eigh(x + np.swapaxes(x, -1, -2))[1] ** 2, [(2, 3, 3)],
+           order2=False),
+    OpCase("matrix_solve_ls", lambda a, b: tf.matrix_solve_ls(a, b),
+           lambda a, b: np.linalg.lstsq(a, b, rcond=None)[0], [(5, 3), (5, 2)], rtol=1e-5),
+    OpCase("matrix_solve_ls_l2", lambda a, b: tf.matrix_solve_ls(a, b, l2_regularizer=0.5),
+           lambda a, b: np.linalg.solve(a.T @ a + 0.5 * np.eye(3), a.T @ b), [(5, 3), (5, 2)]),
 ]
 
 

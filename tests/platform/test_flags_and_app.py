@@ -47,6 +47,12 @@ def test_parse_all_forms(fv):
     assert fv.steps == 3 and fv["steps"].default == 10
 
 
+def test_old_tf1_access_patterns(fv):
+    assert fv._parse_flags(["--steps=4", "--unknown", "x"]) == ["--unknown", "x"]
+    assert fv.steps == 4
+    assert {k: f.value for k, f in getattr(fv, "__flags").items()}["steps"] == 4
+
+
 def test_errors(fv):
     with pytest.raises(F.UnrecognizedFlagError, match="Did you mean: steps"):
         fv(["prog", "--stepz=3"])

@@ -162,3 +162,65 @@ def test_gradient_shape_mismatch_fails_at_build_time():
         w = tf.Variable([1.0, 2.0], name="w")
         with pytest.raises(ValueError, match="does not match variable 'w'"):
             tf.train.AdamOptimizer().apply_gradients([(tf.constant([1.0, 2.0, 3.0]), w)])
+
+
+SPARSE = {
+    "momentum": lambda: tf.train.MomentumOptimizer(0.1, 0.9),
+    "nesterov": lambda: tf.train.MomentumOptimizer(0.1, 0.9, use_nesterov=True),
+    "adagrad": lambda: tf.train.AdagradOptimizer(0.1),
+    "rmsprop": lambda: tf.train.RMSPropOptimizer(0.1, momentum=0.5),
+    "rmsprop_centered": lambda: tf.train.RMSPropOptimizer(0.1, momentum=0.5, centered=True),
+    "adadelta": lambda: tf.train.AdadeltaOptimizer(1.0),
+    "adam": lambda: tf.train.AdamOptimizer(0.1),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SPARSE))
+def test_embedding_gradients_update_only_their_rows(name):
+    """TF1's sparse updates: rows 1 and 3 (row 1 looked up twice: its gradients summed) move
+    exactly as a dense variable holding just those rows; the other rows and their slots stay."""
+    e0 = np.arange(10, dtype=np.float32).reshape(5, 2) / 10
+    w = np.array([[1.0, -2.0], [0.5, 3.0], [2.0, 1.0]], dtype=np.float32)
+    with tf.Graph().as_default():
+        emb = tf.Variable(e0, name="emb")
+        opt = SPARSE[name]()
+        loss = tf.reduce_sum(tf.nn.embedding_lookup(emb, tf.constant([1, 3, 1])) * w)
+        train = opt.minimize(loss)
+        dense = tf.Variable(e0[[1, 3]], name="dense")
+        dense_opt = SPARSE[name]()
+        train_dense = dense_opt.minimize(tf.reduce_sum(dense * np.stack([w[0] + w[2], w[1]])))
+        with tf.Session() as s:
+            s.run(tf.global_variables_initializer())
+            slots0 = {k: s.run(opt.get_slot(emb, k)) for k in opt.get_slot_names()}
+            for _ in range(3):
+                s.run([train, train_dense])
+            got, want = s.run([emb, dense])
+            np.testing.assert_allclose(got[[1, 3]], want, rtol=1e-6, err_msg=name)
+            np.testing.assert_array_equal(got[[0, 2, 4]], e0[[0, 2, 4]])
+            for k in opt.get_slot_names():
+                slot = s.run(opt.get_slot(emb, k))
+                np.testing.assert_allclose(slot[[1, 3]], s.run(dense_opt.get_slot(dense, k)),
+                                           rtol=1e-6, err_msg=f"{name} slot {k}")
+                if name != "adam":   # TF1's sparse Adam decays every row (zeros stay zero)
+                    np.testing.assert_array_equal(slot[[0, 2, 4]], slots0[k][[0, 2, 4]])
+
+
+def test_get_or_create_global_step_returns_the_existing_one():
+    with tf.Graph().as_default():
+        a = tf.train.get_or_create_global_step()
+        assert tf.train.get_or_create_global_step() is a
+        assert a.op.name == "global_step" and a.dtype == tf.int64
+
+
+def test_variable_constraints_are_applied_after_each_update():
+    with tf.Graph().as_default():
+        x = tf.constant([[1.0, 1.0]])
+        y = tf.layers.dense(x, 2, kernel_constraint=lambda w: tf.clip_by_value(w, -0.1, 0.1),
+                            kernel_initializer=tf.zeros_initializer())
+        train = tf.train.MomentumOptimizer(10.0, 0.9).minimize(-tf.reduce_sum(y))
+        kernel, bias = tf.trainable_variables()
+        with tf.Session() as s:
+            s.run(tf.global_variables_initializer())
+            s.run(train)
+            np.testing.assert_array_equal(s.run(kernel), np.full([2, 2], 0.1, np.float32))
+            np.testing.assert_array_equal(s.run(bias), [10.0, 10.0])   # no constraint
