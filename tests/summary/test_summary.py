@@ -194,3 +194,22 @@ def test_tensorboard_reads_scalars_and_graph(tmp_path):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def test_run_metadata_of_a_traced_run_reads_as_tensorflow_proto(tmp_path):
+    config_pb2 = pytest.importorskip("tensorboard.compat.proto.config_pb2")
+    x, w, loss, train = small_model()
+    md = tf.RunMetadata()
+    opts = tf.RunOptions(trace_level=tf.RunOptions.FULL_TRACE)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        sess.run(train, {x: np.ones((2, 3))}, options=opts, run_metadata=md)
+    with tf.summary.FileWriter(str(tmp_path)) as writer:
+        writer.add_run_metadata(md, "traced", 1)
+    ev = next(e for e in read_events(str(tmp_path)) if e.tagged_run_metadata.tag == "traced")
+    parsed = config_pb2.RunMetadata()
+    parsed.ParseFromString(ev.tagged_run_metadata.run_metadata)
+    stats = [n for d in parsed.step_stats.dev_stats for n in d.node_stats]
+    assert stats and all(n.node_name and n.all_start_micros > 0 for n in stats)
+    assert any("MatMul" in n.node_name for n in stats)
+    assert parsed.step_stats.dev_stats[0].device
