@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import sys
 import time
 from dataclasses import dataclass
@@ -235,11 +234,17 @@ class Progress:
     def start_epoch(self, epoch: int) -> None:
         if self.tty:
             from tqdm import tqdm  # noqa: PLC0415
-            cols = shutil.get_terminal_size().columns
-            sized = cols >= 40          # a pseudo-terminal may report 0 columns
+            try:
+                size = os.get_terminal_size(self.stream.fileno())
+                sized = size.columns >= 40 and size.lines > 1  # a pty may report 0x0
+            except (AttributeError, OSError, ValueError):
+                sized = False
+            # tqdm hides a bar it believes is below the screen's last row, so tell it the
+            # screen's size when the terminal does not
             self.bar = tqdm(total=self.steps, desc=f"epoch {epoch}/{self.epochs}", unit="step",
                             file=self.stream, dynamic_ncols=sized,
-                            ncols=None if sized else 100, leave=True)
+                            ncols=None if sized else 100, nrows=None if sized else 24,
+                            leave=True)
 
     def step(self, loss: float, acc: float) -> None:
         if self.bar is not None:
@@ -406,7 +411,8 @@ def _train(model, dataset, data_dir, epochs, batch_size, optimizer, lr, seed, lo
             train_w.add_summary(sess.run(net.weight_summary), step)
             train_w.flush()
             test_w.flush()
-            ckpt = net.saver.save(sess, os.path.join(logdir, "model.ckpt"), global_step=step)
+            ckpt = net.saver.save(sess, os.path.join(logdir, "model.ckpt"), global_step=step,
+                                  write_meta_graph=False)   # run.json rebuilds the graph
             write_run(logdir, run)
             progress.end_epoch(epoch, stats)
     train_w.close()
