@@ -420,10 +420,10 @@ def _train(model, dataset, data_dir, epochs, batch_size, optimizer, lr, seed, lo
     curves = plot_curves(history, os.path.join(logdir, "curves.png")) if history else None
     elapsed = time.perf_counter() - t0
     final = history[-1] if history else {"test_acc": float("nan")}
-    print(f"test accuracy {final['test_acc']:.2%} ({model} on {data.name}, "
-          f"{len(history)} epochs, {elapsed:.1f}s) | checkpoint {ckpt} | TensorBoard: "
-          f"tensorboard --logdir {logdir}" + (f" | curves {curves}" if curves else ""),
-          file=out, flush=True)
+    epochs_done = f"{len(history)} epoch{'' if len(history) == 1 else 's'}"
+    print(f"test accuracy {final['test_acc']:.2%} ({model} on {data.name}, {epochs_done}, "
+          f"{elapsed:.1f}s) | checkpoint {ckpt} | TensorBoard: tensorboard --logdir {logdir}"
+          + (f" | curves {curves}" if curves else ""), file=out, flush=True)
     return {"test_acc": final["test_acc"], "checkpoint": ckpt, "logdir": logdir,
             "curves": curves, "seconds": elapsed}
 
