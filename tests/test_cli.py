@@ -226,3 +226,15 @@ def test_python_dash_m_entry_point():
                           cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     assert proc.returncode == 2
     one_line_error(proc.stderr, "invalid choice")
+
+
+@pytest.mark.parametrize("model", ["lenet", "mlp"])
+def test_every_model_trains_and_predicts(model, capsys, tmp_path):
+    d = str(tmp_path / model)
+    code, out, _ = run_cli(capsys, "train", "--model", model, "--limit", "64", "--epochs", "1",
+                           "--logdir", d)
+    assert code == 0 and out.splitlines()[-1].startswith("test accuracy")
+    p = tmp_path / "digit.png"
+    p.write_bytes(encode_png(np.full((8, 8), 200, np.uint8)))
+    code, out, _ = run_cli(capsys, "predict", d, str(p))
+    assert code == 0 and out.startswith(str(p))
