@@ -58,20 +58,21 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train a digit classifier",
                        description="Train a model; writes checkpoints, TensorBoard logs and "
                                    "a curves PNG to --logdir.")
-    t.add_argument("--model", choices=models.MODELS, default="lenet")
+    t.add_argument("--model", choices=models.MODELS, default="lenet", help="default: lenet")
     t.add_argument("--dataset", default="digits", metavar="digits|mnist|PATH",
                    help="embedded digits (default), MNIST IDX files, a folder of them, or "
                         "an .npz with x_train/y_train/x_test/y_test")
     t.add_argument("--data-dir", default=None,
                    help="folder of MNIST's IDX files (default: $FLOWGRAD_DATA)")
-    t.add_argument("--epochs", type=_positive_int, default=20)
-    t.add_argument("--batch-size", type=_positive_int, default=32)
-    t.add_argument("--optimizer", choices=("sgd", "momentum", "adam"), default="adam")
+    t.add_argument("--epochs", type=_positive_int, default=20, help="default: 20")
+    t.add_argument("--batch-size", type=_positive_int, default=32, help="default: 32")
+    t.add_argument("--optimizer", choices=("sgd", "momentum", "adam"), default="adam",
+                   help="default: adam")
     t.add_argument("--lr", type=_positive_float, default=None,
                    help="learning rate (default: 0.1 sgd, 0.02 momentum, 0.003 adam)")
     t.add_argument("--lr-decay", type=_positive_float, default=None,
                    help="learning-rate factor per epoch (default 0.85; 1 keeps it constant)")
-    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--seed", type=int, default=0, help="graph seed and data order (default 0)")
     t.add_argument("--logdir", default=None, help="default: runs/MODEL-DATASET")
     t.add_argument("--resume", action="store_true",
                    help="continue from the latest checkpoint in --logdir")
