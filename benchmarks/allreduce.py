@@ -14,8 +14,9 @@ Three parts, each run as MPI jobs through ``python -m flowgrad.distributed.run``
    into one buffer (tensor fusion).
 3. **scaling**: the training step of an MLP (784-512-256-10, batch 64 per rank) and, when
    the convolution ops exist, LeNet-5, at 1, 2 and 4 ranks (weak scaling: each rank its own
-   batch), with the non-blocking overlap off and on; plus 2 ranks with 2 BLAS threads each
-   (what happens without the launcher's one-thread-per-rank default).
+   batch), with all gradients in one fused buffer or in ~3 buckets of <= 600 KB, and the
+   non-blocking overlap off and on; plus 2 ranks with 2 BLAS threads each (what happens
+   without the launcher's one-thread-per-rank default).
 
 Ranks beyond the number of cores oversubscribe them; MPI's waiting ranks poll, so such
 numbers show the cost of oversubscription more than the cost of communication.
@@ -154,7 +155,7 @@ def _lenet(tf, x):
     return h
 
 
-def worker_step(model: str, overlap: bool, steps: int) -> dict:
+def worker_step(model: str, overlap: bool, steps: int, threshold: int) -> dict:
     import flowgrad as tf
     import flowgrad.distributed as hvd
     from flowgrad.distributed import _context
@@ -169,7 +170,8 @@ def worker_step(model: str, overlap: bool, steps: int) -> dict:
     logits = (_lenet if model == "lenet" else _mlp)(tf, x)
     loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y,
                                                                          logits=logits))
-    opt = hvd.DistributedOptimizer(tf.train.GradientDescentOptimizer(0.01), overlap=overlap)
+    opt = hvd.DistributedOptimizer(tf.train.GradientDescentOptimizer(0.01), overlap=overlap,
+                                   fusion_threshold_bytes=threshold)
     train = opt.minimize(loss)
     params = sum(int(np.prod(v.shape.as_list())) for v in tf.trainable_variables())
     with tf.Session() as sess:
@@ -185,7 +187,10 @@ def worker_step(model: str, overlap: bool, steps: int) -> dict:
             sess.run(train, feed)
             times.append(time.perf_counter() - t)
     step = _sync_max(w, float(np.median(times)))
+    buckets = len([o for o in tf.get_default_graph().get_operations()
+                   if o.type in ("MPIAllreduce", "MPIIallreduceStart")])
     return {"model": model, "ranks": hvd.size(), "overlap": overlap, "params": params,
+            "buckets": buckets,
             "step_s": step, "samples_per_s": batch * hvd.size() / step}
 
 
@@ -196,7 +201,7 @@ def worker_main(args) -> None:
     elif kind == "fusion":
         result = worker_fusion(args.quick)
     else:
-        result = worker_step(args.model, args.overlap, args.steps)
+        result = worker_step(args.model, args.overlap, args.steps, args.threshold)
     from flowgrad.distributed import rank
     if rank() == 0:
         with open(args.out, "w") as f:
@@ -233,60 +238,74 @@ def _fmt_t(s: float) -> str:
 
 def driver(args) -> None:
     import flowgrad as tf
-    cores = os.cpu_count()
-    print(f"# flowgrad.distributed benchmark — {cores} cores, python {sys.version.split()[0]}")
     q = ["--quick"] if args.quick else []
-    report: dict = {"cores": cores}
+    report: dict = {"cores": os.cpu_count(), "python": sys.version.split()[0]}
     if "bandwidth" in args.parts:
-        rows = _job(2, ["--worker", "bandwidth", *q])
-        report["bandwidth"] = rows
+        report["bandwidth"] = _job(2, ["--worker", "bandwidth", *q])
+    if "fusion" in args.parts:
+        report["fusion"] = _job(2, ["--worker", "fusion"])
+    if "scaling" in args.parts:
+        models = ["mlp"] + (["lenet"] if hasattr(tf.nn, "conv2d") and hasattr(tf.nn, "max_pool")
+                            else [])
+        report["steps"] = steps = 10 if args.quick else 30
+        rows = []
+        for model in models:
+            for n in args.ranks:
+                for threshold in (64 << 20, 600 << 10):
+                    for overlap in (False, True):
+                        wa = ["--worker", "step", "--model", model, "--steps", str(steps),
+                              "--threshold", str(threshold)]
+                        rows.append(_job(n, wa + (["--overlap"] if overlap else [])))
+                        rows[-1]["threshold"] = threshold
+            if 2 in args.ranks:
+                r = _job(2, ["--worker", "step", "--model", model, "--steps", str(steps)],
+                         threads=2)
+                r["threads"], r["threshold"] = 2, 64 << 20
+                rows.append(r)
+        report["scaling"] = rows
+    print_report(report)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(report, f, indent=1)
+
+
+def print_report(report: dict) -> None:
+    print(f"# flowgrad.distributed benchmark — {report['cores']} cores, python "
+          f"{report.get('python', '')}")
+    if "bandwidth" in report:
         print("\n## Allreduce of one packed float32 buffer, 2 ranks (in place, MPI.SUM)\n")
-        print("| size | allreduce | GB/s (algbw) | fused path (pack+reduce+avg+copy out) | memcpy | "
-              "allreduce / memcpy |")
+        print("| size | allreduce | GB/s (algbw) | fused path (pack+reduce+avg+copy out) | "
+              "memcpy | allreduce / memcpy |")
         print("|---|---|---|---|---|---|")
-        for r in rows:
+        for r in report["bandwidth"]:
             print(f"| {_fmt_bytes(r['bytes'])} | {_fmt_t(r['allreduce_s'])} | "
                   f"{r['bytes'] / r['allreduce_s'] / 1e9:.2f} | {_fmt_t(r['fused_path_s'])} | "
                   f"{_fmt_t(r['memcpy_s'])} | {r['allreduce_s'] / r['memcpy_s']:.1f}× |")
-    if "fusion" in args.parts:
-        r = _job(2, ["--worker", "fusion"])
-        report["fusion"] = r
+    if "fusion" in report:
+        r = report["fusion"]
         print(f"\n## Tensor fusion, 2 ranks: {r['tensors']} gradients of "
               f"{_fmt_bytes(r['bytes_each'])}\n")
         print(f"- {r['tensors']} separate allreduces: {_fmt_t(r['separate_s'])}")
         print(f"- one fused buffer: {_fmt_t(r['fused_s'])} "
               f"({r['separate_s'] / r['fused_s']:.1f}× faster)")
-    if "scaling" in args.parts:
-        models = ["mlp"] + (["lenet"] if hasattr(tf.nn, "conv2d") and hasattr(tf.nn, "max_pool")
-                            else [])
-        steps = 10 if args.quick else 30
-        rows = []
-        for model in models:
-            for n in args.ranks:
-                for overlap in (False, True):
-                    wa = ["--worker", "step", "--model", model, "--steps", str(steps)]
-                    rows.append(_job(n, wa + (["--overlap"] if overlap else [])))
-            if 2 in args.ranks:
-                r = _job(2, ["--worker", "step", "--model", model, "--steps", str(steps)],
-                         threads=2)
-                r["threads"] = 2
-                rows.append(r)
-        report["scaling"] = rows
+    if "scaling" in report:
+        rows = report["scaling"]
         print("\n## Training step, weak scaling (batch 64 per rank, SGD), median of "
-              f"{steps} steps, slowest rank\n")
-        print("| model | params | ranks | overlap | BLAS threads/rank | step | samples/s | "
-              "efficiency vs 1 rank |")
-        print("|---|---|---|---|---|---|---|---|")
-        base = {(r["model"], r["overlap"]): r for r in rows if r["ranks"] == 1}
+              f"{report.get('steps', 30)} steps, slowest rank\n")
+        print("| model | params | ranks | fusion threshold | buckets | overlap | BLAS threads/rank "
+              "| step | samples/s | efficiency vs 1 rank |")
+        print("|---|---|---|---|---|---|---|---|---|---|")
+        base: dict = {}
         for r in rows:
-            b = base.get((r["model"], r["overlap"]))
+            if r["ranks"] == 1 and not r["overlap"]:
+                base.setdefault(r["model"], r)
+        for r in rows:
+            b = base.get(r["model"])
             eff = f"{b['step_s'] / r['step_s'] * 100:.0f}%" if b else "–"
-            print(f"| {r['model']} | {r['params']:,} | {r['ranks']} | "
+            thr = _fmt_bytes(r["threshold"]) if "threshold" in r else "–"
+            print(f"| {r['model']} | {r['params']:,} | {r['ranks']} | {thr} | {r['buckets']} | "
                   f"{'on' if r['overlap'] else 'off'} | {r.get('threads', 1)} | "
                   f"{_fmt_t(r['step_s'])} | {r['samples_per_s']:.0f} | {eff} |")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(report, f, indent=1)
 
 
 def main() -> None:
@@ -295,13 +314,18 @@ def main() -> None:
     p.add_argument("--ranks", type=int, nargs="+", default=[1, 2, 4])
     p.add_argument("--parts", nargs="+", default=["bandwidth", "fusion", "scaling"])
     p.add_argument("--json", default=None, help="also write the numbers to this file")
+    p.add_argument("--report", default=None, help="print the tables of an earlier --json file")
     p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     p.add_argument("--out", default=None, help=argparse.SUPPRESS)
     p.add_argument("--model", default="mlp", help=argparse.SUPPRESS)
     p.add_argument("--overlap", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--steps", type=int, default=30, help=argparse.SUPPRESS)
+    p.add_argument("--threshold", type=int, default=64 << 20, help=argparse.SUPPRESS)
     args = p.parse_args()
-    if args.worker:
+    if args.report:
+        with open(args.report) as f:
+            print_report(json.load(f))
+    elif args.worker:
         worker_main(args)
     else:
         driver(args)

@@ -125,6 +125,7 @@ from flowgrad.ops.control_flow import case, cond, while_loop
 from flowgrad.ops.functional_ops import foldl, foldr, map_fn, scan
 from flowgrad import contrib
 from flowgrad.ops.embedding_ops import IndexedSlices
+from flowgrad.ops.tensor_array_ops import TensorArray
 from flowgrad.ops.math_extra_ops import (acosh, argsort, asinh, atanh,  # noqa: E402
                                         broadcast_dynamic_shape, broadcast_static_shape,
                                         dimension_at_index, dimension_value, ensure_shape, erfc,

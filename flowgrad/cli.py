@@ -64,11 +64,13 @@ def build_parser() -> argparse.ArgumentParser:
                         "an .npz with x_train/y_train/x_test/y_test")
     t.add_argument("--data-dir", default=None,
                    help="folder of MNIST's IDX files (default: $FLOWGRAD_DATA)")
-    t.add_argument("--epochs", type=_positive_int, default=10)
+    t.add_argument("--epochs", type=_positive_int, default=20)
     t.add_argument("--batch-size", type=_positive_int, default=32)
     t.add_argument("--optimizer", choices=("sgd", "momentum", "adam"), default="adam")
     t.add_argument("--lr", type=_positive_float, default=None,
-                   help="learning rate (default: 0.1 sgd, 0.01 momentum, 0.001 adam)")
+                   help="learning rate (default: 0.1 sgd, 0.02 momentum, 0.003 adam)")
+    t.add_argument("--lr-decay", type=_positive_float, default=None,
+                   help="learning-rate factor per epoch (default 0.85; 1 keeps it constant)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--logdir", default=None, help="default: runs/MODEL-DATASET")
     t.add_argument("--resume", action="store_true",
@@ -151,7 +153,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "train":
             trainer.train(args.model, args.dataset, args.data_dir, args.epochs, args.batch_size,
                           args.optimizer, args.lr, args.seed, args.logdir, args.resume,
-                          args.limit, args.threads)
+                          args.limit, args.threads,
+                          trainer.LR_DECAY if args.lr_decay is None else args.lr_decay)
         elif args.command == "eval":
             with trainer.blas_threads(1):
                 trainer.evaluate_checkpoint(args.checkpoint_dir, args.model)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import sys
 import time
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from flowgrad.data import Dataset, Iterator
 from flowgrad.data.mnist import DataError, load_mnist
 
 RUN_FILE = "run.json"
+LR_DECAY = 0.85      # learning rate factor per epoch
 
 
 class UserError(Exception):
@@ -107,7 +109,8 @@ class Net:
     """The training graph: iterator over train/test sets, model, loss, metrics, summaries."""
 
     def __init__(self, model: str, shape: tuple, classes: int, optimizer: str, lr: float,
-                 batch_size: int, seed: int) -> None:
+                 batch_size: int, seed: int, lr_decay: float = 1.0,
+                 steps_per_epoch: int = 1) -> None:
         self.graph = tf.Graph()
         with self.graph.as_default():
             tf.set_random_seed(seed)
@@ -132,7 +135,11 @@ class Net:
                 self.accuracy = tf.reduce_mean(hits)
                 self.hits = tf.reduce_sum(hits)
             self.global_step = tf.train.get_or_create_global_step()
-            self.train_op = make_optimizer(optimizer, lr).minimize(
+            # the rate shrinks by lr_decay per epoch, a function of the step alone, so a
+            # resumed run follows the same schedule
+            self.lr = tf.train.exponential_decay(lr, self.global_step, steps_per_epoch,
+                                                 lr_decay) if lr_decay != 1.0 else lr
+            self.train_op = make_optimizer(optimizer, self.lr).minimize(
                 self.loss, global_step=self.global_step)
             self.step_summary = tf.summary.merge([tf.summary.scalar("loss", self.loss),
                                                   tf.summary.scalar("accuracy", self.accuracy)])
@@ -154,7 +161,7 @@ def make_optimizer(name: str, lr: float):
 
 
 def default_lr(optimizer: str) -> float:
-    return {"sgd": 0.1, "momentum": 0.01, "adam": 0.001}[optimizer]
+    return {"sgd": 0.1, "momentum": 0.02, "adam": 0.003}[optimizer]
 
 
 def evaluate(sess, net: Net, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
@@ -228,8 +235,11 @@ class Progress:
     def start_epoch(self, epoch: int) -> None:
         if self.tty:
             from tqdm import tqdm  # noqa: PLC0415
+            cols = shutil.get_terminal_size().columns
+            sized = cols >= 40          # a pseudo-terminal may report 0 columns
             self.bar = tqdm(total=self.steps, desc=f"epoch {epoch}/{self.epochs}", unit="step",
-                            file=self.stream, dynamic_ncols=True, leave=True)
+                            file=self.stream, dynamic_ncols=sized,
+                            ncols=None if sized else 100, leave=True)
 
     def step(self, loss: float, acc: float) -> None:
         if self.bar is not None:
@@ -296,18 +306,18 @@ def blas_threads(n: int | None):
 
 
 def train(model: str = "lenet", dataset: str = "digits", data_dir: str | None = None,
-          epochs: int = 10, batch_size: int = 32, optimizer: str = "adam",
+          epochs: int = 20, batch_size: int = 32, optimizer: str = "adam",
           lr: float | None = None, seed: int = 0, logdir: str | None = None,
           resume: bool = False, limit: int | None = None, threads: int | None = 1,
-          stream=None) -> dict:
+          lr_decay: float = LR_DECAY, stream=None) -> dict:
     """Trains ``model`` and leaves checkpoints, TensorBoard logs and curves in ``logdir``."""
     with blas_threads(threads):
         return _train(model, dataset, data_dir, epochs, batch_size, optimizer, lr, seed,
-                      logdir, resume, limit, stream)
+                      logdir, resume, limit, lr_decay, stream)
 
 
 def _train(model, dataset, data_dir, epochs, batch_size, optimizer, lr, seed, logdir, resume,
-           limit, stream) -> dict:
+           limit, lr_decay, stream) -> dict:
     out = stream or sys.stdout
     if model not in models.MODELS:
         raise UserError(f"unknown model '{model}' (choose from {', '.join(models.MODELS)})")
@@ -316,6 +326,8 @@ def _train(model, dataset, data_dir, epochs, batch_size, optimizer, lr, seed, lo
     lr = default_lr(optimizer) if lr is None else lr
     if not lr > 0:
         raise UserError(f"--lr must be positive, got {lr}")
+    if not 0 < lr_decay <= 1:
+        raise UserError(f"--lr-decay must be in (0, 1], got {lr_decay}")
     logdir = logdir or os.path.join("runs", f"{model}-{os.path.basename(os.path.normpath(dataset))}")
     history: list[dict] = []
     start_epoch = 0
@@ -328,7 +340,7 @@ def _train(model, dataset, data_dir, epochs, batch_size, optimizer, lr, seed, lo
         dataset, data_dir = run.get("dataset", dataset), run.get("data_dir", data_dir)
         optimizer, lr = run.get("optimizer", optimizer), run.get("lr", lr)
         batch_size, seed = run.get("batch_size", batch_size), run.get("seed", seed)
-        limit = run.get("limit", limit)
+        limit, lr_decay = run.get("limit", limit), run.get("lr_decay", lr_decay)
         history = list(run.get("history", []))
         start_epoch = len(history)
     data = load_data(dataset, data_dir, limit)
@@ -336,11 +348,13 @@ def _train(model, dataset, data_dir, epochs, batch_size, optimizer, lr, seed, lo
         os.makedirs(logdir, exist_ok=True)
     except OSError as e:
         raise UserError(f"cannot create log folder {logdir}: {e.strerror}") from None
-    net = Net(model, data.image_shape, data.classes, optimizer, lr, batch_size, seed)
+    steps = -(-len(data.y_train) // batch_size)
+    net = Net(model, data.image_shape, data.classes, optimizer, lr, batch_size, seed,
+              lr_decay, steps)
     run = {"model": model, "dataset": dataset, "data_dir": data_dir, "shape":
            list(data.image_shape), "classes": data.classes, "optimizer": optimizer, "lr": lr,
-           "batch_size": batch_size, "seed": seed, "limit": limit, "history": history}
-    steps = -(-len(data.y_train) // batch_size)
+           "lr_decay": lr_decay, "batch_size": batch_size, "seed": seed, "limit": limit,
+           "history": history}
     train_w = tf.summary.FileWriter(os.path.join(logdir, "train"),
                                     None if resume else net.graph)
     test_w = tf.summary.FileWriter(os.path.join(logdir, "test"))

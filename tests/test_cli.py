@@ -16,7 +16,8 @@ from flowgrad.data.mnist import write_idx
 from flowgrad.summary.png import encode_png
 
 pytest.importorskip("sklearn")
-TINY = ["--model", "logreg", "--limit", "200", "--batch-size", "50", "--lr", "0.05"]
+TINY = ["--model", "logreg", "--limit", "200", "--batch-size", "50", "--lr", "0.05",
+        "--lr-decay", "1"]
 
 
 def run_cli(capsys, *argv):
@@ -44,8 +45,8 @@ def trained(tmp_path_factory):
     d = str(tmp_path_factory.mktemp("run") / "logreg")
     tf.reset_default_graph()
     buf = io.StringIO()
-    result = trainer.train("logreg", "digits", epochs=2, batch_size=50, lr=0.05, limit=200,
-                           logdir=d, stream=buf)
+    result = trainer.train("logreg", "digits", epochs=2, batch_size=50, lr=0.05, lr_decay=1.0,
+                           limit=200, logdir=d, stream=buf)
     return d, result, buf.getvalue()
 
 
@@ -67,8 +68,9 @@ def test_train_leaves_checkpoint_logs_and_curves(trained):
 
 def test_resume_continues_exactly(tmp_path, capsys):
     a, b = str(tmp_path / "a"), str(tmp_path / "b")
-    assert run_cli(capsys, "train", *TINY, "--epochs", "2", "--logdir", a)[0] == 0
-    assert run_cli(capsys, "train", *TINY, "--epochs", "1", "--logdir", b)[0] == 0
+    decay = ["--lr-decay", "0.5"]       # the schedule must resume too
+    assert run_cli(capsys, "train", *TINY, *decay, "--epochs", "2", "--logdir", a)[0] == 0
+    assert run_cli(capsys, "train", *TINY, *decay, "--epochs", "1", "--logdir", b)[0] == 0
     code, out, _ = run_cli(capsys, "train", *TINY, "--epochs", "2", "--logdir", b, "--resume")
     assert code == 0 and out.startswith("epoch 2/2")
     ha = json.load(open(os.path.join(a, "run.json")))["history"]

@@ -28,3 +28,7 @@ def test_skipgram_nce_loss_falls():
     first, last, vocab, table = _load("word2vec_skipgram")["main"]()
     assert last < 0.5 * first
     assert table.shape == (len(vocab), 16)
+
+
+def test_classic_tf1_rnn_tutorial_runs_with_only_its_imports_changed():
+    assert _load("tf1_rnn_tutorial")["main"]() >= 0.85

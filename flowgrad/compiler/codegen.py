@@ -46,7 +46,7 @@ def _float(v: Value) -> bool:
     return v.dtype is not None and np.dtype(v.dtype).kind == "f"
 
 
-def _inline_expr(node: Node, a: list[str], ns: dict, env: Env, name) -> str | None:
+def _inline_expr(node: Node, a: list[str], env: Env, name) -> str | None:
     """The node as an expression of its argument names, or None to call its kernel."""
     t = node.type
     at = node.op.attrs
@@ -169,7 +169,7 @@ def generate(prog: Program, opts, env: Env, filename: str, specialized: bool,
     inline = [None] * len(nodes)
     if opts.inline:
         for i, node in enumerate(nodes):
-            inline[i] = _inline_expr(node, ["{%d}" % j for j in range(len(node.args))], ns, env,
+            inline[i] = _inline_expr(node, ["{%d}" % j for j in range(len(node.args))], env,
                                      name_obj) if node.type != "ApplyGradientDescent" else None
     # liveness, freshness, views
     last_use: dict[int, int] = {}
@@ -179,8 +179,6 @@ def generate(prog: Program, opts, env: Env, filename: str, specialized: bool,
                 last_use[id(a)] = i
                 if inline[i] is None and node.type not in _SAFE_CONSUMERS:
                     a.safe = False
-                elif inline[i] is None and node.type == "ApplyGradientDescent":
-                    pass
         for o in node.outs:
             if o is not None:
                 o.fresh = inline[i] is not None and node.type != "VariableV2" and \
@@ -244,7 +242,7 @@ def generate(prog: Program, opts, env: Env, filename: str, specialized: bool,
                 line = f"{outs[0]} = {expr}" if outs[0] != "_" else expr
             else:
                 line = f"{', '.join(outs)}, = {expr}"
-            lines.append("    " + line)
+            lines.append(f"    {line}  # {node.type} '{node.op.name}'")
             line_ops[len(lines)] = node.op
             if record is not None:
                 for o, nm in zip(node.outs, outs):

@@ -19,12 +19,10 @@ NOCONST = object()
 class Value:
     """One tensor's value in a run."""
 
-    __slots__ = ("tensor", "name", "const", "shape", "dtype", "producer", "fresh", "safe",
-                 "base_var", "feed")
+    __slots__ = ("tensor", "const", "shape", "dtype", "producer", "fresh", "safe", "feed")
 
     def __init__(self, tensor: Tensor | None, producer: "Node | None" = None) -> None:
         self.tensor = tensor
-        self.name = ""
         self.const = NOCONST
         self.producer = producer
         self.dtype = tensor.dtype.np if tensor is not None else None
@@ -34,7 +32,6 @@ class Value:
             else None
         self.fresh = False      # a new array that only this run holds
         self.safe = True        # no consumer keeps a view of it
-        self.base_var = None    # the variable whose buffer this value may share
         self.feed = False
 
     @property
@@ -48,10 +45,10 @@ class Value:
 class Ref:
     """A variable passed by reference (``ref_inputs``): the session's ``VarRef``."""
 
-    __slots__ = ("ref", "op", "name")
+    __slots__ = ("ref", "op")
 
     def __init__(self, ref, op: Operation) -> None:
-        self.ref, self.op, self.name = ref, op, ""
+        self.ref, self.op = ref, op
 
 
 class Node:

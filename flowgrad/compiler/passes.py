@@ -33,9 +33,14 @@ SHAPE_PURE = _ELEMENTWISE | {
     "Softmax", "LogSoftmax", "SoftmaxCrossEntropyWithLogits",
     "SparseSoftmaxCrossEntropyWithLogits", "Shape", "Size", "Rank", "Transpose",
     "ExpandDims", "Squeeze", "Tile", "Pack", "Cumsum", "Cumprod", "ApplyGradientDescent",
+    "PadV2", "Conv2D", "DepthwiseConv2dNative", "MaxPool", "AvgPool", "MaxPoolGrad",
+    "MaxPoolGradGrad",
 }
 # ops whose output shape depends on the *value* of these inputs (must be constants here)
-VALUE_SHAPED = {"Reshape": (1,), "BroadcastTo": (1,), "SumToShape": (1,), "Fill": (0,)}
+VALUE_SHAPED = {"Reshape": (1,), "BroadcastTo": (1,), "SumToShape": (1,), "Fill": (0,),
+                "Conv2DBackpropInput": (0,), "Conv2DBackpropFilter": (1,),
+                "DepthwiseConv2dNativeBackpropInput": (0,),
+                "DepthwiseConv2dNativeBackpropFilter": (1,), "AvgPoolGrad": (0,)}
 
 _FOLD_LIMIT = 1 << 20       # elements: larger constants are computed at run time
 

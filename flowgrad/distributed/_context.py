@@ -68,6 +68,8 @@ def init(comm=None) -> None:
     """
     MPI = import_mpi()
     world = MPI.COMM_WORLD
+    if comm is None and _WORLD.comm is not None:
+        return                          # already initialised: init() is idempotent
     if comm is None:
         comm = world
     elif isinstance(comm, list | tuple):

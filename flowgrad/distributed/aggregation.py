@@ -19,6 +19,7 @@ from flowgrad.distributed import ops as D
 from flowgrad.framework.graph import GraphKeys
 from flowgrad.framework.registry import NodeSpec, NotDifferentiable, convert_to_tensor, op
 from flowgrad.ops import array_ops as A
+from flowgrad.runtime.plan import compile_plan
 
 _STATE_KEY = "flowgrad.distributed.aggregation"
 
@@ -52,7 +53,9 @@ def _aggregate_apply(xp, *grads, ctx, passes, update, feeds, reduce_op=collectiv
         targets = [g.as_graph_element(update)]
         placeholders = [g.as_graph_element(n) for n in feeds]
         sess = ctx.session
-        plan = state["plan"] = sess.compile_subplan([], targets, placeholders)
+        # options=None: a sub-plan of the session's run (its passes, no in-place updates)
+        plan = state["plan"] = compile_plan([], targets, placeholders, sess._bind,
+                                            sess._ref_of)
     plan.fn(*D._device(xp, reduced))
     state["acc"], state["count"] = None, 0
     return None

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from flowgrad.distributed import ops as D
 from flowgrad.distributed.collectives import AVERAGE, SUM
-from flowgrad.framework.graph import get_default_graph
 from flowgrad.framework.registry import convert_to_tensor
 from flowgrad.train.optimizer import Optimizer
 
@@ -63,16 +62,21 @@ class Compression:
     fp16 = FP16Compressor
 
 
-def fusion_buckets(tensors, threshold_bytes: int) -> list[list[int]]:
+def fusion_buckets(tensors, threshold_bytes: int, like=None) -> list[list[int]]:
     """Indices of ``tensors`` grouped into buckets of at most ``threshold_bytes`` each.
 
     Tensors keep their order; a tensor larger than the threshold gets a bucket of its own;
-    ``threshold_bytes <= 0`` turns fusion off (one tensor per bucket).
+    ``threshold_bytes <= 0`` turns fusion off (one tensor per bucket).  A tensor's size is
+    taken from its static shape, or from ``like[i]`` (the variable a gradient belongs to)
+    where that shape is not fully known.
     """
     buckets: list[list[int]] = []
     used = 0
     for i, t in enumerate(tensors):
-        n = t.shape.num_elements() if t.shape.is_fully_defined() else None
+        shape = t.shape
+        if not shape.is_fully_defined() and like is not None:
+            shape = like[i].shape
+        n = shape.num_elements() if shape.is_fully_defined() else None
         nbytes = threshold_bytes + 1 if n is None else n * t.dtype.size
         if buckets and threshold_bytes > 0 and used + nbytes <= threshold_bytes:
             buckets[-1].append(i)
@@ -85,7 +89,7 @@ def fusion_buckets(tensors, threshold_bytes: int) -> list[list[int]]:
 
 def allreduce_gradients(grads, names, op: str = AVERAGE, compression=None,
                         fusion_threshold_bytes: int = DEFAULT_FUSION_THRESHOLD,
-                        overlap: bool = False) -> list:
+                        overlap: bool = False, variables=None) -> list:
     """The gradients reduced over all ranks, fused into few collectives (Nones stay None).
 
     With ``overlap``, each bucket is a non-blocking ``Iallreduce`` started as soon as its
@@ -100,7 +104,8 @@ def allreduce_gradients(grads, names, op: str = AVERAGE, compression=None,
     order = list(range(len(ts)))
     if overlap:
         order.reverse()
-    buckets = fusion_buckets([ts[i] for i in order], fusion_threshold_bytes)
+    like = None if variables is None else [variables[idx[i]] for i in order]
+    buckets = fusion_buckets([ts[i] for i in order], fusion_threshold_bytes, like)
     buckets = [[order[j] for j in b] for b in buckets]
     g = ts[0].graph
     with g.as_default(), g.name_scope("DistributedAllreduce"):
@@ -173,7 +178,7 @@ class DistributedOptimizer(Optimizer):
             return gv     # reduced in apply_gradients, once per backward_passes_per_step
         names = [v.op.name for _, v in gv]
         grads = allreduce_gradients([g for g, _ in gv], names, self._op, self._compression,
-                                    self._threshold, self._overlap)
+                                    self._threshold, self._overlap, [v for _, v in gv])
         return list(zip(grads, [v for _, v in gv]))
 
     def apply_gradients(self, grads_and_vars, global_step=None, name=None):

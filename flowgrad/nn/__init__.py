@@ -23,7 +23,8 @@ from flowgrad.ops.pool_ops import (avg_pool, avg_pool1d, avg_pool2d, max_pool, m
 
 # --- recurrent networks and sampled losses -------------------------------------------------
 from flowgrad.nn import rnn_cell
-from flowgrad.ops.rnn import bidirectional_dynamic_rnn, dynamic_rnn, static_rnn
+from flowgrad.ops.rnn import (bidirectional_dynamic_rnn, dynamic_rnn,
+                              static_bidirectional_rnn, static_rnn)
 from flowgrad.ops.embedding_ops import embedding_lookup
 from flowgrad.ops.sampled_loss_ops import (compute_accidental_hits,
                                            log_uniform_candidate_sampler, nce_loss,

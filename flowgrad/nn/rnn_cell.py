@@ -1,8 +1,9 @@
 """``tf.nn.rnn_cell``: the recurrent cells."""
 
-from flowgrad.ops.rnn_cell import (BasicLSTMCell, BasicRNNCell, DropoutWrapper, GRUCell,
-                                   LSTMCell, LSTMStateTuple, MultiRNNCell,
-                                   OutputProjectionWrapper, RNNCell)
+from flowgrad.ops.rnn_cell import (BasicLSTMCell, BasicRNNCell, DeviceWrapper, DropoutWrapper,
+                                   GRUCell, LSTMCell, LSTMStateTuple, MultiRNNCell,
+                                   OutputProjectionWrapper, ResidualWrapper, RNNCell)
 
-__all__ = ["BasicLSTMCell", "BasicRNNCell", "DropoutWrapper", "GRUCell", "LSTMCell",
-           "LSTMStateTuple", "MultiRNNCell", "OutputProjectionWrapper", "RNNCell"]
+__all__ = ["BasicLSTMCell", "BasicRNNCell", "DeviceWrapper", "DropoutWrapper", "GRUCell",
+           "LSTMCell", "LSTMStateTuple", "MultiRNNCell", "OutputProjectionWrapper",
+           "ResidualWrapper", "RNNCell"]

@@ -62,11 +62,8 @@ class SubGraph:
         key = ("flowgrad.subgraph", self, len(self.saved) if record else -1)
         p = session._resources.get(key)
         if p is None:
-            from flowgrad.runtime.plan import compile_plan  # noqa: PLC0415 - runs in a session
             fetch = list(self.outputs) + (list(self.saved) if record else [])
-            p = compile_plan(fetch, [], list(self.args) + list(self.captures), session._bind,
-                             session._ref_of, getattr(session, "_options", None),
-                             getattr(session, "_env", None))
+            p = session.compile_subplan(fetch, [], list(self.args) + list(self.captures))
             session._resources[key] = p
         return p
 
@@ -196,7 +193,7 @@ class _History:
 
 # ----- If ------------------------------------------------------------------------------------
 class _IfSpec:
-    def __init__(self, branches, cap_idx, shapes, dtypes, grads_built=False) -> None:
+    def __init__(self, branches, cap_idx, shapes, dtypes) -> None:
         self.branches = branches          # (true SubGraph, false SubGraph)
         self.cap_idx = cap_idx            # per branch: positions of its captures in the inputs
         self.shapes, self.dtypes = shapes, dtypes
@@ -215,7 +212,8 @@ def _if_shape(node: NodeSpec):
     return [(s, d) for s, d in zip(spec.shapes, spec.dtypes)] + [(TensorShape(()), _dt.variant)]
 
 
-@op("If", shape=_if_shape, stateful=True)
+@op("If", shape=_if_shape, stateful=True, may_alias=True,
+    broadcasting=False)
 def _if(xp, pred, *captures, spec, ctx):
     b = 0 if bool(pred) else 1
     sub = spec.branches[b]
@@ -245,7 +243,8 @@ def _if_grad_shape(node: NodeSpec):
     return [(caps[i].shape, caps[i].dtype) for i in spec.grad_caps]
 
 
-@op("IfGrad", shape=_if_grad_shape, stateful=True)
+@op("IfGrad", shape=_if_grad_shape, stateful=True, may_alias=True,
+    broadcasting=False)
 def _if_grad_kernel(xp, pred, history, *inputs, spec, ctx):
     b, saved = history
     caps = inputs[:spec.n_caps]
@@ -406,13 +405,18 @@ def case(pred_fn_pairs, default=None, exclusive: bool = False, strict: bool = Fa
             res = default()
         else:
             res = chain(0)
-        if check is not None:
-            leaves = nest.flatten(res)
-            for v in leaves:
-                el = v if isinstance(v, Operation) else getattr(v, "op", None)
-                if el is not None:
-                    el._add_control_input(check.op)
+        if check is not None:       # the results wait for the predicates' check
+            with g.control_dependencies([check]):
+                res = nest.map_structure(
+                    lambda v: A.identity(v) if not isinstance(v, Operation) else
+                    _after(v, check), res)
     return res
+
+
+def _after(o: Operation, check: Tensor) -> Operation:
+    from flowgrad.ops.state_ops import group  # noqa: PLC0415
+    with o.graph.control_dependencies([check]):
+        return group(o)
 
 
 def _case_check_shape(node: NodeSpec):
@@ -457,7 +461,8 @@ def _while_shape(node: NodeSpec):
     return out + [(TensorShape(()), _dt.variant)]
 
 
-@op("While", shape=_while_shape, stateful=True)
+@op("While", shape=_while_shape, stateful=True, may_alias=True,
+    broadcasting=False)
 def _while(xp, max_iter, *inputs, spec, ctx):
     n, ns, ne = spec.n_vars, spec.n_seqs, spec.n_emit
     vals = list(inputs[:n])
@@ -529,7 +534,8 @@ def _while_grad_shape(node: NodeSpec):
         [(caps[k].shape, caps[k].dtype) for k in s.cap_pos]
 
 
-@op("WhileGrad", shape=_while_grad_shape, stateful=True)
+@op("WhileGrad", shape=_while_grad_shape, stateful=True, may_alias=True,
+    broadcasting=False)
 def _while_grad_kernel(xp, history, *inputs, spec, ctx):
     s = spec
     dv = list(inputs[:s.n_dv])
@@ -699,8 +705,6 @@ def build_loop(cond_fn: Callable | None, body_fn: Callable, inits: list, seqs: l
                     f"{name}: loop variable {i} has shape {sh} before the loop but shape "
                     f"{o.shape} after one iteration. Pass shape_invariants (e.g. "
                     f"tf.TensorShape([None, ...])) to allow the shape to change.")
-            if sh.is_fully_defined() is False and o.shape.ndims == sh.ndims:
-                pass
         emit_out = body.outputs[n:]
         caps = list(body.captures)
         if cond_sub is not None:
@@ -747,10 +751,14 @@ def while_loop(cond, body, loop_vars, shape_invariants=None, parallel_iterations
     """
     if not callable(cond) or not callable(body):
         raise TypeError("cond and body must be callable.")
+    from flowgrad.ops.tensor_array_ops import TensorArray  # noqa: PLC0415
     is_seq = nest.is_sequence(loop_vars)
     if is_seq and not nest.flatten(loop_vars):
         raise ValueError("No loop variables provided")
-    flat = [convert_to_tensor(v) for v in nest.flatten(loop_vars)]
+    leaves = nest.flatten(loop_vars)
+    # a TensorArray travels through the loop as its flow tensor, of any shape
+    tas = {i: v for i, v in enumerate(leaves) if isinstance(v, TensorArray)}
+    flat = [v.flow if i in tas else convert_to_tensor(v) for i, v in enumerate(leaves)]
     structure = loop_vars
     inv = None
     if shape_invariants is not None:
@@ -760,9 +768,16 @@ def while_loop(cond, body, loop_vars, shape_invariants=None, parallel_iterations
         if len(inv) != len(flat):
             raise ValueError(f"shape_invariants has {len(inv)} entries for {len(flat)} loop "
                              "variables")
+    if tas:
+        inv = inv or [None] * len(flat)
+        for i in tas:
+            inv[i] = TensorShape(None)
+
+    def rewrap(vs):
+        return [tas[i]._with_flow(v) if i in tas else v for i, v in enumerate(vs)]
 
     def pack(vs):
-        p = nest.pack_sequence_as(structure, vs)
+        p = nest.pack_sequence_as(structure, rewrap(vs))
         return list(p) if is_seq and not isinstance(p, dict) else [p]
 
     def call_cond(vs):
@@ -772,14 +787,14 @@ def while_loop(cond, body, loop_vars, shape_invariants=None, parallel_iterations
         r = body(*pack(vs))
         if not nest.is_sequence(r):
             r = [r]
-        out = nest.flatten(r)
+        out = [v.flow if isinstance(v, TensorArray) else v for v in nest.flatten(r)]
         if len(out) != len(flat):
             raise ValueError(f"while_loop: body returned {len(out)} tensors, expected "
                              f"{len(flat)} (the structure of loop_vars {loop_vars!r})")
         return out, []
     final, _ = build_loop(call_cond, call_body, flat, (), inv, maximum_iterations,
                           back_prop, False, name or "while")
-    result = nest.pack_sequence_as(structure, final)
+    result = nest.pack_sequence_as(structure, rewrap(final))
     if not return_same_structure and isinstance(result, list | tuple) and len(result) == 1 \
             and not hasattr(result, "_fields"):
         return result[0]

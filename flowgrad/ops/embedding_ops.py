@@ -103,7 +103,7 @@ def _lookup_shape(node: NodeSpec):
     return i.shape.concatenate(p.shape[1:]), p.dtype
 
 
-@op("EmbeddingLookup", shape=_lookup_shape)
+@op("EmbeddingLookup", shape=_lookup_shape, broadcasting=False)
 def _lookup(xp, params, ids):
     n = params.shape[0]
     if ids.size and (int(ids.min()) < 0 or int(ids.max()) >= n):

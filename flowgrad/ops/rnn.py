@@ -157,3 +157,35 @@ def bidirectional_dynamic_rnn(cell_fw, cell_bw, inputs, sequence_length=None,
                                      time_major=time_major, scope=bw_scope)
             out_bw = nest.map_structure(lambda x: _reverse_time(x, seq_len, time_axis), tmp)
     return (out_fw, out_bw), (st_fw, st_bw)
+
+
+def static_bidirectional_rnn(cell_fw, cell_bw, inputs, initial_state_fw=None,
+                             initial_state_bw=None, dtype=None, sequence_length=None,
+                             scope=None):
+    """Unrolled forward and backward RNNs over a list of inputs.
+
+    Returns ``(outputs, state_fw, state_bw)`` where ``outputs[t]`` is the depth-concatenation
+    of the forward and backward outputs at step ``t``.
+    """
+    if not isinstance(inputs, list | tuple) or not inputs:
+        raise TypeError("inputs must be a non-empty list of tensors")
+    with V.variable_scope(scope or "bidirectional_rnn"):
+        with V.variable_scope("fw") as fw_scope:
+            out_fw, st_fw = static_rnn(cell_fw, inputs, initial_state_fw, dtype,
+                                       sequence_length, scope=fw_scope)
+        with V.variable_scope("bw") as bw_scope:
+            if sequence_length is None:
+                rev = list(reversed(inputs))
+            else:
+                stacked = A.stack([convert_to_tensor(x) for x in inputs], 0)
+                rev = A.unstack(_reverse_time(stacked, convert_to_tensor(sequence_length), 0),
+                                len(inputs), 0)
+            tmp, st_bw = static_rnn(cell_bw, rev, initial_state_bw, dtype, sequence_length,
+                                    scope=bw_scope)
+            if sequence_length is None:
+                out_bw = list(reversed(tmp))
+            else:
+                back = _reverse_time(A.stack(tmp, 0), convert_to_tensor(sequence_length), 0)
+                out_bw = A.unstack(back, len(inputs), 0)
+    outputs = [A.concat([f, b], 1) for f, b in zip(out_fw, out_bw)]
+    return outputs, st_fw, st_bw

@@ -424,6 +424,33 @@ class DropoutWrapper(_Wrapper):
         return _dropout(out, self._out, self._seed), new_state
 
 
+class ResidualWrapper(_Wrapper):
+    """Adds the cell's input to its output (``residual_fn(inputs, outputs)``)."""
+
+    def __init__(self, cell, residual_fn=None) -> None:
+        super().__init__(cell)
+        self._residual_fn = residual_fn
+
+    def call(self, inputs, state):
+        out, new_state = self._cell(inputs, state)
+        if self._residual_fn is not None:
+            return self._residual_fn(inputs, out), new_state
+        return nest.map_structure(lambda i, o: o + i, inputs, out), new_state
+
+
+class DeviceWrapper(_Wrapper):
+    """Runs the cell's ops on ``device``."""
+
+    def __init__(self, cell, device: str) -> None:
+        super().__init__(cell)
+        self._device = device
+
+    def call(self, inputs, state):
+        from flowgrad.framework.graph import device as _device  # noqa: PLC0415
+        with _device(self._device):
+            return self._cell(inputs, state)
+
+
 class OutputProjectionWrapper(RNNCell):
     """Projects a cell's output to ``output_size`` (``output_projection_wrapper/kernel``)."""
 

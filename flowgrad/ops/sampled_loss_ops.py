@@ -23,6 +23,7 @@ from flowgrad.ops import nn_ops as N
 from flowgrad.ops import reduce_ops as R
 from flowgrad.ops import state_ops as S
 from flowgrad.ops.embedding_ops import embedding_lookup
+from flowgrad.runtime.placement import register_host_only
 
 
 # ----- candidate samplers ---------------------------------------------------------------------
@@ -134,6 +135,8 @@ def _accidental_hits(xp, true_classes, sampled_candidates, *, num_true):
 
 
 NotDifferentiable("ComputeAccidentalHits")
+# the samplers draw on the host (numpy's generator); a device session copies around them
+register_host_only("CandidateSampler", "ComputeAccidentalHits")
 
 
 def compute_accidental_hits(true_classes, sampled_candidates, num_true, seed=None, name=None):

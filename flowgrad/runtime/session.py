@@ -69,7 +69,8 @@ class VarRef:
             s._owned[self.key] = arr
         undo = s._undo
         if undo is not None and self.key not in undo:
-            rows = np.unique(np.asarray(indices))
+            xp = s._backend.xp
+            rows = xp.unique(xp.asarray(indices).reshape(-1))
             undo[_RowUndo(arr, rows)] = None
         return arr
 
@@ -359,10 +360,11 @@ class BaseSession:
     def _feeds(self, feed_dict) -> tuple[list, list]:
         tensors, values = [], []
         specs = self._feed_specs
+        ndarray = np.ndarray
         for k, v in feed_dict.items():
-            spec = specs.get(k) if type(k) is Tensor else None
-            if spec is not None and type(v) is np.ndarray and v.shape == spec[2] and \
-                    v.dtype == spec[1]:
+            spec = specs.get(k)
+            if spec is not None and v.__class__ is ndarray and v.shape == spec[2] and \
+                    v.dtype is spec[1]:
                 tensors.append(spec[0])     # same dtype and shape as last time: accepted
                 values.append(v)
                 continue
@@ -428,6 +430,7 @@ def _translate(plan, e: BaseException, session=None) -> BaseException:
     if op is None or not isinstance(e, Exception):
         return e
     shapes = []
+    line = line.split("  # ", 1)[0]
     rhs = line.split("=", 1)[1] if "=" in line.split("(", 1)[0] else line
     args = [a.strip() for a in rhs.split("(", 1)[1].rsplit(")", 1)[0].split(",")] \
         if "(" in rhs else [w for w in rhs.replace("*", " ").replace("+", " ").replace(

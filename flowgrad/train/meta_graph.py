@@ -78,9 +78,31 @@ class MetaGraphDef:
 
 
 # ----- attribute values <-> JSON ---------------------------------------------------------------
+# Objects that ops keep in attributes (control flow's sub-graph specs) are exported field by
+# field when their class is on this allow-list; importing instantiates only these classes.
+_OBJECT_CLASSES: dict[str, type] = {}
+
+
+def register_serializable(cls: type) -> type:
+    """Allows instances of ``cls`` (plain objects whose ``__dict__`` holds exportable values,
+    tensors and operations) in exported op attributes."""
+    _OBJECT_CLASSES[f"{cls.__module__}.{cls.__qualname__}"] = cls
+    return cls
+
+
+def _register_control_flow() -> None:
+    from flowgrad.ops import control_flow as cf  # noqa: PLC0415
+    for name in ("SubGraph", "_IfSpec", "_IfGradSpec", "_LoopSpec", "_WhileGradSpec"):
+        if hasattr(cf, name):
+            register_serializable(getattr(cf, name))
+
+
 class _Encoder:
-    def __init__(self) -> None:
+    def __init__(self, scope: str | None = None) -> None:
         self.arrays: dict[str, np.ndarray] = {}
+        self.scope = scope
+        self._objects: dict[int, int] = {}
+        self._keep: list = []            # keeps encoded objects alive while ids are in use
 
     def encode(self, v: Any, where: str):
         if v is None or isinstance(v, bool | str):
@@ -110,9 +132,33 @@ class _Encoder:
             return {"ellipsis": True}
         if isinstance(v, slice):
             return {"slice": [self.encode(x, where) for x in (v.start, v.stop, v.step)]}
+        if isinstance(v, Tensor):
+            return {"tensor": _strip(v.name, self.scope)}
+        if isinstance(v, Operation):
+            return {"op": _strip(v.name, self.scope)}
+        key = f"{type(v).__module__}.{type(v).__qualname__}"
+        if key in _OBJECT_CLASSES and hasattr(v, "__dict__"):
+            return self._object(v, key, where)
         raise TypeError(f"cannot export {where}: its value {v!r} (a {type(v).__name__}) has no "
                         "meta-graph encoding. Only numbers, strings, bytes, dtypes, shapes, "
-                        "arrays and lists/tuples/dicts of them can be exported.")
+                        "arrays, tensors, control-flow specs and lists/tuples/dicts of them "
+                        "can be exported.")
+
+    def _object(self, v, key: str, where: str):
+        if id(v) in self._objects:          # shared objects stay shared after import
+            return {"object_ref": self._objects[id(v)]}
+        if self.scope:
+            raise TypeError(f"cannot export {where} with export_scope: control-flow sub-graphs "
+                            "are exported with whole graphs only")
+        n = self._objects[id(v)] = len(self._objects)
+        self._keep.append(v)
+        fields = {}
+        for name, value in vars(v).items():
+            if key.endswith(".SubGraph") and name in ("start", "end"):
+                fields[name] = {"op_index": value}
+            else:
+                fields[name] = self.encode(value, f"{where}.{name}")
+        return {"object": {"class": key, "id": n, "fields": fields}}
 
     def _array(self, a: np.ndarray, where: str):
         if a.dtype == object:     # string tensors: a list of str/bytes, never pickled
@@ -124,41 +170,67 @@ class _Encoder:
         return {"array": key}
 
 
-def _decode(v: Any, arrays: dict[str, np.ndarray]):
-    if isinstance(v, list):
-        return [_decode(x, arrays) for x in v]
-    if not isinstance(v, dict):
-        return v
-    (tag, x), = v.items() if len(v) == 1 else (("strings", v),)
-    if tag == "float":
-        return float(x)
-    if tag == "dtype":
-        return _dt.as_dtype(x)
-    if tag == "shape":
-        return TensorShape(x)
-    if tag == "array":
-        a = np.array(arrays[x], copy=True)
-        a.setflags(write=False)
-        return a
-    if tag == "scalar":
-        return _decode(x, arrays)[()]
-    if tag == "bytes":
-        return base64.b64decode(x)
-    if tag == "tuple":
-        return tuple(_decode(i, arrays) for i in x)
-    if tag == "dict":
-        return {_decode(k, arrays): _decode(i, arrays) for k, i in x}
-    if tag == "ellipsis":
-        return Ellipsis
-    if tag == "slice":
-        return slice(*(_decode(i, arrays) for i in x))
-    if tag == "strings":
-        out = np.empty(len(x["strings"]), dtype=object)
-        out[:] = [_decode(s, arrays) for s in x["strings"]]
-        out = out.reshape(x["shape_of"])
-        out.setflags(write=False)
-        return out
-    raise ValueError(f"unknown meta-graph value tag {tag!r}")
+class _Decoder:
+    """Decodes JSON attribute values; tensors and ops resolve against the import so far."""
+
+    def __init__(self, arrays: dict[str, np.ndarray], tensor=None, op=None,
+                 op_offset: int = 0) -> None:
+        self.arrays, self.tensor, self.op, self.op_offset = arrays, tensor, op, op_offset
+        self.objects: dict[int, Any] = {}
+
+    def __call__(self, v: Any):
+        if isinstance(v, list):
+            return [self(x) for x in v]
+        if not isinstance(v, dict):
+            return v
+        (tag, x), = v.items() if len(v) == 1 else (("strings", v),)
+        if tag == "float":
+            return float(x)
+        if tag == "dtype":
+            return _dt.as_dtype(x)
+        if tag == "shape":
+            return TensorShape(x)
+        if tag == "array":
+            a = np.array(self.arrays[x], copy=True)
+            a.setflags(write=False)
+            return a
+        if tag == "scalar":
+            return self(x)[()]
+        if tag == "bytes":
+            return base64.b64decode(x)
+        if tag == "tuple":
+            return tuple(self(i) for i in x)
+        if tag == "dict":
+            return {self(k): self(i) for k, i in x}
+        if tag == "ellipsis":
+            return Ellipsis
+        if tag == "slice":
+            return slice(*(self(i) for i in x))
+        if tag == "strings":
+            out = np.empty(len(x["strings"]), dtype=object)
+            out[:] = [self(s) for s in x["strings"]]
+            out = out.reshape(x["shape_of"])
+            out.setflags(write=False)
+            return out
+        if tag == "tensor":
+            return self.tensor(x)
+        if tag == "op":
+            return self.op(x)
+        if tag == "op_index":
+            return self.op_offset + int(x)
+        if tag == "object_ref":
+            return self.objects[x]
+        if tag == "object":
+            cls = _OBJECT_CLASSES.get(x["class"])
+            if cls is None:
+                raise ValueError(f"meta-graph holds an object of class {x['class']!r}, which "
+                                 "is not registered as serializable")
+            obj = cls.__new__(cls)
+            self.objects[x["id"]] = obj
+            for name, value in x["fields"].items():
+                setattr(obj, name, self(value))
+            return obj
+        raise ValueError(f"unknown meta-graph value tag {tag!r}")
 
 
 # ----- export ----------------------------------------------------------------------------------
@@ -211,7 +283,8 @@ def export_meta_graph(filename=None, meta_info_def=None, graph_def=None, saver_d
     ``as_text`` is accepted for compatibility; the file is always flowgrad's archive format.
     """
     g = graph or get_default_graph()
-    enc = _Encoder()
+    _register_control_flow()
+    enc = _Encoder(export_scope)
     ops = []
     for op_ in g.get_operations():
         if not _in_scope(op_.name, export_scope):
@@ -271,10 +344,19 @@ def _saver_def_of(saver) -> dict:
 
 
 def _write_for_saver(meta_path: str, saver) -> None:
-    """``Saver.save(..., write_meta_graph=True)``: writes ``<prefix>.meta``."""
+    """``Saver.save(..., write_meta_graph=True)``: writes ``<prefix>.meta``.
+
+    A graph holding something the format cannot express (a Python function in a
+    ``py_func``, a ``Dataset`` object) still gets its checkpoint: the ``.meta`` file is
+    skipped with a warning on ``tf.logging`` instead of failing the save.
+    """
     saver.build()
     graph = next(iter(saver._vars.values())).graph if saver._vars else None
-    export_meta_graph(meta_path, graph=graph, saver=saver)
+    try:
+        export_meta_graph(meta_path, graph=graph, saver=saver)
+    except TypeError as e:
+        from flowgrad.platform import tf_logging  # noqa: PLC0415
+        tf_logging.warning("Saver.save: no meta-graph written to %s: %s", meta_path, e)
 
 
 def _saver_json(saver_def, scope):
@@ -315,19 +397,24 @@ def import_scoped_meta_graph(meta_graph_or_file, graph: Graph | None = None,
         op_name, _, idx = name.rpartition(":")
         return built[op_name].outputs[int(idx)]
 
+    def operation(name: str) -> Operation:
+        return built[name]
+
+    _register_control_flow()
+    decode = _Decoder(mg.arrays, tensor, operation, op_offset=len(g.get_operations()))
     with g.as_default(), g.control_dependencies(None):
         if g.seed is None and mg.meta.get("graph_seed") is not None and not g.get_operations():
             g.seed = mg.meta["graph_seed"]
         for e in mg.meta["ops"]:
             d = get_opdef(e["type"])
-            attrs = {k: _decode(v, mg.arrays) for k, v in e["attrs"].items()}
+            attrs = {k: decode(v) for k, v in e["attrs"].items()}
             inputs = [tensor(n) for n in e["inputs"]]
             ctrl = [built[c] for c in e["control_inputs"]]
             name = prefix + e["name"]
             make_op(d, inputs, attrs, name + "/", graph=g, control_inputs=ctrl)
             op_ = g.get_operation_by_name(name)
             for t, (shape, _) in zip(op_.outputs, e["outputs"]):
-                saved = _decode(shape, mg.arrays)
+                saved = decode(shape)
                 if t.shape.is_compatible_with(saved):
                     t.set_shape(saved)
             if e.get("device") and not clear_devices:

@@ -194,6 +194,21 @@ def gradient_case():
     return out
 
 
+def fp16_fallback_case():
+    """The user-defined float16 sum (for MPIs without float16) against MPICH's own."""
+    from flowgrad.distributed import _context, collectives
+    w = _context.world()
+    x = (np.arange(1000, dtype=np.float32) / 7.0 + hvd.rank()).reshape(10, 100)
+    native = collectives.allreduce(w, [x], fp16=True)[0]
+    saved = list(collectives._FP16_NATIVE)
+    collectives._FP16_NATIVE[:] = [False]
+    try:
+        fallback = collectives.allreduce(w, [x], fp16=True)[0]
+    finally:
+        collectives._FP16_NATIVE[:] = saved
+    return float(np.max(np.abs(native - fallback)))
+
+
 def _allgather_np(value):
     g = tf.Graph()
     with g.as_default():
@@ -221,6 +236,7 @@ def main(out_path: str) -> None:
             report["cases"][label] = diff
     report["broadcast"] = broadcast_case()
     report["gradients"] = gradient_case()
+    report["fp16_fallback"] = fp16_fallback_case()
     report["cnn_model"] = MODELS["cnn"].__name__
     if hvd.rank() == 0:
         with open(out_path, "w") as f:

@@ -45,6 +45,10 @@ def test_fp16_compression_is_close(report):
     assert report["replicas_equal"]["mlp/sgd/compression=fp16"]
 
 
+def test_fp16_fallback_reduction_equals_native(report):
+    assert report["fp16_fallback"] == 0.0
+
+
 def test_broadcast_makes_differently_seeded_ranks_equal(report):
     assert report["broadcast"] == {"differ_before": True, "equal_after": True}
 
@@ -90,3 +94,11 @@ def test_launcher_of_another_mpi_is_detected(mpi_env):
     assert res.returncode != 0
     assert "OMPI_COMM_WORLD_SIZE=2" in res.stderr and "Open MPI" in res.stderr
     assert "sees a world of size 1" in res.stderr
+
+
+def test_example_trains_on_two_ranks(launch):
+    from pathlib import Path
+    example = Path(__file__).resolve().parents[2] / "examples" / "distributed_mlp.py"
+    res = launch(2, str(example), "--steps", "50", timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert "step   50  accuracy over 2 ranks" in res.stdout

@@ -13,12 +13,11 @@ import flowgrad as tf
 from flowgrad.distributed import run as launcher
 from flowgrad.distributed.optimizer import fusion_buckets
 from flowgrad.distributed.sharding import shard, shard_indices
-from flowgrad.testing.op_test import OpCase, check_op
 
 HAVE_MPI4PY = importlib.util.find_spec("mpi4py") is not None
 
 
-# ----- ops at size 1 (the 2-rank gradients are checked in test_mpi_jobs.py) --------------
+# ----- size 1 (the harness rows are in tests/ops/test_distributed_ops.py) ---------------
 @pytest.fixture(scope="module")
 def hvd():
     if not HAVE_MPI4PY:
@@ -28,30 +27,8 @@ def hvd():
     return d
 
 
-def _cases(d):
-    return [
-        OpCase("allreduce_average", lambda x: d.allreduce(x), lambda x: x, [(3, 4)]),
-        OpCase("allreduce_sum", lambda x: d.allreduce(x * x, op=d.Sum), lambda x: x * x,
-               [(2, 3)]),
-        OpCase("grouped_allreduce", lambda x, y: d.grouped_allreduce([x, y]),
-               lambda x, y: [x, y], [(2, 3), (4,)]),
-        OpCase("allreduce_fp16", lambda x: d.allreduce(x, compression=d.Compression.fp16),
-               lambda x: x.astype(np.float16).astype(np.float64), [(5,)], grad=False,
-               rtol=0, atol=0),
-        OpCase("allgather", lambda x: d.allgather(x), lambda x: x, [(3, 2)]),
-        OpCase("broadcast", lambda x: d.broadcast(x, 0), lambda x: x, [(2, 2)]),
-        OpCase("grouped_broadcast", lambda x, y: d.grouped_broadcast([x, y * 2.0], 0),
-               lambda x, y: [x, y * 2], [(3,), (2, 2)]),
-    ]
-
-
-@pytest.mark.parametrize("i", range(7))
-def test_op_rows_at_size_one(hvd, i):
-    case = _cases(hvd)[i]
-    check_op(case)
-
-
 def test_rank_and_size(hvd):
+    hvd.init()                                   # a second init() changes nothing
     assert (hvd.rank(), hvd.size(), hvd.local_rank(), hvd.local_size()) == (0, 1, 0, 1)
     with tf.Graph().as_default(), tf.Session() as sess:
         assert sess.run([hvd.rank_op(), hvd.size_op(), hvd.local_rank_op(),
@@ -134,6 +111,13 @@ def test_importing_flowgrad_does_not_import_mpi4py():
 
 
 # ----- sharding and fusion ----------------------------------------------------------------
+def test_sharding_docstring_examples():
+    import doctest
+
+    from flowgrad.distributed import sharding
+    assert doctest.testmod(sharding).failed == 0
+
+
 def test_shard_indices_follow_dataset_shard():
     assert shard_indices(10, 1, 3).tolist() == [1, 4, 7]
     assert shard_indices(10, 1, 3, drop_remainder=True).tolist() == [1, 4, 7]
@@ -195,3 +179,17 @@ def test_launcher_dry_run(capsys):
     assert launcher.main(["-n", "2", "--dry-run", "script.py", "a"]) == 0
     out = capsys.readouterr().out
     assert " -n 2 " in out and out.strip().endswith("_bootstrap script.py a")
+
+
+def test_gradients_of_a_model_are_fused_into_one_collective(hvd):
+    with tf.Graph().as_default() as g:
+        x = tf.placeholder(tf.float32, [None, 5])
+        h = x
+        for n_in, n_out in ((5, 7), (7, 3)):
+            w = tf.Variable(tf.zeros([n_in, n_out]))
+            b = tf.Variable(tf.zeros([n_out]))
+            h = tf.nn.relu(tf.matmul(h, w) + b)      # '+': dynamic-shape bias gradients
+        loss = tf.reduce_mean(h)
+        hvd.DistributedOptimizer(tf.train.GradientDescentOptimizer(0.1)).minimize(loss)
+        reduces = [o for o in g.get_operations() if o.type == "MPIAllreduce"]
+        assert len(reduces) == 1 and len(reduces[0].inputs) == 4

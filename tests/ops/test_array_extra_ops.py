@@ -11,6 +11,25 @@ IDS = np.array([0, 0, 1, 3, 3, 3])
 UIDS = np.array([2, 0, -1, 2, 1, 0])
 
 
+def _scatter_row(x):
+    """Scatter ops on a variable initialised from ``x`` in the same run."""
+    v = tf.Variable(x)
+    with tf.control_dependencies([v.initializer]):
+        a = tf.scatter_add(v, [0, 0], tf.ones([2, 2], x.dtype))
+    with tf.control_dependencies([a]):
+        b = tf.scatter_nd_update(v, [[2, 1]], tf.constant([7.0], x.dtype))
+    with tf.control_dependencies([b]):
+        return tf.identity(tf.scatter_update(v, [1], tf.zeros([1, 2], x.dtype)))
+
+
+def _scatter_row_np(x):
+    out = x.copy()
+    out[0] += 2
+    out[2, 1] = 7
+    out[1] = 0
+    return out
+
+
 def _np_segment(data, ids, n, fn, empty):
     out = np.full((n,) + data.shape[1:], empty, dtype=data.dtype)
     for s in range(n):
@@ -65,6 +84,19 @@ CASES = [
                [tf.constant([1, 3]), tf.constant([0, 2])],
                tf.dynamic_partition(x * x, tf.constant([1, 0, 1, 0]), 2)),
            lambda x: x * x, [(4, 2)], dynamic=False),
+    # integer / non-differentiable ops: forward, static shapes and devices
+    OpCase("unique", tf.unique, lambda x: (np.array([3, 1, 2, 5]), np.array([0, 1, 0, 2, 1, 3])),
+           [(6,)], inputs=[np.array([3, 1, 3, 2, 1, 5])], grad=False),
+    OpCase("setdiff1d", tf.setdiff1d, lambda x, y: (np.array([1, 4]), np.array([0, 3])),
+           [(4,), (2,)], inputs=[np.array([1, 2, 3, 4]), np.array([3, 2])], grad=False),
+    OpCase("invert_permutation", tf.invert_permutation, np.argsort, [(4,)],
+           inputs=[np.array([2, 0, 3, 1], dtype=np.int32)], grad=False),
+    OpCase("linspace", lambda a, b: tf.linspace(a, b, 5), lambda a, b: np.linspace(a, b, 5),
+           [(), ()], grad=False),
+    OpCase("bincount", lambda x: tf.bincount(x, minlength=6), lambda x: np.bincount(x, None, 6),
+           [(5,)], inputs=[np.array([1, 4, 1, 0, 4], dtype=np.int32)], grad=False),
+    OpCase("scatter_ops_on_a_variable", lambda x: _scatter_row(x),
+           lambda x: _scatter_row_np(x), [(3, 2)], grad=False, dynamic=False),
     OpCase("log_sigmoid", tf.log_sigmoid, lambda x: -np.log1p(np.exp(-x)), [(3, 4)],
            domain=(-5, 5)),
 ]

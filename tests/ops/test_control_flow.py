@@ -76,7 +76,31 @@ def _nested_structure(x, y):
     return out["a"], out["bc"][1]
 
 
+def _tensor_array_rnn(x, w):
+    # the TF1 idiom: read inputs from one TensorArray, write outputs to another
+    n = 4
+    ta_in = tf.TensorArray(x.dtype, size=n).unstack(x)
+
+    def body(t, h, ta):
+        h = tf.tanh(tf.matmul(tf.expand_dims(ta_in.read(t), 0), w) + h)
+        return t + 1, h, ta.write(t, tf.reduce_sum(h, 0))
+    _, _, ta = tf.while_loop(lambda t, h, ta: t < n, body,
+                             [0, tf.zeros([1, 3], x.dtype), tf.TensorArray(x.dtype, size=n)])
+    return ta.stack()
+
+
+def _np_tensor_array_rnn(x, w):
+    h, out = np.zeros((1, 3)), []
+    for t in range(4):
+        h = np.tanh(x[t:t + 1] @ w + h)
+        out.append(h[0])
+    return np.stack(out)
+
+
 CASES = [
+    # dynamic=False: with unknown input shapes h's shape would change in the loop (TF1 errors)
+    OpCase("tensor_array_in_loop", _tensor_array_rnn, _np_tensor_array_rnn, [(4, 2), (2, 3)],
+           order2=False, dynamic=False),
     OpCase("cond_true", lambda x: tf.cond(tf.reduce_sum(x) > -100.0, lambda: x * tf.exp(x),
                                           lambda: x), lambda x: x * np.exp(x), [(3, 2)],
            order2=False),
@@ -273,3 +297,20 @@ def test_straight_line_plans_are_untouched():
         sess.run(y, {x: [1.0, 2.0]})
         (plan,) = sess._plans.values()
     assert "While" not in plan.source and len(plan.ops) == 4
+
+
+def test_tensor_array_dynamic_size_and_errors():
+    ta = tf.TensorArray(tf.float32, size=0, dynamic_size=True)
+    _, ta = tf.while_loop(lambda i, a: i < 3,
+                          lambda i, a: (i + 1, a.write(i, tf.fill([2], tf.cast(i, tf.float32)))),
+                          [0, ta])
+    fixed = tf.TensorArray(tf.float32, size=2, element_shape=[2]).write(0, [1.0, 2.0])
+    with tf.Session() as sess:
+        np.testing.assert_allclose(sess.run(ta.stack()), [[0, 0], [1, 1], [2, 2]])
+        assert sess.run(ta.size()) == 3
+        np.testing.assert_allclose(sess.run(fixed.stack()), [[1, 2], [0, 0]])
+        np.testing.assert_allclose(sess.run(fixed.read(0)), [1, 2])
+        with pytest.raises(tf.errors.InvalidArgumentError, match="dynamic_size"):
+            sess.run(fixed.write(5, [0.0, 0.0]).stack())
+    with pytest.raises(ValueError, match="incompatible"):
+        fixed.write(1, [1.0, 2.0, 3.0])

@@ -27,6 +27,22 @@ CASES = [
     OpCase("tensor_scatter_sub",
            lambda t, u: tf.tensor_scatter_nd_sub(t, tf.constant([[1], [1]]), u),
            lambda t, u: t - np.stack([np.zeros(2), u[0] + u[1], np.zeros(2)]), [(3, 2), (2, 2)]),
+    OpCase("ensure_shape", lambda x: tf.ensure_shape(x, [None, 3]) * 2.0, lambda x: 2 * x,
+           [(2, 3)]),
+    # integer / non-differentiable ops: forward, static shapes and devices
+    OpCase("searchsorted", tf.searchsorted, lambda s, v: np.searchsorted(s, v), [(5,), (3,)],
+           inputs=[np.array([0.0, 1.0, 2.0, 4.0, 8.0]), np.array([1.5, -1.0, 9.0])],
+           grad=False),
+    OpCase("unravel_index", lambda i: tf.unravel_index(i, [3, 4]),
+           lambda i: np.stack(np.unravel_index(i, (3, 4))), [(3,)],
+           inputs=[np.array([0, 5, 11], dtype=np.int32)], grad=False),
+    OpCase("truncatediv_mod", lambda x, y: (tf.truncatediv(x, y), tf.truncatemod(x, y)),
+           lambda x, y: (np.trunc(x / y).astype(x.dtype), np.fmod(x, y)), [(4,), (4,)],
+           inputs=[np.array([-7, 7, -7, 7]), np.array([2, 2, -2, -2])], grad=False),
+    OpCase("broadcast_dynamic_shape", tf.broadcast_dynamic_shape,
+           lambda a, b: np.array(np.broadcast_shapes(tuple(a), tuple(b))), [(2,), (3,)],
+           inputs=[np.array([2, 1], dtype=np.int32), np.array([4, 1, 3], dtype=np.int32)],
+           grad=False),
 ]
 
 

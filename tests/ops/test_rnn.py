@@ -50,6 +50,7 @@ CELLS = {
     "output_projection": lambda: rnn_cell.OutputProjectionWrapper(rnn_cell.BasicRNNCell(3), 2),
     "dropout_keep_all": lambda: rnn_cell.DropoutWrapper(rnn_cell.GRUCell(3),
                                                         input_keep_prob=1.0),
+    "residual": lambda: rnn_cell.ResidualWrapper(rnn_cell.BasicRNNCell(2)),
 }
 
 
@@ -189,3 +190,38 @@ def test_rnn_errors():
         tf.nn.dynamic_rnn(rnn_cell.GRUCell(2), tf.zeros([2, 3, 4]))
     with pytest.raises(ValueError, match="between 0 and 1"):
         rnn_cell.DropoutWrapper(rnn_cell.GRUCell(2), output_keep_prob=1.5)
+
+
+def test_static_bidirectional_rnn_matches_dynamic():
+    rng = np.random.default_rng(5)
+    xv = rng.standard_normal((2, 4, 3))
+    x = tf.constant(xv)
+    fw, bw = rnn_cell.GRUCell(2), rnn_cell.GRUCell(2)
+    (df, db), (sf, sb) = tf.nn.bidirectional_dynamic_rnn(fw, bw, x, sequence_length=[4, 2],
+                                                         dtype=tf.float64)
+    with tf.variable_scope("static"):
+        outs, s2f, s2b = tf.contrib.rnn.static_bidirectional_rnn(
+            fw, bw, tf.unstack(x, axis=1), sequence_length=[4, 2], dtype=tf.float64)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        a, b, c, d, e, f = sess.run([tf.concat([df, db], 2), tf.stack(outs, 1), sf, s2f, sb,
+                                     s2b])
+    np.testing.assert_allclose(a, b, rtol=1e-12)
+    np.testing.assert_allclose(c, d, rtol=1e-12)
+    np.testing.assert_allclose(e, f, rtol=1e-12)
+
+
+def test_dropout_gradient_uses_the_forward_mask():
+    # the loop's gradient reads the recorded forward values: dropout is not redrawn
+    rng = np.random.default_rng(6)
+    xv = rng.standard_normal((50, 3, 4))
+    cell = rnn_cell.DropoutWrapper(rnn_cell.BasicRNNCell(4), output_keep_prob=0.5, seed=2)
+    out, _ = tf.nn.dynamic_rnn(cell, tf.constant(xv), dtype=tf.float64)
+    w, b = cell.variables
+    gx = tf.gradients(tf.reduce_sum(out[:, 0]), b)[0]
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        o, g, wv, bv = sess.run([out, gx, w, b])
+    h = np.tanh(np.concatenate([xv[:, 0], np.zeros((50, 4))], 1) @ wv + bv)
+    mask = (o[:, 0] != 0) * 2.0
+    np.testing.assert_allclose(g, np.sum(mask * (1 - h ** 2), 0), rtol=1e-10)
