@@ -54,9 +54,9 @@ def _aggregate_apply(xp, *grads, ctx, passes, update, feeds, reduce_op=collectiv
         targets = [g.as_graph_element(update)]
         placeholders = [g.as_graph_element(n) for n in feeds]
         sess = ctx.session
-        # options=None: a sub-plan of the session's run (its passes, no in-place updates)
-        plan = state["plan"] = compile_plan([], targets, placeholders, sess._bind,
-                                            sess._ref_of)
+        subplan = getattr(sess, "compile_subplan", None)
+        plan = state["plan"] = subplan([], targets, placeholders) if subplan else \
+            compile_plan([], targets, placeholders, sess._bind, sess._ref_of)
     device = ctx.session._backend         # the sub-plan's feeds live on the session's device
     plan.fn(*[device.asarray(r) for r in reduced])
     state["acc"], state["count"] = None, 0
