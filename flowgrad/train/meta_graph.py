@@ -403,6 +403,10 @@ def import_scoped_meta_graph(meta_graph_or_file, graph: Graph | None = None,
             inputs = [tensor(n) for n in e["inputs"]]
             ctrl = [built[c] for c in e["control_inputs"]]
             name = prefix + e["name"]
+            if name in g._ops_by_name:
+                raise ValueError(f"import_meta_graph: the graph already has an op named "
+                                 f"'{name}'; import into a fresh graph (tf.Graph()) or pass "
+                                 "import_scope='...' to prefix the imported names")
             make_op(d, inputs, attrs, name + "/", graph=g, control_inputs=ctrl)
             op_ = g.get_operation_by_name(name)
             for t, (shape, _) in zip(op_.outputs, e["outputs"]):

@@ -156,6 +156,16 @@ def test_devices_survive_unless_cleared():
             assert g.get_operation_by_name("c").device == want
 
 
+def test_importing_twice_needs_a_scope():
+    with tf.Graph().as_default():
+        tf.constant(1.0, name="c")
+        mg = tf.train.export_meta_graph()
+        with pytest.raises(ValueError, match="already has an op named 'c'.*import_scope"):
+            tf.train.import_meta_graph(mg)
+        tf.train.import_meta_graph(mg, import_scope="again")
+        assert tf.get_default_graph().get_operation_by_name("again/c").type == "Const"
+
+
 def test_bad_files(tmp_path):
     with pytest.raises(tf.errors.NotFoundError):
         tf.train.import_meta_graph(str(tmp_path / "missing.meta"))
