@@ -247,6 +247,8 @@ def _torch(workload: str) -> Runner:
     import torch  # noqa: PLC0415
 
     x0, y0, params, lr = _DATA[workload]()
+    if _threads():
+        torch.set_num_threads(_threads())
     x, y = torch.from_numpy(x0), torch.from_numpy(y0)
     ps = [torch.tensor(a, requires_grad=True) for a in params]
     opt = torch.optim.SGD(ps, lr=lr)
@@ -305,7 +307,8 @@ def _tensorflow(workload: str) -> Runner:
             loss = _flowgrad_lenet(v1, x, y, ws)
         train = v1.train.GradientDescentOptimizer(lr).minimize(loss)
         init = v1.global_variables_initializer()
-    sess = v1.Session(graph=g, config=v1.ConfigProto(inter_op_parallelism_threads=1))
+    sess = v1.Session(graph=g, config=v1.ConfigProto(inter_op_parallelism_threads=1,
+                                                     intra_op_parallelism_threads=_threads()))
     sess.run(init)
     feed = {x: x0, y: y0}
     fetches = [train, loss]
@@ -314,6 +317,9 @@ def _tensorflow(workload: str) -> Runner:
 
 # ----- JAX ---------------------------------------------------------------------------------
 def _jax(workload: str) -> Runner:
+    if _threads() == 1:
+        os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false "
+                                           "intra_op_parallelism_threads=1")
     import jax  # noqa: PLC0415
     import jax.numpy as jnp  # noqa: PLC0415
 
@@ -354,6 +360,11 @@ def _jax(workload: str) -> Runner:
         loss.block_until_ready()
         return loss
     return Runner(step, float)
+
+
+def _threads() -> int:
+    """The thread count ``--threads`` asked for (0: each framework's default)."""
+    return int(os.environ.get("FLOWGRAD_BENCH_THREADS", "0") or 0)
 
 
 _BUILDERS = {"flowgrad": _flowgrad, "numpy": _numpy, "torch": _torch,
@@ -547,7 +558,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-subprocess", action="store_true",
                     help="run every framework in this process and skip the import-time "
                          "measurement (default: one worker process per framework)")
+    ap.add_argument("--threads", type=int, default=0,
+                    help="threads for every framework's math (BLAS, OpenMP, Eigen, XLA); "
+                         "default: each framework's own choice. Workers inherit it.")
     args = ap.parse_args(argv)
+    if args.threads:
+        for var in ("FLOWGRAD_BENCH_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                    "MKL_NUM_THREADS"):
+            os.environ[var] = str(args.threads)
+        if args.no_subprocess:
+            ap.error("--threads needs worker processes (drop --no-subprocess)")
     wanted = [f.strip() for f in args.frameworks.split(",") if f.strip()]
     unknown = [f for f in wanted if f not in _BUILDERS] + \
         [w for w in args.workloads if w not in WORKLOADS]
@@ -555,8 +575,10 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"unknown framework or workload: {', '.join(unknown)}")
     fws = [f for f in wanted if available(f)]
     skipped = [f for f in wanted if f not in fws]
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"python {sys.version.split()[0]}, numpy {np.__version__}, "
-          f"{os.cpu_count()} CPUs; frameworks: {', '.join(fws)}"
+          f"{os.cpu_count()} CPUs, load average {load:.1f}, threads "
+          f"{args.threads or 'default'}; frameworks: {', '.join(fws)}"
           + (f" (not installed: {', '.join(skipped)})" if skipped else ""))
     for w in args.workloads:
         if not workload_available(w):
