@@ -114,10 +114,10 @@ def _graph(args) -> int:
         with tf.name_scope("loss"):
             loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
                 labels=y, logits=logits))
-        if args.backward:
-            make_optimizer("sgd", 0.1).minimize(loss)
-    text = viz.draw(g, backward=args.backward,
-                    title=f"{args.model} ({'forward and backward' if args.backward else 'forward'})")
+        # what a training step needs: the variables but not their initializers
+        target = make_optimizer("sgd", 0.1).minimize(loss) if args.backward else loss
+    text = viz.draw(target, backward=args.backward,
+                    title=f"{args.model} ({'with gradients' if args.backward else 'forward'})")
     out = args.output
     try:
         viz.render(text, out)
@@ -129,7 +129,8 @@ def _graph(args) -> int:
     except (OSError, ValueError) as e:
         print(f"flowgrad graph: error: {e}", file=sys.stderr)
         return EXIT_USER_ERROR
-    print(f"wrote {out} ({len(g.get_operations())} ops)")
+    nodes = sum(1 for ln in text.splitlines() if " [label=" in ln and " -> " not in ln)
+    print(f"wrote {out} ({nodes} nodes)")
     return 0
 
 

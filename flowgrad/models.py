@@ -22,8 +22,8 @@ def _dense(x, units: int, name: str, activation: Callable | None = None):
         w = tf.get_variable("kernel", [fan_in, units], tf.float32,
                             initializer=tf.glorot_uniform_initializer())
         b = tf.get_variable("bias", [units], tf.float32, initializer=tf.zeros_initializer())
-    y = tf.nn.bias_add(tf.matmul(x, w), b)
-    return activation(y) if activation is not None else y
+        y = tf.nn.bias_add(tf.matmul(x, w), b)
+        return activation(y) if activation is not None else y
 
 
 def _conv(x, filters: int, size: int, name: str):
@@ -32,8 +32,8 @@ def _conv(x, filters: int, size: int, name: str):
         w = tf.get_variable("kernel", [size, size, channels, filters], tf.float32,
                             initializer=tf.glorot_uniform_initializer())
         b = tf.get_variable("bias", [filters], tf.float32, initializer=tf.zeros_initializer())
-    y = tf.nn.conv2d(x, w, strides=[1, 1, 1, 1], padding="SAME")
-    return tf.nn.relu(tf.nn.bias_add(y, b))
+        y = tf.nn.conv2d(x, w, strides=[1, 1, 1, 1], padding="SAME")
+        return tf.nn.relu(tf.nn.bias_add(y, b))
 
 
 def _pool(x, name: str):

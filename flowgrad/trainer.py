@@ -328,7 +328,8 @@ def _train(model, dataset, data_dir, epochs, batch_size, optimizer, lr, seed, lo
         raise UserError(f"--lr must be positive, got {lr}")
     if not 0 < lr_decay <= 1:
         raise UserError(f"--lr-decay must be in (0, 1], got {lr_decay}")
-    logdir = logdir or os.path.join("runs", f"{model}-{os.path.basename(os.path.normpath(dataset))}")
+    data_name = os.path.basename(os.path.normpath(dataset))
+    logdir = logdir or os.path.join("runs", f"{model}-{data_name}")
     history: list[dict] = []
     start_epoch = 0
     if resume:

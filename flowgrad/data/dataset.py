@@ -15,9 +15,7 @@ whose placeholders stand for one element; at run time that graph runs in its own
 
 from __future__ import annotations
 
-import queue
-import threading
-from concurrent.futures import ThreadPoolExecutor
+import abc
 from typing import Any, Callable, Iterator
 
 import numpy as np
@@ -25,7 +23,7 @@ import numpy as np
 from flowgrad.data import structure as nest
 from flowgrad.framework import dtypes as _dt
 from flowgrad.framework import errors
-from flowgrad.framework.graph import Graph, Tensor, get_seed
+from flowgrad.framework.graph import Tensor
 from flowgrad.framework.registry import convert_to_tensor
 from flowgrad.framework.shapes import TensorShape, as_shape
 
@@ -48,7 +46,7 @@ class _Env:
         return res[key]
 
 
-class Dataset:
+class Dataset(abc.ABC):
     """An input pipeline: a source and a chain of transformations (TF1's ``tf.data``)."""
 
     _spec: Any  # structure of (DType, TensorShape)
@@ -76,8 +74,9 @@ class Dataset:
         """Graph tensors this pipeline reads (inputs of the iterator's initializer)."""
         return []
 
+    @abc.abstractmethod
     def _elements(self, env: _Env) -> Iterator[_Flat]:
-        raise NotImplementedError  # each subclass defines its generator
+        """The elements, as flat tuples of arrays, for one pass in one session."""
 
     def __repr__(self) -> str:
         types = _map_specs(lambda s: s[0].name, self)
@@ -113,49 +112,49 @@ class Dataset:
     # --- transformations ----------------------------------------------------------------
     def map(self, map_func: Callable, num_parallel_calls: int | None = None) -> "Dataset":
         """Applies ``map_func`` (built from tf ops, traced once) to every element."""
-        return _Map(self, map_func, num_parallel_calls)
+        return _t._Map(self, map_func, num_parallel_calls)
 
     def filter(self, predicate: Callable) -> "Dataset":
         """Keeps the elements for which ``predicate`` (a scalar bool tensor) is true."""
-        return _Filter(self, predicate)
+        return _t._Filter(self, predicate)
 
     def shuffle(self, buffer_size: int, seed: int | None = None,
                 reshuffle_each_iteration: bool | None = None) -> "Dataset":
         """Samples uniformly from a buffer of ``buffer_size`` elements (TF's algorithm)."""
-        return _Shuffle(self, buffer_size, seed,
+        return _t._Shuffle(self, buffer_size, seed,
                         True if reshuffle_each_iteration is None else reshuffle_each_iteration)
 
     def batch(self, batch_size: int, drop_remainder: bool = False) -> "Dataset":
         """Stacks ``batch_size`` consecutive elements (the last batch may be smaller)."""
-        return _Batch(self, batch_size, drop_remainder)
+        return _t._Batch(self, batch_size, drop_remainder)
 
     def repeat(self, count: int | None = None) -> "Dataset":
         """Repeats the dataset ``count`` times (forever when ``None`` or -1)."""
-        return _Repeat(self, count)
+        return _t._Repeat(self, count)
 
     def prefetch(self, buffer_size: int) -> "Dataset":
         """Prepares up to ``buffer_size`` elements ahead in a background thread."""
-        return _Prefetch(self, buffer_size)
+        return _t._Prefetch(self, buffer_size)
 
     def take(self, count: int) -> "Dataset":
         """The first ``count`` elements (all of them when ``count`` is -1)."""
-        return _Take(self, count)
+        return _t._Take(self, count)
 
     def skip(self, count: int) -> "Dataset":
         """All but the first ``count`` elements (none when ``count`` is -1)."""
-        return _Skip(self, count)
+        return _t._Skip(self, count)
 
     def shard(self, num_shards: int, index: int) -> "Dataset":
         """Every ``num_shards``-th element, starting at ``index`` (for data parallelism)."""
-        return _Shard(self, num_shards, index)
+        return _t._Shard(self, num_shards, index)
 
     def concatenate(self, dataset: "Dataset") -> "Dataset":
         """This dataset's elements, then ``dataset``'s (same types and structure)."""
-        return _Concatenate(self, dataset)
+        return _t._Concatenate(self, dataset)
 
     def cache(self, filename: str = "") -> "Dataset":
         """Keeps the elements of the first pass in memory and replays them afterwards."""
-        return _Cache(self)
+        return _t._Cache(self)
 
     # --- iterators ----------------------------------------------------------------------
     def make_one_shot_iterator(self):
@@ -371,328 +370,5 @@ class _Zip(Dataset):
             yield tuple(v for item in items for v in item)
 
 
-# --- transformations ------------------------------------------------------------------
-class _Unary(Dataset):
-    def __init__(self, parent: Dataset) -> None:
-        if not isinstance(parent, Dataset):
-            raise TypeError(f"expected a Dataset, got {parent!r}")
-        self._parent = parent
-        _copy_specs(self, parent)
-
-    def _captured(self):
-        return self._parent._captured()
-
-
-class _Traced:
-    """A user function traced once into a private graph; runs elements through it."""
-
-    def __init__(self, fn: Callable, ds: Dataset, what: str) -> None:
-        self.graph = Graph()
-        self.what = what
-        with self.graph.as_default():
-            self.inputs = [_placeholder(dt, sh, f"arg{i}")
-                           for i, (dt, sh) in enumerate(ds._flat_spec)]
-            args = _pack_specs_values(ds._structure, self.inputs)
-            try:
-                result = fn(*args) if isinstance(args, tuple) and not hasattr(args, "_fields") \
-                    else fn(args)
-            except ValueError as e:
-                if "different graph" in str(e):
-                    raise ValueError(f"Dataset.{what}: the function uses a tensor from the "
-                                     "enclosing graph; a dataset function may only build ops "
-                                     "from its arguments (put the data in the dataset "
-                                     "instead).") from None
-                raise
-            if isinstance(result, list):
-                result = convert_to_tensor(result)
-            leaves = [convert_to_tensor(v) for v in nest.flatten(result)]
-        self.structure = _structure_of(result)
-        self.outputs = leaves
-
-    def callable_for(self, env: _Env, key) -> Callable:
-        from flowgrad.runtime.session import Session  # noqa: PLC0415
-
-        def make():
-            sess = Session(graph=self.graph)
-            return sess.make_callable(self.outputs, feed_list=self.inputs)
-        return env.state(("dataset-fn", key), make)
-
-
-def _placeholder(dtype, shape, name):
-    from flowgrad.ops.array_ops import placeholder  # noqa: PLC0415
-    return placeholder(dtype, shape, name=name)
-
-
-def _pack_specs_values(structure, leaves):
-    if structure is None:
-        return (leaves[0],)
-    packed = nest.pack_as(structure, leaves)
-    return packed
-
-
-class _Map(_Unary):
-    def __init__(self, parent, fn, num_parallel_calls) -> None:
-        super().__init__(parent)
-        self._fn = _Traced(fn, parent, "map")
-        _with_specs(self, self._fn.structure,
-                    [(t.dtype, t.shape) for t in self._fn.outputs])
-        self._workers = 1 if not num_parallel_calls or num_parallel_calls == 1 else \
-            (4 if num_parallel_calls == AUTOTUNE else int(num_parallel_calls))
-
-    def _elements(self, env):
-        call = self._fn.callable_for(env, id(self))
-        source = self._parent._elements(env)
-        if self._workers <= 1:
-            for el in source:
-                yield tuple(call(*el))
-            return
-        with ThreadPoolExecutor(self._workers) as pool:
-            while True:
-                chunk = [el for _, el in zip(range(self._workers * 4), source)]
-                if not chunk:
-                    return
-                for out in pool.map(lambda el: tuple(call(*el)), chunk):
-                    yield out
-
-
-class _Filter(_Unary):
-    def __init__(self, parent, predicate) -> None:
-        super().__init__(parent)
-        self._fn = _Traced(predicate, parent, "filter")
-        outs = self._fn.outputs
-        if len(outs) != 1 or outs[0].dtype != _dt.bool_ or outs[0].shape.ndims not in (0, None):
-            raise ValueError("Dataset.filter: the predicate must return a scalar tf.bool "
-                             f"tensor, got {outs}.")
-
-    def _elements(self, env):
-        call = self._fn.callable_for(env, id(self))
-        for el in self._parent._elements(env):
-            if bool(call(*el)[0]):
-                yield el
-
-
-class _Shuffle(_Unary):
-    def __init__(self, parent, buffer_size, seed, reshuffle) -> None:
-        super().__init__(parent)
-        buffer_size = int(buffer_size)
-        if buffer_size <= 0:
-            raise ValueError(f"shuffle: buffer_size must be positive, got {buffer_size}.")
-        self._buffer = buffer_size
-        self._seeds = get_seed(seed)
-        self._reshuffle = reshuffle
-
-    def _rng(self, env) -> np.random.Generator:
-        gs, s = self._seeds
-        if gs is None and s is None:
-            return np.random.default_rng()
-        # a seeded pipeline repeats its orders in every new session; each pass (epoch)
-        # draws a different order when reshuffle_each_iteration is on
-        counter = env.state(("shuffle-pass", id(self)), lambda: [0])
-        epoch = counter[0]
-        if self._reshuffle:
-            counter[0] += 1
-        return np.random.default_rng([gs, s, epoch, 0x5EED])
-
-    def _elements(self, env):
-        rng = self._rng(env)
-        buf: list = []
-        for el in self._parent._elements(env):
-            if len(buf) < self._buffer:
-                buf.append(el)
-                continue
-            i = int(rng.integers(len(buf)))
-            out, buf[i] = buf[i], el
-            yield out
-        while buf:
-            i = int(rng.integers(len(buf)))
-            buf[i], buf[-1] = buf[-1], buf[i]
-            yield buf.pop()
-
-
-class _Batch(_Unary):
-    def __init__(self, parent, batch_size, drop_remainder) -> None:
-        super().__init__(parent)
-        batch_size = int(batch_size)
-        if batch_size <= 0:
-            raise ValueError(f"batch: batch_size must be positive, got {batch_size}.")
-        self._n, self._drop = batch_size, bool(drop_remainder)
-        lead = batch_size if drop_remainder else None
-        self._flat_spec = [(d, TensorShape([lead]).concatenate(s) if s.ndims is not None
-                            else TensorShape(None)) for d, s in parent._flat_spec]
-
-    def _elements(self, env):
-        rows: list = []
-        for el in self._parent._elements(env):
-            rows.append(el)
-            if len(rows) == self._n:
-                yield _stack(rows)
-                rows = []
-        if rows and not self._drop:
-            yield _stack(rows)
-
-
-def _stack(rows) -> _Flat:
-    try:
-        return tuple(np.stack(col) for col in zip(*rows))
-    except ValueError as e:
-        raise errors.InvalidArgumentError(
-            None, None, f"Cannot batch tensors with different shapes: {e}. Make the "
-            "elements the same shape (e.g. with map) before batch().") from None
-
-
-class _Repeat(_Unary):
-    def __init__(self, parent, count) -> None:
-        super().__init__(parent)
-        self._count = -1 if count is None else int(count)
-
-    def _elements(self, env):
-        i = 0
-        while self._count < 0 or i < self._count:
-            empty = True
-            for el in self._parent._elements(env):
-                empty = False
-                yield el
-            if empty:
-                return
-            i += 1
-
-
-class _Take(_Unary):
-    def __init__(self, parent, count) -> None:
-        super().__init__(parent)
-        self._count = int(count)
-
-    def _elements(self, env):
-        if self._count < 0:
-            yield from self._parent._elements(env)
-            return
-        if self._count == 0:
-            return
-        for i, el in enumerate(self._parent._elements(env)):
-            yield el
-            if i + 1 >= self._count:
-                return
-
-
-class _Skip(_Unary):
-    def __init__(self, parent, count) -> None:
-        super().__init__(parent)
-        self._count = int(count)
-
-    def _elements(self, env):
-        if self._count < 0:
-            for _ in self._parent._elements(env):
-                pass
-            return
-        for i, el in enumerate(self._parent._elements(env)):
-            if i >= self._count:
-                yield el
-
-
-class _Shard(_Unary):
-    def __init__(self, parent, num_shards, index) -> None:
-        super().__init__(parent)
-        num_shards, index = int(num_shards), int(index)
-        if num_shards <= 0:
-            raise ValueError(f"shard: num_shards must be positive, got {num_shards}.")
-        if not 0 <= index < num_shards:
-            raise ValueError(f"shard: index must be in [0, {num_shards}), got {index}.")
-        self._n, self._i = num_shards, index
-
-    def _elements(self, env):
-        for i, el in enumerate(self._parent._elements(env)):
-            if i % self._n == self._i:
-                yield el
-
-
-class _Concatenate(_Unary):
-    def __init__(self, parent, other) -> None:
-        super().__init__(parent)
-        if not isinstance(other, Dataset):
-            raise TypeError(f"concatenate expects a Dataset, got {other!r}")
-        if [d for d, _ in parent._flat_spec] != [d for d, _ in other._flat_spec] or \
-                not nest.same_layout(parent._structure, other._structure):
-            raise TypeError(f"concatenate: the datasets have different types or structure: "
-                            f"{parent.output_types} and {other.output_types}.")
-        self._other = other
-        self._flat_spec = [(d, _common_shape(a, b))
-                           for (d, a), (_, b) in zip(parent._flat_spec, other._flat_spec)]
-
-    def _captured(self):
-        return self._parent._captured() + self._other._captured()
-
-    def _elements(self, env):
-        yield from self._parent._elements(env)
-        yield from self._other._elements(env)
-
-
-def _common_shape(a: TensorShape, b: TensorShape) -> TensorShape:
-    """The most specific shape that both ``a`` and ``b`` have."""
-    if a.ndims is None or b.ndims is None or a.ndims != b.ndims:
-        return TensorShape(None)
-    return TensorShape([x if x == y else None for x, y in zip(a.as_list(), b.as_list())])
-
-
-class _Cache(_Unary):
-    def _elements(self, env):
-        store = env.state(("cache", id(self)), lambda: {"done": False, "items": []})
-        if store["done"]:
-            yield from store["items"]
-            return
-        items = []
-        for el in self._parent._elements(env):
-            items.append(el)
-            yield el
-        store["items"], store["done"] = items, True
-
-
-_END = object()
-
-
-class _Prefetch(_Unary):
-    def __init__(self, parent, buffer_size) -> None:
-        super().__init__(parent)
-        n = int(buffer_size)
-        self._size = 2 if n == AUTOTUNE else n
-
-    def _elements(self, env):
-        if self._size == 0:
-            yield from self._parent._elements(env)
-            return
-        q: queue.Queue = queue.Queue(self._size)
-        stop = threading.Event()
-        source = self._parent._elements(env)
-
-        def produce():
-            try:
-                for el in source:
-                    while not stop.is_set():
-                        try:
-                            q.put(el, timeout=0.05)
-                            break
-                        except queue.Full:
-                            continue
-                    if stop.is_set():
-                        return
-                item = _END
-            except BaseException as e:  # noqa: BLE001 - handed to the consumer
-                item = e
-            while not stop.is_set():
-                try:
-                    q.put(item, timeout=0.05)
-                    return
-                except queue.Full:
-                    continue
-
-        worker = threading.Thread(target=produce, name="flowgrad-prefetch", daemon=True)
-        worker.start()
-        try:
-            while True:
-                item = q.get()
-                if item is _END:
-                    return
-                if isinstance(item, BaseException):
-                    raise item
-                yield item
-        finally:
-            stop.set()
+# the transformations subclass Dataset, so they are imported once it exists
+from flowgrad.data import transformations as _t  # noqa: E402

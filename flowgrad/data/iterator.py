@@ -24,6 +24,7 @@ from flowgrad.framework import errors
 from flowgrad.framework.graph import Operation, Tensor, get_default_graph
 from flowgrad.framework.registry import NodeSpec, get_opdef, make_op, op, NotDifferentiable
 from flowgrad.framework.shapes import TensorShape, as_shape
+from flowgrad.runtime.placement import register_host_only
 
 
 class _IteratorState:
@@ -88,6 +89,9 @@ def _iterator_get_next(xp, *captured, key, output_types, output_shapes, one_shot
 
 NotDifferentiable("MakeIterator")
 NotDifferentiable("IteratorGetNext")
+# pipelines are Python generators over numpy arrays: on a GPU session these ops run on the
+# host, and the plan copies the captured inputs there and each element to the device
+register_host_only("MakeIterator", "IteratorGetNext")
 
 
 class Iterator:

@@ -29,6 +29,11 @@ def _pb():
     return summary_pb2
 
 
+def _host(x) -> np.ndarray:
+    """A kernel input as a numpy array (device arrays are copied to the host)."""
+    return x.get() if hasattr(x, "get") and not isinstance(x, np.ndarray) else np.asarray(x)
+
+
 def _bytes(msg) -> np.ndarray:
     out = np.empty((), dtype=object)
     out[()] = msg.SerializeToString()
@@ -39,7 +44,7 @@ def _bytes(msg) -> np.ndarray:
 @op("ScalarSummary", shape=lambda n: _STRING_SCALAR, stateful=True)
 def _scalar_summary(xp, tensor, *, tag):
     pb = _pb()
-    value = float(np.asarray(tensor).reshape(()))
+    value = float(_host(tensor).reshape(()))
     return _bytes(pb.Summary(value=[pb.Summary.Value(tag=tag, simple_value=value)]))
 
 
@@ -62,7 +67,8 @@ def histogram_proto(values, bins: int = 30):
 @op("HistogramSummary", shape=lambda n: _STRING_SCALAR, stateful=True)
 def _histogram_summary(xp, values, *, tag):
     pb = _pb()
-    return _bytes(pb.Summary(value=[pb.Summary.Value(tag=tag, histo=histogram_proto(values))]))
+    histo = histogram_proto(_host(values))
+    return _bytes(pb.Summary(value=[pb.Summary.Value(tag=tag, histo=histo)]))
 
 
 def _to_uint8(images: np.ndarray) -> np.ndarray:
@@ -81,7 +87,7 @@ def _to_uint8(images: np.ndarray) -> np.ndarray:
 @op("ImageSummary", shape=lambda n: _STRING_SCALAR, stateful=True)
 def _image_summary(xp, tensor, *, tag, max_images=3):
     pb = _pb()
-    imgs = np.asarray(tensor)
+    imgs = _host(tensor)
     values = []
     n = min(max_images, imgs.shape[0])
     for i in range(n):
