@@ -143,9 +143,6 @@ from flowgrad.namespaces import app, flags, gfile, logging  # noqa: E402
 
 # --- distributed and GPU ----------------------------------------------------------------------
 
-# --- performance (graph compiler options, profiling) ---------------------------------------
-from flowgrad.compiler import GraphOptions, OptimizerOptions  # noqa: E402
-from flowgrad import client  # noqa: E402
 
 def __getattr__(name: str):
     # tf.distributed is imported on first use: it is the only part that needs mpi4py.
@@ -153,3 +150,8 @@ def __getattr__(name: str):
         import importlib  # noqa: PLC0415
         return importlib.import_module("flowgrad.distributed")
     raise AttributeError(f"module 'flowgrad' has no attribute '{name}'")
+
+
+# --- performance (graph compiler options, profiling) ---------------------------------------
+from flowgrad.compiler import GraphOptions, OptimizerOptions  # noqa: E402
+from flowgrad import client  # noqa: E402

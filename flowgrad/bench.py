@@ -247,6 +247,8 @@ def _torch(workload: str) -> Runner:
     import torch  # noqa: PLC0415
 
     x0, y0, params, lr = _DATA[workload]()
+    if _threads():
+        torch.set_num_threads(_threads())
     x, y = torch.from_numpy(x0), torch.from_numpy(y0)
     ps = [torch.tensor(a, requires_grad=True) for a in params]
     opt = torch.optim.SGD(ps, lr=lr)
@@ -305,7 +307,8 @@ def _tensorflow(workload: str) -> Runner:
             loss = _flowgrad_lenet(v1, x, y, ws)
         train = v1.train.GradientDescentOptimizer(lr).minimize(loss)
         init = v1.global_variables_initializer()
-    sess = v1.Session(graph=g, config=v1.ConfigProto(inter_op_parallelism_threads=1))
+    sess = v1.Session(graph=g, config=v1.ConfigProto(inter_op_parallelism_threads=1,
+                                                     intra_op_parallelism_threads=_threads()))
     sess.run(init)
     feed = {x: x0, y: y0}
     fetches = [train, loss]
@@ -314,6 +317,9 @@ def _tensorflow(workload: str) -> Runner:
 
 # ----- JAX ---------------------------------------------------------------------------------
 def _jax(workload: str) -> Runner:
+    if _threads() == 1:
+        os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false "
+                                           "intra_op_parallelism_threads=1")
     import jax  # noqa: PLC0415
     import jax.numpy as jnp  # noqa: PLC0415
 
@@ -356,6 +362,11 @@ def _jax(workload: str) -> Runner:
     return Runner(step, float)
 
 
+def _threads() -> int:
+    """The thread count ``--threads`` asked for (0: each framework's default)."""
+    return int(os.environ.get("FLOWGRAD_BENCH_THREADS", "0") or 0)
+
+
 _BUILDERS = {"flowgrad": _flowgrad, "numpy": _numpy, "torch": _torch,
              "tensorflow": _tensorflow, "jax": _jax}
 _MODULES = {"torch": "torch", "tensorflow": "tensorflow", "jax": "jax"}
@@ -378,39 +389,124 @@ def make_runner(framework: str, workload: str) -> Runner:
 
 
 # ----- measuring ----------------------------------------------------------------------------
-def measure(workload: str, frameworks: list[str], rounds: int, steps: int,
-            warmup: int, log=print) -> dict:
-    """Median ms/step of each framework, alternating frameworks round by round."""
-    runners, first = {}, {}
-    for fw in frameworks:
+class _InProcess:
+    """A framework's runner in this process (``isolate=False``: fast, for tests)."""
+
+    def __init__(self, framework: str, workload: str) -> None:
         t0 = time.perf_counter()
-        r = make_runner(fw, workload)
-        r.step()
-        first[fw] = (time.perf_counter() - t0) * 1e3
-        runners[fw] = r
-    for fw, r in runners.items():
-        for _ in range(warmup):
-            r.step()
-    samples: dict[str, list[float]] = {fw: [] for fw in runners}
-    order = list(runners)
+        self.runner = make_runner(framework, workload)
+        self.runner.step()
+        self.first_ms = (time.perf_counter() - t0) * 1e3
+
+    def run(self, n: int) -> list[float]:
+        return _timed_steps(self.runner.step, n)
+
+    def close(self) -> float | None:
+        return None
+
+
+class _Worker:
+    """A framework's runner in its own process: no framework's thread pools, allocator or
+    spinning threads disturb another's steps.  The parent asks each in turn for steps."""
+
+    def __init__(self, framework: str, workload: str) -> None:
+        import multiprocessing as mp  # noqa: PLC0415
+
+        ctx = mp.get_context("spawn")
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_worker_main, args=(framework, workload, child),
+                                daemon=True)
+        self.proc.start()
+        child.close()
+        self.first_ms = self._recv()
+
+    def _recv(self):
+        msg = self.conn.recv()
+        if isinstance(msg, tuple) and msg and msg[0] == "error":
+            self.proc.join(5)
+            raise RuntimeError(msg[1])
+        return msg
+
+    def run(self, n: int) -> list[float]:
+        self.conn.send(("run", n))
+        return self._recv()
+
+    def close(self) -> float | None:
+        """Stops the worker; returns its peak RSS in MB."""
+        self.conn.send(("stop", 0))
+        rss = self._recv()
+        self.proc.join(10)
+        return rss
+
+
+def _worker_main(framework: str, workload: str, conn) -> None:
+    try:
+        local = _InProcess(framework, workload)
+        conn.send(local.first_ms)
+        while True:
+            cmd, n = conn.recv()
+            if cmd == "stop":
+                conn.send(_peak_rss_mb())
+                return
+            conn.send(local.run(n))
+    except Exception as e:  # noqa: BLE001 - reported to the parent, which raises it
+        conn.send(("error", f"{framework} {workload}: {type(e).__name__}: {e}"))
+
+
+def _timed_steps(step, n: int) -> list[float]:
     clock = time.perf_counter
+    out = []
     gc_was = gc.isenabled()
     gc.disable()
     try:
-        for rnd in range(rounds):
-            seq = order if rnd % 2 == 0 else order[::-1]
-            for fw in seq:
-                step, out = runners[fw].step, samples[fw]
-                for _ in range(steps):
-                    t0 = clock()
-                    step()
-                    out.append(clock() - t0)
-            gc.collect()
+        for _ in range(n):
+            t0 = clock()
+            step()
+            out.append(clock() - t0)
     finally:
         if gc_was:
             gc.enable()
-    return {fw: {"median_ms": statistics.median(s) * 1e3, "first_ms": first[fw],
-                 "n": len(s)} for fw, s in samples.items()}
+    gc.collect()
+    return out
+
+
+def _peak_rss_mb() -> float | None:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource  # noqa: PLC0415
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def measure(workload: str, frameworks: list[str], rounds: int, steps: int,
+            warmup: int, isolate: bool = False) -> dict:
+    """Median ms/step of each framework, alternating frameworks round by round.
+
+    With ``isolate`` each framework runs in a worker process of its own (started one after
+    the other, so that set-up does not overlap the timed steps); the parent alternates
+    them.  Also gives each framework's first step (set-up + compile) and, isolated, the
+    worker's peak RSS.
+    """
+    runners = {}
+    try:
+        for fw in frameworks:
+            runners[fw] = _Worker(fw, workload) if isolate else _InProcess(fw, workload)
+        for r in runners.values():
+            r.run(warmup)
+        samples: dict[str, list[float]] = {fw: [] for fw in runners}
+        order = list(runners)
+        for rnd in range(rounds):
+            for fw in (order if rnd % 2 == 0 else order[::-1]):
+                samples[fw] += runners[fw].run(steps)
+    finally:
+        rss = {fw: r.close() for fw, r in runners.items()}
+    return {fw: {"median_ms": statistics.median(s) * 1e3,
+                 "first_ms": runners[fw].first_ms, "n": len(s), "peak_rss_mb": rss[fw]}
+            for fw, s in samples.items()}
 
 
 def import_time(repeats: int = 5) -> tuple[float, float]:
@@ -427,18 +523,6 @@ def import_time(repeats: int = 5) -> tuple[float, float]:
     return fg, npy
 
 
-def peak_rss_mb(workload: str, steps: int = 20) -> float:
-    """Peak RSS (MB) of a fresh process running ``steps`` flowgrad steps of ``workload``."""
-    # VmHWM, not ru_maxrss: the latter keeps the forking parent's peak across exec
-    code = ("import flowgrad.bench as b; r = b.make_runner('flowgrad', {w!r}); "
-            "[r.step() for _ in range({n})]; "
-            "print([int(l.split()[1]) for l in open('/proc/self/status') "
-            "if l.startswith('VmHWM')][0] / 1024)")
-    out = subprocess.run([sys.executable, "-c", code.format(w=workload, n=steps)],
-                         capture_output=True, text=True, check=True, env=_child_env())
-    return float(out.stdout.strip())
-
-
 def _child_env() -> dict:
     env = dict(os.environ)
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -453,11 +537,12 @@ def format_table(workload: str, res: dict) -> str:
     fg = res.get("flowgrad", {}).get("median_ms")
     lines = [f"{workload}: median ms/step (ratio = framework / flowgrad; >1 means flowgrad "
              "is faster)", f"  {'framework':<11} {'median ms':>10} {'ratio':>7} "
-             f"{'first step ms':>14} {'steps':>6}"]
+             f"{'first step ms':>14} {'steps':>6} {'peak RSS MB':>12}"]
     for fw, r in sorted(res.items(), key=lambda kv: kv[1]["median_ms"]):
         ratio = f"{r['median_ms'] / fg:7.2f}" if fg else "      -"
+        rss = f"{r['peak_rss_mb']:12.0f}" if r.get("peak_rss_mb") else f"{'-':>12}"
         lines.append(f"  {fw:<11} {r['median_ms']:>10.4f} {ratio} {r['first_ms']:>14.1f} "
-                     f"{r['n']:>6}")
+                     f"{r['n']:>6} {rss}")
     return "\n".join(lines)
 
 
@@ -471,8 +556,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--steps", type=int, help="timed steps per framework per round")
     ap.add_argument("--warmup", type=int, help="untimed steps per framework")
     ap.add_argument("--no-subprocess", action="store_true",
-                    help="skip the import-time and peak-RSS subprocess measurements")
+                    help="run every framework in this process and skip the import-time "
+                         "measurement (default: one worker process per framework)")
+    ap.add_argument("--threads", type=int, default=0,
+                    help="threads for every framework's math (BLAS, OpenMP, Eigen, XLA); "
+                         "default: each framework's own choice. Workers inherit it.")
     args = ap.parse_args(argv)
+    if args.threads:
+        for var in ("FLOWGRAD_BENCH_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                    "MKL_NUM_THREADS"):
+            os.environ[var] = str(args.threads)
+        if args.no_subprocess:
+            ap.error("--threads needs worker processes (drop --no-subprocess)")
     wanted = [f.strip() for f in args.frameworks.split(",") if f.strip()]
     unknown = [f for f in wanted if f not in _BUILDERS] + \
         [w for w in args.workloads if w not in WORKLOADS]
@@ -480,8 +575,10 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"unknown framework or workload: {', '.join(unknown)}")
     fws = [f for f in wanted if available(f)]
     skipped = [f for f in wanted if f not in fws]
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"python {sys.version.split()[0]}, numpy {np.__version__}, "
-          f"{os.cpu_count()} CPUs; frameworks: {', '.join(fws)}"
+          f"{os.cpu_count()} CPUs, load average {load:.1f}, threads "
+          f"{args.threads or 'default'}; frameworks: {', '.join(fws)}"
           + (f" (not installed: {', '.join(skipped)})" if skipped else ""))
     for w in args.workloads:
         if not workload_available(w):
@@ -489,16 +586,14 @@ def main(argv: list[str] | None = None) -> int:
             continue
         rounds, steps, warmup = _DEFAULTS[w]
         res = measure(w, fws, args.rounds or rounds, args.steps or steps,
-                      args.warmup if args.warmup is not None else warmup)
+                      args.warmup if args.warmup is not None else warmup,
+                      isolate=not args.no_subprocess)
         print(format_table(w, res))
         sys.stdout.flush()
     if not args.no_subprocess:
         fg, npy = import_time()
         print(f"import flowgrad: {fg * 1e3:.0f} ms (of which import numpy alone: "
               f"{npy * 1e3:.0f} ms)")
-        for w in args.workloads:
-            if workload_available(w):
-                print(f"peak RSS of flowgrad {w} (fresh process): {peak_rss_mb(w):.0f} MB")
     return 0
 
 

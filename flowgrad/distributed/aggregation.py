@@ -19,6 +19,7 @@ from flowgrad.distributed import ops as D
 from flowgrad.framework.graph import GraphKeys
 from flowgrad.framework.registry import NodeSpec, NotDifferentiable, convert_to_tensor, op
 from flowgrad.ops import array_ops as A
+from flowgrad.runtime.placement import register_host_only
 from flowgrad.runtime.plan import compile_plan
 
 _STATE_KEY = "flowgrad.distributed.aggregation"
@@ -34,7 +35,7 @@ def _aggregate_apply(xp, *grads, ctx, passes, update, feeds, reduce_op=collectiv
                      compression="none", names=()):
     """Accumulates ``grads``; every ``passes``-th run reduces them and runs ``update``."""
     state = ctx.resources.setdefault((_STATE_KEY, ctx.op), {"count": 0, "acc": None})
-    arrays = D._host(xp, grads)
+    arrays = list(grads)
     acc = [g.copy() for g in arrays] if state["acc"] is None else \
         [a + g for a, g in zip(state["acc"], arrays)]
     count = state["count"] + 1
@@ -53,15 +54,17 @@ def _aggregate_apply(xp, *grads, ctx, passes, update, feeds, reduce_op=collectiv
         targets = [g.as_graph_element(update)]
         placeholders = [g.as_graph_element(n) for n in feeds]
         sess = ctx.session
-        # options=None: a sub-plan of the session's run (its passes, no in-place updates)
-        plan = state["plan"] = compile_plan([], targets, placeholders, sess._bind,
-                                            sess._ref_of)
-    plan.fn(*D._device(xp, reduced))
+        subplan = getattr(sess, "compile_subplan", None)
+        plan = state["plan"] = subplan([], targets, placeholders) if subplan else \
+            compile_plan([], targets, placeholders, sess._bind, sess._ref_of)
+    device = ctx.session._backend         # the sub-plan's feeds live on the session's device
+    plan.fn(*[device.asarray(r) for r in reduced])
     state["acc"], state["count"] = None, 0
     return None
 
 
 NotDifferentiable("MPIAggregateApply")
+register_host_only("MPIAggregateApply")
 
 
 def aggregated_apply(dist_opt, grads_and_vars, global_step, name):

@@ -1,6 +1,7 @@
 """Collectives as graph ops: allreduce, allgather, broadcast (with gradients), rank/size.
 
-The ops are stateful (never folded or merged) and variadic where fusion pays: one
+The ops are stateful (never folded or merged), run on the host (MPI moves host memory; on
+a GPU session the placer copies their inputs and outputs), and variadic where fusion pays: one
 ``MPIAllreduce`` node takes many tensors, packs them into one buffer per dtype, reduces it
 with one ``Allreduce`` and unpacks.  Graphs are rank-agnostic: nothing about the job is
 baked in at build time, so a graph can be built before :func:`init`; the kernels ask for the
@@ -31,6 +32,7 @@ from flowgrad.framework.shapes import TensorShape
 from flowgrad.ops import array_ops as A
 from flowgrad.ops import math_ops as M
 from flowgrad.ops import reduce_ops as R
+from flowgrad.runtime.placement import register_host_only
 
 _SIG_KEY = "flowgrad.distributed.signature"
 _REQ_KEY = "flowgrad.distributed.requests"
@@ -78,18 +80,6 @@ def _wait_shape(node: NodeSpec):
 
 
 # ----- kernels -----------------------------------------------------------------------------
-def _host(xp, arrays) -> list[np.ndarray]:
-    if xp is np:
-        return list(arrays)
-    return [xp.asnumpy(a) for a in arrays]
-
-
-def _device(xp, arrays):
-    if xp is np:
-        return arrays
-    return [xp.asarray(a) for a in arrays]
-
-
 def buffer_pool(ctx) -> dict:
     """This op's packing buffers in this session (kept from run to run)."""
     return ctx.resources.setdefault((_POOL_KEY, ctx.op), {})
@@ -138,10 +128,10 @@ def _mismatch(op_name: str, a, ra: int, b, rb: int) -> str:
 def _allreduce(xp, *tensors, ctx, reduce_op=AVERAGE, compression="none", names=()):
     """Sums or averages each tensor over all ranks: fused into one buffer per dtype."""
     w = _context.world()
-    arrays = _host(xp, tensors)
+    arrays = list(tensors)
     check_signature(ctx, w, arrays, (reduce_op, compression), names)
-    return _device(xp, collectives.allreduce(w, arrays, reduce_op, compression == "fp16",
-                                             pool=buffer_pool(ctx)))
+    return collectives.allreduce(w, arrays, reduce_op, compression == "fp16",
+                                 pool=buffer_pool(ctx))
 
 
 @_allreduce.grad
@@ -158,9 +148,9 @@ def _broadcast(xp, *tensors, ctx, root_rank=0, names=()):
     if not 0 <= root_rank < w.size:
         raise ValueError(f"broadcast: root_rank {root_rank} is not a rank of this job "
                          f"(size {w.size})")
-    arrays = _host(xp, tensors)
+    arrays = list(tensors)
     check_signature(ctx, w, arrays, (root_rank,), names)
-    return _device(xp, collectives.broadcast(w, arrays, root_rank))  # runs rarely: no pool
+    return collectives.broadcast(w, arrays, root_rank)      # runs rarely: no pool
 
 
 @_broadcast.grad
@@ -175,14 +165,14 @@ def _broadcast_grad(op, *dys):
 def _allgather(xp, x, *, ctx):
     """Concatenates every rank's ``x`` along axis 0 (first dimensions may differ)."""
     w = _context.world()
-    (arr,) = _host(xp, [x])
+    arr = x
     if arr.ndim == 0:
         raise ValueError("allgather needs a tensor of rank >= 1 (it concatenates along the "
                          "first axis); reshape the scalar to [1]")
     if w.size == 1:
         return xp.array(x, copy=True)
     check_signature(ctx, w, [np.empty((0,) + arr.shape[1:], arr.dtype)], ())
-    return _device(xp, [collectives.allgather(w, arr)])[0]
+    return collectives.allgather(w, arr)
 
 
 @_allgather.grad
@@ -204,7 +194,7 @@ def _handle_shape(node: NodeSpec):
 def _iallreduce_start(xp, *tensors, ctx, reduce_op=AVERAGE, compression="none", names=()):
     """Starts a non-blocking fused allreduce; returns a handle for MPIIallreduceWait."""
     w = _context.world()
-    arrays = _host(xp, tensors)
+    arrays = list(tensors)
     check_signature(ctx, w, arrays, (reduce_op, compression), names)
     pending = ctx.resources.setdefault(_REQ_KEY, {})
     counter = ctx.resources.setdefault(_REQ_KEY + ".ids", itertools.count())
@@ -224,8 +214,8 @@ def _iallreduce_wait(xp, handle, *, ctx):
     w = _context.world()
     started = ctx.resources[_REQ_KEY].pop(int(handle))
     if isinstance(started, list):
-        return _device(xp, started)
-    return _device(xp, collectives.iallreduce_wait(w, started))
+        return started
+    return collectives.iallreduce_wait(w, started)
 
 
 NotDifferentiable("MPIIallreduceStart")
@@ -241,6 +231,10 @@ def _rank_info(xp, *, what="rank"):
 
 
 NotDifferentiable("MPIRankInfo")
+
+# MPI moves host memory: on a GPU session these ops run on the host (the placer copies).
+register_host_only("MPIAllreduce", "MPIBroadcast", "MPIAllgather", "MPIIallreduceStart",
+                   "MPIIallreduceWait", "MPIRankInfo")
 
 
 # ----- builders ----------------------------------------------------------------------------

@@ -109,16 +109,40 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--mpiexec", default=None, help="the mpiexec to use")
     p.add_argument("--mpi-args", default="", help="extra arguments for mpiexec, quoted")
     p.add_argument("--dry-run", action="store_true", help="print the command and exit")
-    p.add_argument("-m", dest="module", default=None, help="run a module, as python -m")
-    p.add_argument("program", nargs=argparse.REMAINDER, help="script.py [args...]")
+    p.add_argument("program", nargs="*", metavar="(script.py | -m module) [args...]",
+                   help="what every rank runs; everything after it is its own arguments")
     return p
 
 
+_VALUED = {"-n", "-np", "--num-proc", "--threads", "-H", "--hosts", "--mpiexec", "--mpi-args"}
+
+
+def _split(argv: list[str]) -> tuple[list[str], list[str]]:
+    """(the launcher's options, the program and its arguments): the program starts at the
+    first word that is not an option (or at ``-m module``, or after ``--``)."""
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a == "--":
+            return argv[:i], argv[i + 1:]
+        if a == "-m":
+            return argv[:i], argv[i:]
+        if a in _VALUED:
+            i += 2
+            continue
+        if not a.startswith("-") or a == "-":
+            return argv[:i], argv[i:]
+        i += 1
+    return argv, []
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    own, program = _split(list(sys.argv[1:] if argv is None else argv))
+    args = _parser().parse_args(own)
     if args.n < 1:
         raise SystemExit("-n must be at least 1")
-    program = ["-m", args.module, *args.program] if args.module else list(args.program)
+    if program[:1] == ["-m"] and len(program) < 2:
+        raise SystemExit("-m needs a module name")
     if not program:
         raise SystemExit("give a script to run: python -m flowgrad.distributed.run -n 4 "
                          "train.py [args...]")

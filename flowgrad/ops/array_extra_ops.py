@@ -40,12 +40,12 @@ def _unique_shape(node: NodeSpec):
 
 @op("Unique", shape=_unique_shape)
 def _unique(xp, x, *, out_idx=_dt.int32, with_counts=False):
-    _, first, inverse, counts = np.unique(x, return_index=True, return_inverse=True,
+    _, first, inverse, counts = xp.unique(x, return_index=True, return_inverse=True,
                                           return_counts=True)
-    order = np.argsort(first, kind="stable")          # TF keeps first-occurrence order
-    rank = np.empty_like(order)
-    rank[order] = np.arange(order.size)
-    y = x[np.sort(first)]
+    order = xp.argsort(first, kind="stable")          # TF keeps first-occurrence order
+    rank = xp.empty_like(order)
+    rank[order] = xp.arange(order.size)
+    y = x[xp.sort(first)]
     idx = rank[inverse.reshape(-1)].astype(out_idx.np)
     if with_counts:
         return y, idx, counts[order].astype(out_idx.np)
@@ -83,8 +83,8 @@ def _list_diff_shape(node: NodeSpec):
 
 @op("ListDiff", shape=_list_diff_shape)
 def _list_diff(xp, x, y, *, out_idx=_dt.int32):
-    keep = ~np.isin(x, y)
-    return x[keep], np.flatnonzero(keep).astype(out_idx.np)
+    keep = ~xp.isin(x, y)
+    return x[keep], xp.flatnonzero(keep).astype(out_idx.np)
 
 
 NotDifferentiable("ListDiff")
@@ -108,8 +108,8 @@ def _invert_permutation(xp, x):
     n = x.shape[0]
     if sorted(x.tolist()) != list(builtins.range(n)):
         raise ValueError(f"{x.tolist()} is not a permutation of 0..{n - 1}")
-    out = np.empty_like(x)
-    out[x] = np.arange(n, dtype=x.dtype)
+    out = xp.empty_like(x)
+    out[x] = xp.arange(n, dtype=x.dtype)
     return out
 
 
@@ -286,7 +286,7 @@ def _sorted_count(ids) -> int:
         return 0
     if int(ids.min()) < 0:
         raise ValueError("segment ids must be non-negative")
-    if np.any(np.diff(ids) < 0):
+    if bool((ids[1:] < ids[:-1]).any()):
         raise ValueError(f"segment ids are not increasing: {ids.tolist()}")
     return int(ids[-1]) + 1
 

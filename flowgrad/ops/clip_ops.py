@@ -73,5 +73,5 @@ def clip_by_average_norm(t, clip_norm, name=None):
         clip_norm = convert_to_tensor(clip_norm, dtype=t.dtype)
         n = M.cast(A.size(t), t.dtype)
         l2norm_inv = M.rsqrt(R.reduce_sum(t * t))
-        inter = clip_norm * l2norm_inv * n
-        return A.identity(t * clip_norm * M.minimum(inter, 1.0 / clip_norm), name=scope)
+        return A.identity(t * clip_norm * M.minimum(l2norm_inv * n, 1.0 / clip_norm),
+                          name=scope)

@@ -10,6 +10,7 @@ import numpy as np
 
 from flowgrad.framework.graph import Tensor
 from flowgrad.framework.registry import (NodeSpec, NotDifferentiable, convert_to_tensor, op)
+from flowgrad.ops.indexing_ops import _scatter_add
 from flowgrad.ops.state_ops import _ref_tensor
 
 
@@ -52,6 +53,9 @@ def _scatter(xp, ref, indices, updates, *, mode, use_locking=False):
     upd = xp.broadcast_to(updates, indices.shape + old.shape[1:])
     if mode == "update":
         new[indices] = upd
+    elif mode in ("add", "sub"):     # the backend's scatter-add (repeated indices summed)
+        flat = upd.reshape((-1,) + old.shape[1:])
+        _scatter_add(xp, new, indices.reshape(-1), flat if mode == "add" else -flat)
     elif mode == "div" and old.dtype.kind in "iu":
         xp.floor_divide.at(new, indices, upd)
     else:

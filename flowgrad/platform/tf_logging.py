@@ -1,6 +1,7 @@
 """``tf.logging``: TF1's logging functions on the standard ``logging`` module.
 
-Messages go to the ``"flowgrad"`` logger, printed as ``INFO:flowgrad:message`` on stderr;
+Messages go to the ``"flowgrad"`` logger, printed as ``INFO:flowgrad:message`` on stderr
+unless the application configured the root logger (then they go to its handlers);
 the default verbosity is WARN, as in TF1, so ``tf.logging.set_verbosity(tf.logging.INFO)``
 is what makes ``tf.logging.info`` visible.
 """
@@ -23,15 +24,18 @@ _counts: dict[tuple, int] = {}
 
 
 def get_logger() -> _logging.Logger:
-    """The ``flowgrad`` logger (a stderr handler is attached the first time)."""
+    """The ``flowgrad`` logger. As TF1 does, it gets its own stderr handler only when the
+    root logger has none (so an application's logging setup is respected and nothing prints
+    twice); records always propagate to the root logger's handlers."""
     logger = _logging.getLogger("flowgrad")
     if not getattr(logger, "_flowgrad_configured", False):
         with _lock:
             if not getattr(logger, "_flowgrad_configured", False):
-                handler = _logging.StreamHandler(sys.stderr)
-                handler.setFormatter(_logging.Formatter("%(levelname)s:%(name)s:%(message)s"))
-                logger.addHandler(handler)
-                logger.propagate = False
+                if not _logging.getLogger().handlers:
+                    handler = _logging.StreamHandler(sys.stderr)
+                    handler.setFormatter(
+                        _logging.Formatter("%(levelname)s:%(name)s:%(message)s"))
+                    logger.addHandler(handler)
                 if logger.level == _logging.NOTSET:
                     logger.setLevel(WARN)
                 logger._flowgrad_configured = True

@@ -5,8 +5,6 @@ from flowgrad.train.optimizer import (Optimizer, create_global_step, get_global_
                                       get_or_create_global_step, global_step)
 
 # --- training stack (optimizers, schedules, Saver) -----------------------------------------
-from flowgrad.ops.clip_ops import (clip_by_average_norm, clip_by_global_norm, clip_by_norm,
-                                   global_norm)
 from flowgrad.train.adagrad import AdadeltaOptimizer, AdagradOptimizer
 from flowgrad.train.adam import AdamOptimizer
 from flowgrad.train.learning_rate_decay import (cosine_decay, exponential_decay,

@@ -40,8 +40,9 @@ def _crc(name: str, code: str, shape, data: bytes | memoryview) -> str:
     return format(zlib.crc32(data, zlib.crc32(head)) & 0xFFFFFFFF, "08x")
 
 
-def encode(tensors: dict[str, np.ndarray], metadata: dict[str, str] | None = None) -> bytes:
-    """The safetensors bytes of ``tensors`` (name -> array), with per-tensor checksums."""
+def _layout(tensors: dict[str, np.ndarray], metadata: dict[str, str] | None
+            ) -> tuple[bytes, list[memoryview]]:
+    """The header bytes and the tensors' buffers in file order (no copy of the data)."""
     header: dict = {}
     blobs = []
     crcs = {}
@@ -59,29 +60,37 @@ def encode(tensors: dict[str, np.ndarray], metadata: dict[str, str] | None = Non
                             f"checkpoint: supported dtypes are {known}")
         if arr.dtype.byteorder == ">":
             arr = arr.astype(arr.dtype.newbyteorder("<"))
-        data = arr.tobytes()
+        data = memoryview(arr.reshape(-1)).cast("B")
         header[name] = {"dtype": code, "shape": list(arr.shape),
-                        "data_offsets": [offset, offset + len(data)]}
+                        "data_offsets": [offset, offset + data.nbytes]}
         crcs[name] = _crc(name, code, arr.shape, data)
         blobs.append(data)
-        offset += len(data)
+        offset += data.nbytes
     meta = dict(metadata or {})
     meta[_CRC_KEY] = json.dumps(crcs, sort_keys=True)
     header["__metadata__"] = meta
     text = json.dumps(header, separators=(",", ":")).encode()
     text += b" " * (-len(text) % 8)
-    return struct.pack("<Q", len(text)) + text + b"".join(blobs)
+    return struct.pack("<Q", len(text)) + text, blobs
 
 
-def write_atomic(path: str, data: bytes) -> None:
-    """Writes ``data`` to ``path`` so that a crash leaves either the old or the new file."""
+def encode(tensors: dict[str, np.ndarray], metadata: dict[str, str] | None = None) -> bytes:
+    """The safetensors bytes of ``tensors`` (name -> array), with per-tensor checksums."""
+    head, blobs = _layout(tensors, metadata)
+    return head + b"".join(blobs)
+
+
+def write_atomic(path: str, *chunks) -> None:
+    """Writes the concatenated ``chunks`` (bytes-like) to ``path`` so that a crash leaves
+    either the old file or the new one."""
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp",
                                dir=directory)
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            for chunk in chunks:
+                f.write(chunk)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -109,7 +118,8 @@ def _fsync_dir(directory: str) -> None:
 
 def save(path: str, tensors: dict[str, np.ndarray], metadata: dict[str, str] | None = None
          ) -> None:
-    write_atomic(path, encode(tensors, metadata))
+    head, blobs = _layout(tensors, metadata)
+    write_atomic(path, head, *blobs)          # streamed: no copy of the tensors' bytes
 
 
 def _first_offset(entry) -> int:

@@ -344,19 +344,11 @@ def _saver_def_of(saver) -> dict:
 
 
 def _write_for_saver(meta_path: str, saver) -> None:
-    """``Saver.save(..., write_meta_graph=True)``: writes ``<prefix>.meta``.
-
-    A graph holding something the format cannot express (a Python function in a
-    ``py_func``, a ``Dataset`` object) still gets its checkpoint: the ``.meta`` file is
-    skipped with a warning on ``tf.logging`` instead of failing the save.
-    """
+    """``Saver.save(..., write_meta_graph=True)``: writes ``<prefix>.meta``. A graph the
+    format cannot express raises TypeError; the Saver then saves the checkpoint alone."""
     saver.build()
     graph = next(iter(saver._vars.values())).graph if saver._vars else None
-    try:
-        export_meta_graph(meta_path, graph=graph, saver=saver)
-    except TypeError as e:
-        from flowgrad.platform import tf_logging  # noqa: PLC0415
-        tf_logging.warning("Saver.save: no meta-graph written to %s: %s", meta_path, e)
+    export_meta_graph(meta_path, graph=graph, saver=saver)
 
 
 def _saver_json(saver_def, scope):
@@ -411,6 +403,10 @@ def import_scoped_meta_graph(meta_graph_or_file, graph: Graph | None = None,
             inputs = [tensor(n) for n in e["inputs"]]
             ctrl = [built[c] for c in e["control_inputs"]]
             name = prefix + e["name"]
+            if name in g._ops_by_name:
+                raise ValueError(f"import_meta_graph: the graph already has an op named "
+                                 f"'{name}'; import into a fresh graph (tf.Graph()) or pass "
+                                 "import_scope='...' to prefix the imported names")
             make_op(d, inputs, attrs, name + "/", graph=g, control_inputs=ctrl)
             op_ = g.get_operation_by_name(name)
             for t, (shape, _) in zip(op_.outputs, e["outputs"]):

@@ -193,3 +193,12 @@ def test_gradients_of_a_model_are_fused_into_one_collective(hvd):
         hvd.DistributedOptimizer(tf.train.GradientDescentOptimizer(0.1)).minimize(loss)
         reduces = [o for o in g.get_operations() if o.type == "MPIAllreduce"]
         assert len(reduces) == 1 and len(reduces[0].inputs) == 4
+
+
+def test_launcher_passes_everything_after_the_program_to_it():
+    split = launcher._split
+    assert split(["-n", "2", "train.py", "-n", "5"]) == (["-n", "2"], ["train.py", "-n", "5"])
+    assert split(["--threads", "2", "-n", "4", "-m", "pkg.t", "--x"]) == \
+        (["--threads", "2", "-n", "4"], ["-m", "pkg.t", "--x"])
+    assert split(["-n", "2", "--", "-weird.py"]) == (["-n", "2"], ["-weird.py"])
+    assert split(["-n", "2", "--dry-run"]) == (["-n", "2", "--dry-run"], [])

@@ -48,3 +48,8 @@ def test_main_runs(capsys):
                        "2", "--warmup", "0", "--no-subprocess"]) == 0
     out = capsys.readouterr().out
     assert "xor: median ms/step" in out
+
+
+def test_isolated_workers_report_peak_rss():
+    res = bench.measure("xor", ["flowgrad"], rounds=1, steps=2, warmup=1, isolate=True)
+    assert res["flowgrad"]["n"] == 2 and res["flowgrad"]["peak_rss_mb"] > 0

@@ -112,4 +112,6 @@ def test_app_run_in_a_subprocess(tmp_path):
     out = subprocess.run(run + ["--help"], capture_output=True, text=True, env=env)
     assert out.returncode == 0 and "--steps: steps" in out.stdout and "--[no]shout" in out.stdout
     out = subprocess.run(run + ["--bogus=1"], capture_output=True, text=True, env=env)
-    assert out.returncode == 1 and "Unknown command line flag 'bogus'" in out.stderr
+    assert out.returncode == 0 and "rest=['--bogus=1']" in out.stdout   # passed through
+    out = subprocess.run(run + ["--steps=many"], capture_output=True, text=True, env=env)
+    assert out.returncode == 1 and "--steps='many'" in out.stderr

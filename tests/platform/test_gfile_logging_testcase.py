@@ -56,7 +56,7 @@ def test_gfile_files_and_directories(tmp_path):
         gfile.DeleteRecursively(str(tmp_path / "a"))
 
 
-def test_logging_levels_and_every_n(capsys):
+def test_logging_levels_and_every_n():
     old = tf.logging.get_verbosity()
     records = []
 
@@ -83,7 +83,6 @@ def test_logging_levels_and_every_n(capsys):
         tf.logging.set_verbosity(old)
     assert records == [(30, "shown 1"), (10, "dbg"), (20, "every 0"), (20, "every 3"),
                        (20, "every 6"), (40, "first 0"), (40, "first 1"), (50, "bad")]
-    assert "WARNING:flowgrad:shown 1" in capsys.readouterr().err
     assert (tf.logging.DEBUG, tf.logging.INFO, tf.logging.WARN, tf.logging.ERROR,
             tf.logging.FATAL) == (10, 20, 30, 40, 50)
 

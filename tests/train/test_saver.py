@@ -297,3 +297,19 @@ def test_meta_graph_writer_hook(tmp_path, monkeypatch, caplog):
     assert os.path.exists(prefix + ".safetensors")
     warned = [r for r in caplog.records if "without a meta-graph" in r.getMessage()]
     assert len(warned) == 1 and "cannot encode" in warned[0].getMessage()
+
+
+def test_every_supported_dtype_and_odd_shapes_round_trip(tmp_path):
+    tensors = {"f16": np.arange(5, dtype=np.float16), "flag": np.array(True),
+               "empty": np.zeros((0, 3), np.float32), "scalar": np.array(3, np.int64),
+               "strided": np.arange(6.0).reshape(2, 3).T, "u8": np.arange(4, dtype=np.uint8)}
+    path = str(tmp_path / "x.safetensors")
+    checkpoint_io.save(path, tensors)
+    reader = checkpoint_io.Reader(path)
+    reader.verify()
+    for name, value in tensors.items():
+        got = reader.get_tensor(name)
+        assert got.dtype == value.dtype and got.shape == value.shape, name
+        np.testing.assert_array_equal(got, value)
+    with pytest.raises(TypeError, match="dtype"):
+        checkpoint_io.save(path, {"s": np.array(["a"])})
