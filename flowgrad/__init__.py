@@ -37,7 +37,7 @@ from flowgrad.ops.math_ops import (abs, accumulate_n, acos, add, add_n, asin, at
                                    matmul, maximum, minimum, mod, multiply, negative, not_equal,
                                    pow, realdiv, reciprocal, rint, round, rsqrt, saturate_cast,
                                    scalar_mul, select, sigmoid, sign, sin, sinh, sqrt, square,
-                                   squared_difference, subtract, tan, tanh, tensordot, to_double,
+                                   squared_difference, subtract, tan, tanh, to_double,
                                    to_float, to_int32, to_int64, truediv, where, where_v2)
 from flowgrad.ops.reduce_ops import (arg_max, arg_min, argmax, argmin, count_nonzero, cumprod,
                                      cumsum, reduce_all, reduce_any, reduce_logsumexp, reduce_max,
@@ -123,7 +123,6 @@ from flowgrad.ops.array_extra_ops import (bincount, boolean_mask, confusion_matr
                                          unsorted_segment_sum)
 from flowgrad.ops.control_flow import case, cond, while_loop
 from flowgrad.ops.functional_ops import foldl, foldr, map_fn, scan
-from flowgrad import contrib
 from flowgrad.ops.embedding_ops import IndexedSlices
 from flowgrad.ops.tensor_array_ops import TensorArray
 from flowgrad.ops.math_extra_ops import (acosh, argsort, asinh, atanh,  # noqa: E402

@@ -45,7 +45,7 @@ random = _module(
     shuffle=S.random_shuffle, categorical=S.categorical, multinomial=S.multinomial,
     set_random_seed=None)
 
-linalg = _module("linalg", "tf.linalg", matmul=M.matmul, tensordot=M.tensordot,
+linalg = _module("linalg", "tf.linalg", matmul=M.matmul,
                  transpose=A.matrix_transpose,
                  matrix_transpose=A.matrix_transpose)
 
@@ -128,9 +128,9 @@ math.__dict__.update(asinh=_E.asinh, acosh=_E.acosh, atanh=_E.atanh, erfc=_E.erf
 # --- the rest of TF1: tf.app, tf.flags, tf.gfile, tf.logging, tf.test --------------------------
 from flowgrad.platform import app as _app  # noqa: E402
 from flowgrad.platform import flags  # noqa: E402
-from flowgrad.platform import gfile  # noqa: E402
+from flowgrad.platform import gfile  # noqa: E402, F401 - tf.gfile
 from flowgrad.platform import test_case as _tc  # noqa: E402
-from flowgrad.platform import tf_logging as logging  # noqa: E402
+from flowgrad.platform import tf_logging as logging  # noqa: E402, F401 - tf.logging
 
 app = _module("app", "tf.app", run=_app.run, flags=flags)
 test.__dict__.update(

@@ -2,7 +2,6 @@
 passes on and off (all at once and one at a time), plus the passes' own behaviour."""
 
 import contextlib
-import importlib.util
 import os
 
 import numpy as np

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import flowgrad as tf
-from flowgrad.ops.conv_ops import conv2d_backprop_filter_op, conv2d_backprop_input_op
+from flowgrad.ops.conv_ops import conv2d_backprop_filter_op
 from flowgrad.ops.pool_ops import max_pool_grad_op
 from flowgrad.testing.op_test import OpCase, check_op
 

@@ -1,7 +1,6 @@
 """Every registered op is exercised by some op-harness row (forward, shape, gradients),
 or is listed here with the reason it is tested elsewhere."""
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +28,8 @@ TESTED_ELSEWHERE = {
     "MakeIterator": "tests/data/test_dataset.py (iterators, switching datasets)",
     "IteratorGetNext": "tests/data/test_dataset.py (ordering, seeds, end of data)",
     "ScalarSummary": "tests/summary/test_summary.py (events read back)",
-    "HistogramSummary": "tests/summary/test_summary.py", "ImageSummary": "tests/summary/test_summary.py",
+    "HistogramSummary": "tests/summary/test_summary.py",
+    "ImageSummary": "tests/summary/test_summary.py",
     "TextSummary": "tests/summary/test_summary.py", "MergeSummary": "tests/summary/test_summary.py",
     "CandidateSampler": "random: test_embedding_ops.py (distribution, expected counts)",
     "CaseCheck": "test_control_flow.py::test_case_dict_default_exclusive",

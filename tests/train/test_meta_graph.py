@@ -249,7 +249,7 @@ def test_control_flow_graphs_round_trip_with_their_gradients(tmp_path):
             sess.run(tf.global_variables_initializer())
             expected = [sess.run([loss, train], {x: feed, flag: bool(i % 2)})[0]
                         for i in range(4)]
-    with tf.Graph().as_default() as g2:
+    with tf.Graph().as_default():
         tf.placeholder(tf.float32, name="unrelated")     # ids shift: sub-graphs still line up
         tf.train.import_meta_graph(path, import_scope="m")
         train_op = tf.get_collection("train_op")[0]
