@@ -35,3 +35,13 @@ def test_perceptron_learns_and_or_but_not_xor():
 def test_hidden_layer_learns_xor(steps):
     loss, pred = _load("xor_hidden_layer")["main"](steps)
     assert pred == [0, 1, 1, 0] and loss < 0.05
+
+
+def test_lenet5_example_trains_on_enlarged_digits():
+    pytest.importorskip("sklearn")
+    mod = _load("lenet")
+    data = mod["digits_as_28x28"](0)
+    assert data[0][0].shape[1:] == (28, 28)
+    small = ((data[0][0][:320], data[0][1][:320]), (data[1][0][:128], data[1][1][:128]))
+    acc = mod["train"](small, epochs=2, log=lambda *a: None)
+    assert acc > 0.2          # far above chance after two short epochs
