@@ -1,6 +1,6 @@
 """flowgrad's graph compiler: passes over a session's pruned plan, and code generation.
 
-``options`` holds the process-wide switches (see ``flowgrad.compiler.options``'s module
+``options`` holds the process-wide switches (see the module doc of ``flowgrad.compiler.flags``
 doc); ``passes.optimize`` rewrites a program; ``codegen.generate`` writes its Python.
 """
 
