@@ -146,6 +146,7 @@ def generate(prog: Program, opts, env: Env, filename: str, specialized: bool,
                "sum", "mean"):
         ns["xp_" + fn] = getattr(xp, fn)
     ns["xp_add_reduce"] = xp.add.reduce
+    ns["xp_empty"] = xp.empty
     counter = itertools.count()
     names: dict[int, str] = {}
 
@@ -378,9 +379,41 @@ def _emit_update(node: Node, args, i, last_use, fetch_ids, lines, line_ops, tail
     line_ops[len(lines)] = node.op
     lines.append(f"        {w} = {take}({w})")
     line_ops[len(lines)] = node.op
+    size = int(np.prod(var_shape))
+    if size >= 4 * _BLOCK:
+        # large: step and subtract block by block, so the scaled step never leaves the
+        # cache; the scratch block and the flat view are made here, where failing is fine
+        sc = f"s{i}"
+        ns["_sgd_blocked"] = _sgd_blocked
+        lines.append(f"    {d} = {args[2]}.reshape(-1)")
+        line_ops[len(lines)] = node.op
+        lines.append(f"    {sc} = xp_empty({_BLOCK}, {name_obj(np.dtype(delta.dtype))})")
+        line_ops[len(lines)] = node.op
+        tail.append((f"_sgd_blocked({w}, {d}, {args[1]}, {sc})", node.op))
+        return
     if reuse and _reusable(delta, delta, i, last_use, fetch_ids, opts):
         lines.append(f"    {d} = xp_multiply({args[2]}, {args[1]}, out={args[2]})")
     else:
         lines.append(f"    {d} = {args[2]} * {args[1]}")
     line_ops[len(lines)] = node.op
     tail.append((f"xp_subtract({w}, {d}, out={w})", node.op))
+
+
+_BLOCK = 16384      # elements of a scratch block (64 KiB of float32)
+
+
+def _sgd_blocked(w, g, alpha, scratch) -> None:
+    """``w -= g * alpha`` in place, a block at a time (same roundings as the plain form).
+
+    ``w`` is the session-owned, C-contiguous variable buffer and ``g`` a flat view of the
+    gradient; nothing here allocates, so nothing can fail half-way.
+    """
+    wf = w.reshape(-1)
+    n = wf.shape[0]
+    b = scratch.shape[0]
+    mul, sub = np.multiply, np.subtract
+    for i in range(0, n, b):
+        j = i + b if i + b < n else n
+        s = scratch[:j - i]
+        mul(g[i:j], alpha, out=s)
+        sub(wf[i:j], s, out=wf[i:j])

@@ -321,13 +321,17 @@ class BaseSession:
     def _compile(self, elements, feed_tensors):
         fetch_tensors = [e for e in elements if isinstance(e, Tensor)]
         targets = [e for e in elements if isinstance(e, Operation)]
-        return self.compile_subplan(fetch_tensors, targets, feed_tensors)
+        return compile_plan(fetch_tensors, targets, feed_tensors, self._bind, self._ref_of,
+                            self._options, self._env)
 
     def compile_subplan(self, fetch_tensors, target_ops, feed_tensors):
         """A plan bound to this session (its variables, devices and compiler options);
-        ops that run sub-graphs (control flow, fused collectives) compile theirs here."""
+        ops that run sub-graphs (control flow, fused collectives) compile theirs here.
+        No in-place variable updates there: the enclosing run may still fail afterwards,
+        and its rollback must find every variable's old value."""
         return compile_plan(list(fetch_tensors), list(target_ops), list(feed_tensors),
-                            self._bind, self._ref_of, self._options, self._env)
+                            self._bind, self._ref_of,
+                            self._options.copy(inplace_updates=False), self._env)
 
     def _take(self, ref: VarRef, shape: tuple, dtype, op: Operation):
         """For in-place updates: gives the variable a buffer of its own (undo-logged)."""

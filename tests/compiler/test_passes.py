@@ -259,3 +259,26 @@ def test_options_from_env_and_config():
     assert tf.Session(config=cfg)._options.enabled() == []
     cfg = tf.ConfigProto(graph_options={"cse": False})
     assert "cse" not in tf.Session(config=cfg)._options.enabled()
+
+
+def test_large_variables_update_in_place_block_by_block_identically():
+    def run():
+        rng = np.random.RandomState(3)
+        g = tf.Graph()
+        with g.as_default():
+            x = tf.placeholder(tf.float32, (None, 300))
+            w = tf.Variable(rng.randn(300, 256).astype(np.float32) * 0.05)
+            loss = tf.reduce_mean(tf.square(tf.tanh(tf.matmul(x, w))))
+            train = tf.train.GradientDescentOptimizer(0.3).minimize(loss)
+        with tf.Session(graph=g) as sess:
+            sess.run(w.initializer)
+            xs = rng.rand(8, 300).astype(np.float32)
+            losses = [sess.run([train, loss], {x: xs})[1] for _ in range(4)]
+            plans = [p.specialized_source or "" for p in sess._plans.values()]
+            return losses, sess.run(w), plans
+    with passes(**_all(False)):
+        l_off, w_off, _ = run()
+    l_on, w_on, plans = run()
+    assert any("_sgd_blocked" in p for p in plans)
+    np.testing.assert_array_equal(l_off, l_on)
+    np.testing.assert_array_equal(w_off, w_on)
