@@ -194,7 +194,8 @@ def generate(prog: Program, opts, env: Env, filename: str, specialized: bool,
                            for i, s in guard)
         ns["fallback"] = fallback
         lines.append(f"    if {cond}:")
-        lines.append(f"        return fallback({', '.join(f'f{i}' for i in range(len(prog.feeds)))})")
+        feeds = ", ".join(f"f{i}" for i in range(len(prog.feeds)))
+        lines.append(f"        return fallback({feeds})")
     if record is not None:
         ns["rec"] = record
     line_ops: dict[int, object] = {}

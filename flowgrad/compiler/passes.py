@@ -29,7 +29,8 @@ _ELEMENTWISE = {
     "PlaceholderWithDefault", "AddN", "BiasAdd",
 }
 SHAPE_PURE = _ELEMENTWISE | {
-    "MatMul", "BatchMatMulV2", "SumToLike", "Sum", "Mean", "Max", "Min", "Prod", "Any", "All", "ArgMax", "ArgMin",
+    "MatMul", "BatchMatMulV2", "SumToLike", "Sum", "Mean", "Max",
+    "Min", "Prod", "Any", "All", "ArgMax", "ArgMin",
     "Softmax", "LogSoftmax", "SoftmaxCrossEntropyWithLogits",
     "SparseSoftmaxCrossEntropyWithLogits", "Shape", "Size", "Rank", "Transpose",
     "ExpandDims", "Squeeze", "Tile", "Pack", "Cumsum", "Cumprod", "ApplyGradientDescent",
