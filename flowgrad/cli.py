@@ -78,6 +78,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="continue from the latest checkpoint in --logdir")
     t.add_argument("--limit", type=_positive_int, default=None,
                    help="use only the first N training images (quick trials)")
+    t.add_argument("--workers", type=_positive_int, default=1,
+                   help="data-parallel MPI ranks on this machine (needs flowgrad[mpi]); each "
+                   "trains on its shard with --batch-size images per step")
+    t.add_argument("--distributed", action="store_true", help=argparse.SUPPRESS)
     t.add_argument("--threads", type=_positive_int, default=1,
                    help="BLAS threads (default 1: fastest for small batches)")
 
@@ -144,6 +148,30 @@ def _bench(argv: list[str]) -> int:
     return int(bench.main(argv) or 0)
 
 
+def _launch_workers(argv: list[str], workers: int, threads: int) -> int:
+    """``train --workers N``: the same command on N MPI ranks (flowgrad.distributed.run)."""
+    import importlib.util  # noqa: PLC0415
+    import subprocess  # noqa: PLC0415
+    if importlib.util.find_spec("mpi4py") is None:
+        print("flowgrad train: error: --workers needs MPI: pip install 'flowgrad[mpi]'",
+              file=sys.stderr)
+        return EXIT_USER_ERROR
+    rest, skip = [], False
+    for a in argv:                      # every rank runs the command without --workers
+        if skip:
+            skip = False
+            continue
+        if a == "--workers":
+            skip = True
+            continue
+        if a.startswith("--workers="):
+            continue
+        rest.append(a)
+    cmd = [sys.executable, "-m", "flowgrad.distributed.run", "-n", str(workers),
+           "--threads", str(threads), "-m", "flowgrad", *rest, "--distributed"]
+    return subprocess.call(cmd)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Runs one command; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -152,11 +180,14 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from flowgrad import trainer  # noqa: PLC0415
     try:
+        if args.command == "train" and args.workers > 1:
+            return _launch_workers(argv, args.workers, args.threads)
         if args.command == "train":
             trainer.train(args.model, args.dataset, args.data_dir, args.epochs, args.batch_size,
                           args.optimizer, args.lr, args.seed, args.logdir, args.resume,
                           args.limit, args.threads,
-                          trainer.LR_DECAY if args.lr_decay is None else args.lr_decay)
+                          trainer.LR_DECAY if args.lr_decay is None else args.lr_decay,
+                          distributed=args.distributed)
         elif args.command == "eval":
             with trainer.blas_threads(1):
                 trainer.evaluate_checkpoint(args.checkpoint_dir, args.model)

@@ -109,7 +109,7 @@ class Net:
 
     def __init__(self, model: str, shape: tuple, classes: int, optimizer: str, lr: float,
                  batch_size: int, seed: int, lr_decay: float = 1.0,
-                 steps_per_epoch: int = 1) -> None:
+                 steps_per_epoch: int = 1, distributed: bool = False) -> None:
         self.graph = tf.Graph()
         with self.graph.as_default():
             tf.set_random_seed(seed)
@@ -138,8 +138,11 @@ class Net:
             # resumed run follows the same schedule
             self.lr = tf.train.exponential_decay(lr, self.global_step, steps_per_epoch,
                                                  lr_decay) if lr_decay != 1.0 else lr
-            self.train_op = make_optimizer(optimizer, self.lr).minimize(
-                self.loss, global_step=self.global_step)
+            opt = make_optimizer(optimizer, self.lr)
+            if distributed:                 # gradients averaged over the ranks (MPI)
+                import flowgrad.distributed as hvd  # noqa: PLC0415
+                opt = hvd.DistributedOptimizer(opt)
+            self.train_op = opt.minimize(self.loss, global_step=self.global_step)
             self.step_summary = tf.summary.merge([tf.summary.scalar("loss", self.loss),
                                                   tf.summary.scalar("accuracy", self.accuracy)])
             self.weights = tf.trainable_variables()
@@ -147,6 +150,10 @@ class Net:
                 [tf.summary.histogram(v.op.name, v) for v in self.weights])
             self.init = tf.global_variables_initializer()
             self.saver = tf.train.Saver(max_to_keep=3)
+            self.broadcast = None
+            if distributed:
+                import flowgrad.distributed as hvd  # noqa: PLC0415
+                self.broadcast = hvd.broadcast_global_variables(0)
 
 
 def make_optimizer(name: str, lr: float):
@@ -314,16 +321,27 @@ def train(model: str = "lenet", dataset: str = "digits", data_dir: str | None = 
           epochs: int = 20, batch_size: int = 32, optimizer: str = "adam",
           lr: float | None = None, seed: int = 0, logdir: str | None = None,
           resume: bool = False, limit: int | None = None, threads: int | None = 1,
-          lr_decay: float = LR_DECAY, stream=None) -> dict:
-    """Trains ``model`` and leaves checkpoints, TensorBoard logs and curves in ``logdir``."""
+          lr_decay: float = LR_DECAY, stream=None, distributed: bool = False) -> dict:
+    """Trains ``model`` and leaves checkpoints, TensorBoard logs and curves in ``logdir``.
+
+    With ``distributed`` (``flowgrad train --workers N`` sets it on every MPI rank) each rank
+    trains on its shard of every epoch, gradients are averaged over the ranks, rank 0's
+    initial variables are broadcast, and rank 0 alone writes checkpoints, logs and progress.
+    """
     with blas_threads(threads):
         return _train(model, dataset, data_dir, epochs, batch_size, optimizer, lr, seed,
-                      logdir, resume, limit, lr_decay, stream)
+                      logdir, resume, limit, lr_decay, stream, distributed)
 
 
 def _train(model, dataset, data_dir, epochs, batch_size, optimizer, lr, seed, logdir, resume,
-           limit, lr_decay, stream) -> dict:
-    out = stream or sys.stdout
+           limit, lr_decay, stream, distributed=False) -> dict:
+    rank, size = 0, 1
+    if distributed:
+        import flowgrad.distributed as hvd  # noqa: PLC0415
+        hvd.init()
+        rank, size = hvd.rank(), hvd.size()
+    chief = rank == 0
+    out = (stream or sys.stdout) if chief else open(os.devnull, "w")
     if model not in models.MODELS:
         raise UserError(f"unknown model '{model}' (choose from {', '.join(models.MODELS)})")
     if epochs < 1 or batch_size < 1:
@@ -354,16 +372,17 @@ def _train(model, dataset, data_dir, epochs, batch_size, optimizer, lr, seed, lo
         os.makedirs(logdir, exist_ok=True)
     except OSError as e:
         raise UserError(f"cannot create log folder {logdir}: {e.strerror}") from None
-    steps = -(-len(data.y_train) // batch_size)
+    shard = len(data.y_train) // size      # every rank takes the same number of steps
+    steps = -(-shard // batch_size)
     net = Net(model, data.image_shape, data.classes, optimizer, lr, batch_size, seed,
-              lr_decay, steps)
+              lr_decay, steps, distributed)
     run = {"model": model, "dataset": dataset, "data_dir": data_dir, "shape":
            list(data.image_shape), "classes": data.classes, "optimizer": optimizer, "lr": lr,
            "lr_decay": lr_decay, "batch_size": batch_size, "seed": seed, "limit": limit,
            "history": history}
     train_w = tf.summary.FileWriter(os.path.join(logdir, "train"),
-                                    None if resume else net.graph)
-    test_w = tf.summary.FileWriter(os.path.join(logdir, "test"))
+                                    None if resume else net.graph) if chief else _NoWriter()
+    test_w = tf.summary.FileWriter(os.path.join(logdir, "test")) if chief else _NoWriter()
     progress = Progress(epochs, steps, out)
     t0 = time.perf_counter()
     ckpt = None
@@ -372,11 +391,14 @@ def _train(model, dataset, data_dir, epochs, batch_size, optimizer, lr, seed, lo
             ckpt = restore(sess, net.saver, logdir, model)
         else:
             sess.run(net.init)
+        if net.broadcast is not None:
+            sess.run(net.broadcast)          # every rank starts from rank 0's variables
         if start_epoch >= epochs:
             print(f"{logdir} has already trained {start_epoch} epochs (asked for {epochs}); "
                   "pass a larger --epochs to continue", file=out)
         for epoch in range(start_epoch + 1, epochs + 1):
             order = np.random.default_rng([seed, epoch]).permutation(len(data.y_train))
+            order = order[rank * shard:(rank + 1) * shard]      # this rank's shard
             sess.run(net.train_init, {net.x: data.x_train[order], net.y: data.y_train[order]})
             progress.start_epoch(epoch)
             te = time.perf_counter()
@@ -411,13 +433,16 @@ def _train(model, dataset, data_dir, epochs, batch_size, optimizer, lr, seed, lo
             train_w.add_summary(sess.run(net.weight_summary), step)
             train_w.flush()
             test_w.flush()
-            ckpt = net.saver.save(sess, os.path.join(logdir, "model.ckpt"), global_step=step,
-                                  write_meta_graph=False)   # run.json rebuilds the graph
-            write_run(logdir, run)
+            if chief:
+                ckpt = net.saver.save(sess, os.path.join(logdir, "model.ckpt"),
+                                      global_step=step,
+                                      write_meta_graph=False)   # run.json rebuilds the graph
+                write_run(logdir, run)
             progress.end_epoch(epoch, stats)
     train_w.close()
     test_w.close()
-    curves = plot_curves(history, os.path.join(logdir, "curves.png")) if history else None
+    curves = plot_curves(history, os.path.join(logdir, "curves.png")) \
+        if history and chief else None
     elapsed = time.perf_counter() - t0
     final = history[-1] if history else {"test_acc": float("nan")}
     epochs_done = f"{len(history)} epoch{'' if len(history) == 1 else 's'}"
@@ -426,6 +451,19 @@ def _train(model, dataset, data_dir, epochs, batch_size, optimizer, lr, seed, lo
           + (f" | curves {curves}" if curves else ""), file=out, flush=True)
     return {"test_acc": final["test_acc"], "checkpoint": ckpt, "logdir": logdir,
             "curves": curves, "seconds": elapsed}
+
+
+class _NoWriter:
+    """What ranks other than 0 write logs to: nothing."""
+
+    def add_summary(self, *args, **kwargs) -> None:
+        pass
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
 
 def _scalars(values: dict) -> bytes:

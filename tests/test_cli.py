@@ -238,3 +238,17 @@ def test_every_model_trains_and_predicts(model, capsys, tmp_path):
     p.write_bytes(encode_png(np.full((8, 8), 200, np.uint8)))
     code, out, _ = run_cli(capsys, "predict", d, str(p))
     assert code == 0 and out.startswith(str(p))
+
+
+def test_train_with_two_mpi_workers(tmp_path):
+    """``--workers 2``: two ranks train on their shards; rank 0 alone writes and reports."""
+    pytest.importorskip("mpi4py")
+    pytest.importorskip("sklearn")
+    res = subprocess.run([sys.executable, "-m", "flowgrad", "train", "--workers", "2",
+                          "--model", "mlp", "--epochs", "2", "--limit", "400",
+                          "--logdir", str(tmp_path / "run")],
+                         capture_output=True, text=True, timeout=240)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert res.stdout.count("test accuracy") == 1           # one report, from rank 0
+    assert (tmp_path / "run" / "run.json").exists()
+    assert sorted(p.name for p in (tmp_path / "run").glob("model.ckpt-*.safetensors"))
