@@ -114,6 +114,17 @@ def col2im(xp, dpatches, shape, wh: Window, ww: Window):
     return crop(xp, dxpad, shape, wh, ww)
 
 
+def col2im_taps(xp, taps, shape, wh: Window, ww: Window):
+    """``col2im`` for tap-major input ``(KH, KW, N, OH, OW, C)`` (contiguous per tap)."""
+    n, h, w, c = shape
+    dxpad = xp.zeros((n, h + wh.pad_before + wh.pad_after, w + ww.pad_before + ww.pad_after, c),
+                     dtype=taps.dtype)
+    for i in range(wh.k):
+        for j in range(ww.k):
+            dxpad[:, wh.offset(i), ww.offset(j)] += taps[i, j]
+    return crop(xp, dxpad, shape, wh, ww)
+
+
 def crop(xp, xpad, shape, wh: Window, ww: Window):
     """The unpadded NHWC ``shape`` region of a padded array (contiguous)."""
     _, h, w, _ = shape
