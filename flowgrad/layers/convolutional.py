@@ -194,8 +194,13 @@ class Conv2DTranspose(Conv2D):
         return self._finish(y)
 
 
-def _functional(cls, inputs, filters, kernel_size, name, reuse, **kwargs):
-    layer = cls(filters, kernel_size, name=name, _scope=name, _reuse=reuse, **kwargs)
+def _functional(cls, args: dict):
+    """Creates a ``cls`` layer from a functional call's arguments and applies it."""
+    args = dict(args)
+    inputs, filters, kernel_size = args.pop("inputs"), args.pop("filters"), \
+        args.pop("kernel_size")
+    name, reuse = args.pop("name"), args.pop("reuse")
+    layer = cls(filters, kernel_size, name=name, _scope=name, _reuse=reuse, **args)
     return layer.apply(inputs)
 
 
@@ -206,16 +211,7 @@ def conv2d(inputs, filters, kernel_size, strides=(1, 1), padding="valid",
            kernel_constraint=None, bias_constraint=None, trainable=True, name=None,
            reuse=None):
     """Functional ``Conv2D`` (``tf.layers.conv2d``)."""
-    return _functional(Conv2D, inputs, filters, kernel_size, name, reuse, strides=strides,
-                       padding=padding, data_format=data_format, dilation_rate=dilation_rate,
-                       activation=activation, use_bias=use_bias,
-                       kernel_initializer=kernel_initializer,
-                       bias_initializer=bias_initializer,
-                       kernel_regularizer=kernel_regularizer,
-                       bias_regularizer=bias_regularizer,
-                       activity_regularizer=activity_regularizer,
-                       kernel_constraint=kernel_constraint, bias_constraint=bias_constraint,
-                       trainable=trainable)
+    return _functional(Conv2D, locals())
 
 
 def conv1d(inputs, filters, kernel_size, strides=1, padding="valid",
@@ -225,16 +221,7 @@ def conv1d(inputs, filters, kernel_size, strides=1, padding="valid",
            kernel_constraint=None, bias_constraint=None, trainable=True, name=None,
            reuse=None):
     """Functional ``Conv1D`` (``tf.layers.conv1d``)."""
-    return _functional(Conv1D, inputs, filters, kernel_size, name, reuse, strides=strides,
-                       padding=padding, data_format=data_format, dilation_rate=dilation_rate,
-                       activation=activation, use_bias=use_bias,
-                       kernel_initializer=kernel_initializer,
-                       bias_initializer=bias_initializer,
-                       kernel_regularizer=kernel_regularizer,
-                       bias_regularizer=bias_regularizer,
-                       activity_regularizer=activity_regularizer,
-                       kernel_constraint=kernel_constraint, bias_constraint=bias_constraint,
-                       trainable=trainable)
+    return _functional(Conv1D, locals())
 
 
 def conv2d_transpose(inputs, filters, kernel_size, strides=(1, 1), padding="valid",
@@ -244,16 +231,7 @@ def conv2d_transpose(inputs, filters, kernel_size, strides=(1, 1), padding="vali
                      activity_regularizer=None, kernel_constraint=None, bias_constraint=None,
                      trainable=True, name=None, reuse=None):
     """Functional ``Conv2DTranspose`` (``tf.layers.conv2d_transpose``)."""
-    return _functional(Conv2DTranspose, inputs, filters, kernel_size, name, reuse,
-                       strides=strides, padding=padding, data_format=data_format,
-                       activation=activation, use_bias=use_bias,
-                       kernel_initializer=kernel_initializer,
-                       bias_initializer=bias_initializer,
-                       kernel_regularizer=kernel_regularizer,
-                       bias_regularizer=bias_regularizer,
-                       activity_regularizer=activity_regularizer,
-                       kernel_constraint=kernel_constraint, bias_constraint=bias_constraint,
-                       trainable=trainable)
+    return _functional(Conv2DTranspose, locals())
 
 
 Convolution2D = Conv2D

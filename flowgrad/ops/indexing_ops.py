@@ -365,10 +365,46 @@ def _gather_grad_op_grad(op, ddx):
 
 def gather(params, indices, validate_indices=None, name: str | None = None, axis=0,
            batch_dims: int = 0) -> Tensor:
-    """``tf.gather``: slices of ``params`` along ``axis`` at ``indices`` (checked in range)."""
-    if batch_dims:
-        raise NotImplementedError("gather with batch_dims is not supported yet")
-    return _gather(params, indices, axis=int(_int_list(axis, "axis")[0]), name=name)
+    """``tf.gather``: slices of ``params`` along ``axis`` at ``indices`` (checked in range).
+
+    With ``batch_dims=b`` the first ``b`` dimensions of ``params`` and ``indices`` are batch
+    dimensions: each batch element gathers from its own slice (TF's ``batch_dims``)."""
+    axis = int(_int_list(axis, "axis")[0])
+    if not batch_dims:
+        return _gather(params, indices, axis=axis, name=name)
+    return _batch_gather(params, indices, axis, int(batch_dims), name)
+
+
+def _batch_gather(params, indices, axis: int, b: int, name):
+    """``gather`` with batch dimensions, as one gather on the batch-flattened params: the
+    indices are offset by each batch element's position."""
+    from flowgrad.framework.registry import convert_to_tensor  # noqa: PLC0415
+    from flowgrad.ops import math_ops as M  # noqa: PLC0415
+    params, indices = convert_to_tensor(params), convert_to_tensor(indices)
+    rp, ri = params.shape.ndims, indices.shape.ndims
+    if rp is None or ri is None:
+        raise ValueError("gather with batch_dims needs params and indices of known rank")
+    b = b % ri if b < 0 else b
+    axis = axis % rp
+    if axis != b or b > ri:
+        raise ValueError(f"gather with batch_dims={b} supports axis == batch_dims, got axis "
+                         f"{axis}")
+    ps, is_ = shape(params), shape(indices, out_type=indices.dtype)
+    from flowgrad.ops.array_ops import concat, reshape  # noqa: PLC0415
+    from flowgrad.ops.reduce_ops import reduce_prod  # noqa: PLC0415
+    nb = reduce_prod(ps[:b])
+    n = ps[b]
+    flat_p = reshape(params, concat([[-1], ps[b + 1:]], 0))
+    offsets = M.cast(M.multiply(_range_int(nb), n), indices.dtype)
+    flat_i = reshape(indices, stack([nb, -1]) if ri > b else stack([nb]))
+    flat_i = flat_i + reshape(offsets, [-1, 1] if ri > b else [-1])
+    out = _gather(flat_p, flat_i, axis=0, name=name)
+    return reshape(out, concat([M.cast(is_, ps.dtype), ps[b + 1:]], 0))
+
+
+def _range_int(n):
+    from flowgrad.ops.array_ops import range as tf_range  # noqa: PLC0415
+    return tf_range(n)
 
 
 def _gather_nd_shape(node: NodeSpec):

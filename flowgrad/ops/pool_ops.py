@@ -91,6 +91,15 @@ def _tile_views(x, wh, ww) -> list:
     return [v[:, :, i, :, j] for i in range(wh.k) for j in range(ww.k)]
 
 
+def _fold_tiles(x, wh, ww, ufunc):
+    """``ufunc`` folded over the window offsets of tiling windows: ``(N, OH, OW, C)``."""
+    views = _tile_views(x, wh, ww)
+    y = views[0].copy()
+    for v in views[1:]:
+        ufunc(y, v, out=y)
+    return y
+
+
 def _argmax_windows(xp, x, wh, ww):
     """Index (row-major in the window) of each window's first maximum: (N, OH, OW, C)."""
     n, _, _, c = x.shape
@@ -116,10 +125,7 @@ def _max_pool(xp, input, *, ksize, strides, padding, data_format="NHWC",  # noqa
     n, h, w, c = x.shape
     wh, ww = _windows(h, w, ksize, strides, padding, data_format, dilations)
     if _no_overlap(x, wh, ww):
-        views = _tile_views(x, wh, ww)
-        y = views[0].copy()
-        for v in views[1:]:
-            xp.maximum(y, v, out=y)
+        y = _fold_tiles(x, wh, ww, xp.maximum)
     else:
         y = patches(xp, pad_nhwc(xp, x, wh, ww, -xp.inf), wh, ww).max(axis=(3, 4))
     return _from_nhwc(xp, y, data_format)
@@ -214,11 +220,8 @@ def _avg_pool(xp, value, *, ksize, strides, padding, data_format="NHWC",
     n, h, w, c = x.shape
     wh, ww = _windows(h, w, ksize, strides, padding, data_format, dilations)
     if _no_overlap(x, wh, ww):
-        views = _tile_views(x, wh, ww)
-        y = views[0].copy()
-        for v in views[1:]:
-            xp.add(y, v, out=y)
-        y /= y.dtype.type(len(views))
+        y = _fold_tiles(x, wh, ww, xp.add)
+        y /= y.dtype.type(wh.k * ww.k)
     else:
         y = patches(xp, pad_nhwc(xp, x, wh, ww), wh, ww).sum(axis=(3, 4), dtype=x.dtype)
         y /= _counts(xp, h, w, wh, ww, x.dtype)
