@@ -19,6 +19,8 @@ from typing import Callable
 import numpy as np
 
 from flowgrad.compiler.ir import Node, Program, Ref, Value
+from flowgrad.ops.nn_ops import tiled_bias
+from flowgrad.ops.reduce_ops import gemv_reduces
 
 _BINOP = {"AddV2": "+", "Sub": "-", "Mul": "*"}
 _UFUNC2 = {"AddV2": "add", "Sub": "subtract", "Mul": "multiply", "RealDiv": "true_divide",
@@ -75,6 +77,8 @@ def _inline_expr(node: Node, a: list[str], env: Env, name) -> str | None:
     if t == "ReluGrad":
         return f"{a[0]} * ({a[1]} > 0)"
     if t == "BiasAdd" and at.get("data_format", "NHWC") not in ("NCHW", "NCW", "NCDHW"):
+        if tiled_bias(vals[0].shape, vals[0].dtype):
+            return None                  # the kernel's faster few-channel add
         return f"{a[0]} + {a[1]}"
     if t == "Sigmoid" and _float(out):
         # the kernel's 0.5 * (1 + tanh(x / 2)), as one expression
@@ -90,6 +94,8 @@ def _inline_expr(node: Node, a: list[str], env: Env, name) -> str | None:
         axis = at["axis"]
         if isinstance(axis, list):
             axis = tuple(axis)
+        if gemv_reduces(vals[0].shape, axis, vals[0].dtype):
+            return None                  # the kernel's GEMV over leading axes
         keep = bool(at["keepdims"])
         # ufunc.reduce is what np.sum runs, without the Python-level wrappers
         red = f"xp_add_reduce({a[0]}, {name(axis)}, {a[0]}.dtype, None, {keep})"

@@ -764,7 +764,11 @@ def _pad_shape(node: NodeSpec):
 @op("PadV2", shape=_pad_shape)
 def _pad(xp, input, constant_values, *, paddings, mode="CONSTANT"):  # noqa: A002
     if mode == "CONSTANT":
-        return xp.pad(input, paddings, mode="constant", constant_values=constant_values)
+        # allocate and copy in: np.pad's generality costs 3x on small images
+        out = xp.full(tuple(d + lo + hi for d, (lo, hi) in zip(input.shape, paddings)),
+                      constant_values, dtype=input.dtype)
+        out[tuple(builtins.slice(lo, lo + d) for d, (lo, _) in zip(input.shape, paddings))] = input
+        return out
     return xp.pad(input, paddings, mode="reflect" if mode == "REFLECT" else "symmetric")
 
 

@@ -1,10 +1,11 @@
 """Convolutions: Conv2D and its two backprop ops, depthwise convolution, transposed and 1-D
 convolution.
 
-Kernels are im2col + one GEMM (see ``conv_geometry``).  As in TensorFlow, the input and
-filter gradients are ops of their own (``Conv2DBackpropInput``, ``Conv2DBackpropFilter``)
-whose gradients are again convolutions, so second-order gradients work and the backward
-graph reads like TF's.
+Kernels are one GEMM each, over an im2col patch matrix or banded (Toeplitz) filter rows,
+whichever a cost model prefers for the shapes (see ``conv_geometry``).  As in TensorFlow,
+the input and filter gradients are ops of their own (``Conv2DBackpropInput``,
+``Conv2DBackpropFilter``) whose gradients are again convolutions, so second-order gradients
+work and the backward graph reads like TF's.
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ from flowgrad.framework.registry import (NodeSpec, constant, constant_shape, con
 from flowgrad.framework.shapes import TensorShape
 from flowgrad.framework import dtypes as _dt
 from flowgrad.ops import array_ops as A
-from flowgrad.ops.conv_geometry import (col2im, col2im_taps, explicit_pair, four, im2col,
-                                        out_size, pad_nhwc, padding_attrs, patches,
-                                        spatial_axes, window)
+from flowgrad.ops.conv_geometry import (col2im, conv_filter_grad, conv_forward,
+                                        conv_input_grad, explicit_pair, four, out_size,
+                                        pad_nhwc, padding_attrs, patches, spatial_axes, window)
 
 _ATTRS = ("strides", "padding", "explicit_paddings", "data_format", "dilations")
 
@@ -127,12 +128,7 @@ def _conv2d(xp, input, filter, *, strides, padding, explicit_paddings=(),  # noq
     n, h, w, c = x.shape
     _runtime_channels("Conv2D", c, ci, filter.shape)
     wh, ww = _windows(h, w, kh, kw, strides, padding, explicit_paddings, data_format, dilations)
-    if kh == kw == 1 and wh.stride == ww.stride == 1 and not (wh.pad_before or wh.pad_after
-                                                              or ww.pad_before or ww.pad_after):
-        cols = x.reshape(n * h * w, c)          # 1x1 convolution: already a matrix
-    else:
-        cols = im2col(xp, pad_nhwc(xp, x, wh, ww), wh, ww)
-    y = xp.matmul(cols, filter.reshape(kh * kw * ci, co)).reshape(n, wh.out, ww.out, co)
+    y = conv_forward(xp, x, filter, wh, ww)
     return _from_nhwc(xp, y, data_format)
 
 
@@ -186,11 +182,7 @@ def conv2d_backprop_input_op(xp, input_sizes, filter, out_backprop, *, strides, 
     dy = _to_nhwc(out_backprop, data_format)
     wh, ww = _windows(h, w, kh, kw, strides, padding, explicit_paddings, data_format, dilations)
     _check_dy("Conv2DBackpropInput", dy.shape, (n, wh.out, ww.out, co))
-    # one batched GEMM, tap-major: taps[i, j] is the (N, OH, OW, C) contribution of kernel
-    # offset (i, j); contiguous per tap, so col2im adds whole blocks (2x faster than
-    # scattering a pixel-major patch matrix)
-    taps = xp.matmul(dy.reshape(1, -1, co), filter.reshape(kh * kw, ci, co).transpose(0, 2, 1))
-    dx = col2im_taps(xp, taps.reshape(kh, kw, n, wh.out, ww.out, c), shape, wh, ww)
+    dx = conv_input_grad(xp, dy, filter, shape, wh, ww)
     return _from_nhwc(xp, dx, data_format)
 
 
@@ -241,8 +233,7 @@ def conv2d_backprop_filter_op(xp, input, filter_sizes, out_backprop, *, strides,
     dy = _to_nhwc(out_backprop, data_format)
     wh, ww = _windows(h, w, kh, kw, strides, padding, explicit_paddings, data_format, dilations)
     _check_dy("Conv2DBackpropFilter", dy.shape, (n, wh.out, ww.out, co))
-    cols = im2col(xp, pad_nhwc(xp, x, wh, ww), wh, ww)
-    return xp.matmul(cols.T, dy.reshape(-1, co)).reshape(kh, kw, ci, co)
+    return conv_filter_grad(xp, x, dy, (kh, kw, ci, co), wh, ww)
 
 
 @conv2d_backprop_filter_op.grad

@@ -6,6 +6,8 @@ together in a numerically stable way (float32 logits of ±1e4 give finite, exact
 
 from __future__ import annotations
 
+import numpy as np
+
 from flowgrad.framework import dtypes as _dt
 from flowgrad.framework.graph import name_scope
 from flowgrad.framework.registry import (NodeSpec, NotDifferentiable, convert_to_tensor, op,
@@ -110,7 +112,17 @@ def _bias_add_shape(node: NodeSpec):
 def _bias_add(xp, value, bias, *, data_format="NHWC"):
     if data_format in ("NCHW", "NCW", "NCDHW"):
         return value + bias.reshape((-1,) + (1,) * (value.ndim - 2))
+    if tiled_bias(value.shape, value.dtype) and value.flags.c_contiguous:
+        # a few channels: numpy broadcasts a 6-element row 2x slower than a row of W*C
+        k = value.shape[-2]
+        return (value.reshape(-1, k * bias.shape[0]) + xp.tile(bias, k)).reshape(value.shape)
     return value + bias
+
+
+def tiled_bias(shape, dtype) -> bool:
+    """Whether a channels-last bias add is faster over rows of ``W*C`` (few channels)."""
+    return shape is not None and len(shape) >= 3 and None not in shape and \
+        shape[-1] < 32 and int(np.prod(shape)) >= 4096
 
 
 @_bias_add.grad

@@ -51,8 +51,50 @@ def _bool_reduce_shape(node: NodeSpec):
     return _reduce_shape(node)
 
 
+_ONES: dict = {}
+
+
+def gemv_reduces(shape, axis, dtype) -> bool:
+    """Whether a sum over ``axis`` of an array ``shape``/``dtype`` runs as one GEMV: float32
+    or float64, the axes a leading run of at least 16 rows, something left over."""
+    if axis is None or shape is None or dtype is None:
+        return False
+    if isinstance(axis, int | np.integer):
+        axis = (axis,)
+    dt = np.dtype(dtype)
+    nd = len(shape)
+    if dt.kind != "f" or dt.itemsize < 4 or nd < 2 or None in shape:
+        return False
+    axes = sorted(a % nd for a in axis)
+    k = len(axes)
+    return axes == list(range(k)) and k < nd and int(np.prod(shape[:k])) >= 16 and \
+        int(np.prod(shape[k:])) > 0
+
+
+def _leading_sum(xp, x, axis, keepdims):
+    """Sum of a contiguous array over its leading axes as one GEMV (``ones @ x.reshape(m,
+    rest)``), or None where ``gemv_reduces`` says no.  numpy reduces a tall ``(m, rest)``
+    array over axis 0 one row at a time: the bias gradient of a LeNet conv (``(64*28*28,
+    6)``) takes 1 ms that way and 0.14 ms as a GEMV, and the GEMV's blocked float32
+    accumulation is the more accurate of the two."""
+    if not gemv_reduces(x.shape, axis, x.dtype) or not x.flags.c_contiguous:
+        return None
+    k = 1 if isinstance(axis, int | np.integer) else len(axis)
+    m = x.size // int(np.prod(x.shape[k:]))
+    key = (xp.__name__, x.dtype.str)
+    ones = _ONES.get(key)
+    if ones is None or ones.shape[0] < m:
+        ones = _ONES[key] = xp.ones(max(m, 1 << 12), dtype=x.dtype)
+    out = xp.matmul(ones[:m], x.reshape(m, -1))
+    rest = x.shape[k:]
+    return out.reshape((1,) * k + rest if keepdims else rest)
+
+
 @op("Sum", shape=_numeric_reduce_shape)
 def _sum(xp, input, *, axis=None, keepdims=False):  # noqa: A002
+    out = _leading_sum(xp, input, axis, keepdims)
+    if out is not None:
+        return out
     return xp.sum(input, axis=axis, keepdims=keepdims, dtype=input.dtype)
 
 
@@ -62,6 +104,10 @@ def _mean(xp, input, *, axis=None, keepdims=False):  # noqa: A002
         s = xp.sum(input, axis=axis, keepdims=keepdims)
         n = max(1, input.size // max(1, getattr(s, "size", 1)))
         return xp.trunc(s / n).astype(input.dtype)
+    out = _leading_sum(xp, input, axis, keepdims)
+    if out is not None:
+        out /= input.dtype.type(input.size // out.size)
+        return out
     return xp.mean(input, axis=axis, keepdims=keepdims, dtype=input.dtype)
 
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import flowgrad as tf
+from flowgrad.ops import conv_geometry
 from flowgrad.ops.conv_ops import conv2d_backprop_filter_op
 from flowgrad.ops.pool_ops import max_pool_grad_op
 from flowgrad.testing.op_test import OpCase, check_op
@@ -64,6 +65,13 @@ def ref_pool(x, k, strides, padding, kind, data_format="NHWC"):
     return y.transpose(0, 3, 1, 2) if data_format == "NCHW" else y
 
 
+@pytest.fixture(params=["rows", "im2col"])
+def algorithm(request, monkeypatch):
+    """Runs a test under each GEMM formulation of the convolution kernels."""
+    monkeypatch.setattr(conv_geometry, "ALGORITHM", request.param)
+    return request.param
+
+
 def _run(t, feed=None):
     with tf.Session() as s:
         return s.run(t, feed)
@@ -77,7 +85,7 @@ SIZES = [(5, 6, 1), (6, 7, 3)]          # (H, W, C): odd/even, the 1-channel im2
 @pytest.mark.parametrize("padding,stride,size,dilation,fmt",
                          list(itertools.product(PADS, [1, 2, 3], SIZES, [1, 2],
                                                 ["NHWC", "NCHW"])))
-def test_conv2d_forward(padding, stride, size, dilation, fmt):
+def test_conv2d_forward(padding, stride, size, dilation, fmt, algorithm):
     h, w, c = size
     rng = np.random.default_rng(stride * 10 + dilation)
     x = rng.standard_normal((2, h, w, c))
@@ -271,3 +279,19 @@ CASES = [
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
 def test_op(case):
     check_op(case)
+
+
+CONV_CASES = [c for c in CASES if c.name.startswith(("conv2d", "conv1d"))]
+
+
+@pytest.mark.parametrize("case", CONV_CASES, ids=lambda c: c.name)
+def test_conv_op_each_algorithm(case, algorithm):
+    check_op(case)
+
+
+def test_cost_model_picks_rows_for_lenet_and_im2col_for_resnet():
+    w = conv_geometry.window
+    lenet = w(32, 5, 1, 1, "VALID")
+    assert conv_geometry.prefer_rows(64, 1, 6, 32, lenet, lenet)
+    resnet = w(56, 3, 1, 1, "SAME")
+    assert not conv_geometry.prefer_rows(4, 64, 64, 58, resnet, resnet)
