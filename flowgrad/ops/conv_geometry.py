@@ -103,72 +103,125 @@ def im2col(xp, xpad, wh: Window, ww: Window):
     return xp.ascontiguousarray(patches(xp, xpad, wh, ww)).reshape(m, wh.k * ww.k * c)
 
 
-# ----- the two GEMM formulations of a convolution ----------------------------------------
-# ``im2col``: one row per output pixel, one column per (kh, kw, ci) tap: exact FLOPs, but a
-# KH*KW-fold copy of the input and a GEMM only ``co`` columns wide (BLAS runs a 6-column
-# GEMM at a sixth of its speed).  ``rows``: each kernel row is a banded (Toeplitz) matrix
-# over the whole padded width, so the copy is KH-fold over rows only and the GEMM is
-# ``OW*CO`` wide -- at ``Wp/KW`` times the FLOPs.  Small images with few channels (LeNet)
-# run 1.5-4x faster by rows; anything wide (ResNet) must use im2col.
+# ----- convolution as one GEMM over blocks of output columns ------------------------------
+# The output width is cut into blocks of ``b`` columns.  One GEMM row is one (image, output
+# row, block): the ``KH x Bin x CI`` input window the block reads (``Bin = (b-1)*stride +
+# span`` columns); the filter becomes a banded (Toeplitz) matrix ``(KH*Bin*CI, b*CO)``.
+# ``b = 1`` is classic im2col: exact FLOPs, but a KH*KW-fold copy of the input and a GEMM
+# only ``CO`` columns wide (BLAS runs a 6-column GEMM at a sixth of its speed).  ``b = OW``
+# is one Toeplitz matrix per kernel row: a KH-fold copy and a wide GEMM, at ``Wp/KW`` times
+# the FLOPs.  In between, the cost model below picks the block width per convolution:
+# LeNet's 28x28x1 -> 6 conv runs 2-3x faster at b = 7 than at either end; ResNet's wide
+# convolutions stay at b = 1.
 _COPY_COST = 46          # one copied element costs about as much as 46 GEMM FLOPs at peak
-_NARROW = 32             # GEMMs narrower than this many columns run at n/_NARROW of peak
-_ROWS_MAX_ELEMENTS = 1 << 22
-#: "auto" (the cost model), or "rows" / "im2col" to force one formulation (tests, tuning)
-ALGORITHM = "auto"
+_NARROW = 64             # GEMMs narrower than this many columns run at n/_NARROW of peak
+_TOEPLITZ_MAX = 1 << 22  # elements of the banded filter matrix
+#: None: the cost model; "min" / "mid" / "max": force the smallest, a middle or the largest
+#: block width (tests run every formulation this way)
+FORCE_BLOCK = None
 
 
-def prefer_rows(n: int, c: int, co: int, wp: int, wh: Window, ww: Window) -> bool:
-    """Whether the Toeplitz-rows formulation is cheaper for this convolution (cost model)."""
-    if ALGORITHM != "auto":
-        return ALGORITHM == "rows"
-    m, k = n * wh.out * ww.out, wh.k * ww.k * c
-    im2col_cost = 2 * m * k * co / min(1.0, co / _NARROW) + _COPY_COST * m * k
-    rows_k, rows_n = wh.k * wp * c, ww.out * co
-    if rows_k * rows_n > _ROWS_MAX_ELEMENTS:
-        return False
-    rows_cost = 2 * n * wh.out * rows_k * rows_n + _COPY_COST * n * wh.out * rows_k
-    return rows_cost < im2col_cost
+class Blocking(NamedTuple):
+    """How a convolution's output columns are blocked for its GEMM."""
+
+    b: int          # output columns per block
+    blocks: int     # blocks per output row
+    cols: int       # input columns one block reads (Bin)
+    stride: int     # the convolution's column stride
+
+    @property
+    def step(self) -> int:
+        """Input columns between consecutive blocks."""
+        return self.b * self.stride
 
 
-def row_patches(xp, xpad, wh: Window):
-    """``(N*OH, KH*Wp*C)``: for each output row, the KH padded input rows it reads."""
+def _blocking(ww: Window, b: int) -> Blocking:
+    return Blocking(b, ww.out // b, (b - 1) * ww.stride + ww.span, ww.stride)
+
+
+def blocking(n: int, c: int, co: int, wh: Window, ww: Window,
+             widest: bool = False) -> Blocking:
+    """The block width the cost model prefers (the divisors of the output width compete).
+
+    ``widest``: for the two gradients, where narrow blocks cost more than the model says
+    (the input gradient adds its blocks back with strided adds; the filter gradient's GEMM
+    reduces over a long axis into a small matrix): once blocking pays at all, whole rows
+    (the widest Toeplitz matrix that fits) measure fastest there."""
+    cands = [b for b in range(1, ww.out + 1) if ww.out % b == 0]
+    if FORCE_BLOCK is not None:
+        pick = {"min": cands[0], "max": cands[-1], "mid": cands[len(cands) // 2]}
+        return _blocking(ww, pick[FORCE_BLOCK])
+    best, best_cost, wide = None, None, None
+    for b in cands:
+        bl = _blocking(ww, b)
+        m = n * wh.out * bl.blocks
+        k = wh.k * (ww.k if b == 1 else bl.cols) * c
+        width = b * co
+        if b > 1 and k * width > _TOEPLITZ_MAX:
+            break
+        wide = bl
+        cost = 2 * m * k * width / min(1.0, width / _NARROW) + _COPY_COST * m * k
+        if best_cost is None or cost < best_cost:
+            best, best_cost = bl, cost
+    return wide if widest and best.b > 1 else best
+
+
+def block_patches(xp, xpad, wh: Window, bl: Blocking):
+    """``(N*OH*blocks, KH*Bin*C)``: the input window of every (image, output row, block)."""
     xpad = xp.ascontiguousarray(xpad)
-    n, _, wp, c = xpad.shape
-    s0, s1, _, s3 = xpad.strides
+    n, _, _, c = xpad.shape
+    s0, s1, s2, s3 = xpad.strides
     view = xp.lib.stride_tricks.as_strided(
-        xpad, (n, wh.out, wh.k, wp * c), (s0, s1 * wh.stride, s1 * wh.dilation, s3))
-    return xp.ascontiguousarray(view).reshape(n * wh.out, wh.k * wp * c)
+        xpad, (n, wh.out, bl.blocks, wh.k, bl.cols, c),
+        (s0, s1 * wh.stride, s2 * bl.step, s1 * wh.dilation, s2, s3))
+    return xp.ascontiguousarray(view).reshape(n * wh.out * bl.blocks, wh.k * bl.cols * c)
 
 
-def toeplitz(xp, filt, ww: Window, wp: int):
-    """``(KH*Wp*CI, OW*CO)``: the filter as one banded matrix per kernel row, mapping a padded
-    input row (``Wp*CI``) to an output row (``OW*CO``)."""
+def toeplitz(xp, filt, ww: Window, bl: Blocking):
+    """``(KH*Bin*CI, b*CO)``: the filter as the banded matrix mapping a block's input
+    window to its ``b`` output columns."""
     kh, kw, ci, co = filt.shape
-    t = xp.zeros((kh, wp, ci, ww.out, co), dtype=filt.dtype)
-    ow = xp.arange(ww.out)
+    t = xp.zeros((kh, bl.cols, ci, bl.b, co), dtype=filt.dtype)
+    col = xp.arange(bl.b)
     for j in range(kw):
-        t[:, ow * ww.stride + j * ww.dilation, :, ow, :] = filt[:, j]
-    return t.reshape(kh * wp * ci, ww.out * co)
+        t[:, col * ww.stride + j * ww.dilation, :, col, :] = filt[:, j]
+    return t.reshape(kh * bl.cols * ci, bl.b * co)
 
 
-def untoeplitz(xp, g, fshape, ww: Window, wp: int):
-    """Adjoint of ``toeplitz``: sums a ``(KH*Wp*CI, OW*CO)`` gradient back to ``fshape``."""
+def untoeplitz(xp, g, fshape, ww: Window, bl: Blocking):
+    """Adjoint of ``toeplitz``: sums a ``(KH*Bin*CI, b*CO)`` gradient back to ``fshape``."""
     kh, kw, ci, co = fshape
-    g = xp.ascontiguousarray(g).reshape(kh, wp, ci, ww.out, co)
+    g = xp.ascontiguousarray(g).reshape(kh, bl.cols, ci, bl.b, co)
     s0, s1, s2, s3, s4 = g.strides
     band = xp.lib.stride_tricks.as_strided(
-        g, (kh, kw, ci, ww.out, co), (s0, s1 * ww.dilation, s2, s1 * ww.stride + s3, s4))
+        g, (kh, kw, ci, bl.b, co), (s0, s1 * ww.dilation, s2, s1 * ww.stride + s3, s4))
     return band.sum(axis=3)
 
 
-def unrow(xp, p, shape, wh: Window, ww: Window):
-    """Adjoint of ``row_patches``: adds ``(N, OH, KH, Wp*C)`` back into NHWC ``shape``."""
+def unblock(xp, p, shape, wh: Window, ww: Window, bl: Blocking):
+    """Adjoint of ``block_patches``: adds ``(N, OH, blocks, KH, Bin, C)`` into NHWC ``shape``.
+
+    Blocks overlap by ``Bin - step`` columns; each block's window is cut into chunks of
+    ``step`` columns, and a chunk of every block is added at once (chunks of different
+    blocks are disjoint): ``KH * ceil(Bin / step)`` strided adds in all."""
     n, h, w, c = shape
-    hp, wp = h + wh.pad_before + wh.pad_after, w + ww.pad_before + ww.pad_after
-    dxpad = xp.zeros((n, hp, wp * c), dtype=p.dtype)
+    hp = h + wh.pad_before + wh.pad_after
+    if bl.blocks == 1:                  # whole rows: one add per kernel row
+        dxpad = xp.zeros((n, hp, w + ww.pad_before + ww.pad_after, c), dtype=p.dtype)
+        for i in range(wh.k):
+            dxpad[:, wh.offset(i), :bl.cols] += p[:, :, 0, i]
+        return crop(xp, dxpad, shape, wh, ww)
+    chunks = -(-bl.cols // bl.step)
+    wext = max(w + ww.pad_before + ww.pad_after, (bl.blocks + chunks) * bl.step)
+    dxpad = xp.zeros((n, hp, wext, c), dtype=p.dtype)
     for i in range(wh.k):
-        dxpad[:, wh.offset(i)] += p[:, :, i]
-    return crop(xp, dxpad.reshape(n, hp, wp, c), shape, wh, ww)
+        rows = dxpad[:, wh.offset(i)]
+        for r in range(chunks):
+            lo, hi = r * bl.step, min((r + 1) * bl.step, bl.cols)
+            dst = rows[:, :, lo:lo + bl.blocks * bl.step].reshape(
+                n, wh.out, bl.blocks, bl.step, c)[:, :, :, :hi - lo]
+            dst += p[:, :, :, i, lo:hi]
+    return crop(xp, dxpad, shape, wh, ww)
 
 
 def conv_forward(xp, x, filt, wh: Window, ww: Window):
@@ -178,11 +231,11 @@ def conv_forward(xp, x, filt, wh: Window, ww: Window):
     if kh == kw == 1 and wh.stride == ww.stride == 1 and not _padded(wh, ww):
         return xp.matmul(x.reshape(n * h * w, c), filt.reshape(ci, co)).reshape(n, h, w, co)
     xpad = pad_nhwc(xp, x, wh, ww)
-    wp = xpad.shape[2]
-    if prefer_rows(n, c, co, wp, wh, ww):
-        y = xp.matmul(row_patches(xp, xpad, wh), toeplitz(xp, filt, ww, wp))
-    else:
+    bl = blocking(n, c, co, wh, ww)
+    if bl.b == 1:
         y = xp.matmul(im2col(xp, xpad, wh, ww), filt.reshape(kh * kw * ci, co))
+    else:
+        y = xp.matmul(block_patches(xp, xpad, wh, bl), toeplitz(xp, filt, ww, bl))
     return y.reshape(n, wh.out, ww.out, co)
 
 
@@ -191,26 +244,27 @@ def conv_filter_grad(xp, x, dy, fshape, wh: Window, ww: Window):
     n, h, w, c = x.shape
     kh, kw, ci, co = fshape
     xpad = pad_nhwc(xp, x, wh, ww)
-    wp = xpad.shape[2]
-    if prefer_rows(n, c, co, wp, wh, ww):
-        g = xp.matmul(row_patches(xp, xpad, wh).T, dy.reshape(n * wh.out, ww.out * co))
-        return untoeplitz(xp, g, fshape, ww, wp)
-    cols = im2col(xp, xpad, wh, ww)
-    return xp.matmul(cols.T, dy.reshape(-1, co)).reshape(kh, kw, ci, co)
+    bl = blocking(n, c, co, wh, ww, widest=True)
+    if bl.b == 1:
+        cols = im2col(xp, xpad, wh, ww)
+        return xp.matmul(cols.T, dy.reshape(-1, co)).reshape(kh, kw, ci, co)
+    g = xp.matmul(block_patches(xp, xpad, wh, bl).T, dy.reshape(-1, bl.b * co))
+    return untoeplitz(xp, g, fshape, ww, bl)
 
 
 def conv_input_grad(xp, dy, filt, shape, wh: Window, ww: Window):
     """``dx`` (NHWC ``shape``) of a convolution, given the output gradient ``dy``."""
     n, h, w, c = shape
     kh, kw, ci, co = filt.shape
-    wp = w + ww.pad_before + ww.pad_after
-    if prefer_rows(n, c, co, wp, wh, ww):
-        p = xp.matmul(dy.reshape(n * wh.out, ww.out * co), toeplitz(xp, filt, ww, wp).T)
-        return unrow(xp, p.reshape(n, wh.out, kh, wp * c), shape, wh, ww)
-    # one batched GEMM, tap-major: taps[i, j] is the (N, OH, OW, C) contribution of kernel
-    # offset (i, j); contiguous per tap, so col2im adds whole blocks
-    taps = xp.matmul(dy.reshape(1, -1, co), filt.reshape(kh * kw, ci, co).transpose(0, 2, 1))
-    return col2im_taps(xp, taps.reshape(kh, kw, n, wh.out, ww.out, c), shape, wh, ww)
+    bl = blocking(n, c, co, wh, ww, widest=True)
+    if bl.b == 1:
+        # one batched GEMM, tap-major: taps[i, j] is the (N, OH, OW, C) contribution of
+        # kernel offset (i, j); contiguous per tap, so col2im adds whole blocks
+        taps = xp.matmul(dy.reshape(1, -1, co),
+                         filt.reshape(kh * kw, ci, co).transpose(0, 2, 1))
+        return col2im_taps(xp, taps.reshape(kh, kw, n, wh.out, ww.out, c), shape, wh, ww)
+    p = xp.matmul(dy.reshape(-1, bl.b * co), toeplitz(xp, filt, ww, bl).T)
+    return unblock(xp, p.reshape(n, wh.out, bl.blocks, kh, bl.cols, c), shape, wh, ww, bl)
 
 
 def _padded(wh: Window, ww: Window) -> bool:

@@ -65,10 +65,11 @@ def ref_pool(x, k, strides, padding, kind, data_format="NHWC"):
     return y.transpose(0, 3, 1, 2) if data_format == "NCHW" else y
 
 
-@pytest.fixture(params=["rows", "im2col"])
+@pytest.fixture(params=["min", "mid", "max"])
 def algorithm(request, monkeypatch):
-    """Runs a test under each GEMM formulation of the convolution kernels."""
-    monkeypatch.setattr(conv_geometry, "ALGORITHM", request.param)
+    """Runs a test under each blocking of the convolution GEMM (im2col, middle, Toeplitz
+    rows)."""
+    monkeypatch.setattr(conv_geometry, "FORCE_BLOCK", request.param)
     return request.param
 
 
@@ -289,9 +290,11 @@ def test_conv_op_each_algorithm(case, algorithm):
     check_op(case)
 
 
-def test_cost_model_picks_rows_for_lenet_and_im2col_for_resnet():
+def test_cost_model_blocks_lenet_and_keeps_resnet_at_im2col():
     w = conv_geometry.window
-    lenet = w(32, 5, 1, 1, "VALID")
-    assert conv_geometry.prefer_rows(64, 1, 6, 32, lenet, lenet)
+    lenet1 = w(32, 5, 1, 1, "VALID")
+    assert conv_geometry.blocking(64, 1, 6, lenet1, lenet1).b == 7
+    lenet2 = w(14, 5, 1, 1, "VALID")
+    assert conv_geometry.blocking(64, 6, 16, lenet2, lenet2).b == 5
     resnet = w(56, 3, 1, 1, "SAME")
-    assert not conv_geometry.prefer_rows(4, 64, 64, 58, resnet, resnet)
+    assert conv_geometry.blocking(4, 64, 64, resnet, resnet).b == 1
