@@ -16,7 +16,7 @@ from flowgrad.framework.graph import Tensor, name_scope
 from flowgrad.framework.registry import NodeSpec, constant_shape, convert_to_tensor, op
 from flowgrad.framework.shapes import TensorShape
 from flowgrad.ops import array_ops as A
-from flowgrad.ops.conv_geometry import (col2im, crop, four, out_size, pad_nhwc, patches,
+from flowgrad.ops.conv_geometry import (crop, four, out_size, pad_nhwc, patches,
                                         spatial_axes, valid_counts, window)
 
 _ATTRS = ("ksize", "strides", "padding", "data_format", "dilations")
@@ -82,22 +82,25 @@ def _no_overlap(x, wh, ww) -> bool:
             and not (wh.pad_before or wh.pad_after or ww.pad_before or ww.pad_after))
 
 
-def _tile_views(x, wh, ww) -> list:
-    """For windows that tile the input: one strided view per window offset (row-major), each
-    shaped like the pooled output. Elementwise work over these few views is several times
-    faster than numpy's reductions over the small window axes."""
-    n, _, _, c = x.shape
-    v = x.reshape(n, wh.out, wh.k, ww.out, ww.k, c)
-    return [v[:, :, i, :, j] for i in range(wh.k) for j in range(ww.k)]
+def _taps(xp, xpad, wh, ww) -> list:
+    """One strided view per window offset (row-major), each shaped like the pooled output.
+    Elementwise work over these few views is several times faster than numpy's reductions
+    over the small window axes of the ``patches`` view."""
+    view = patches(xp, xpad, wh, ww)
+    return [view[:, :, :, i, j] for i in range(wh.k) for j in range(ww.k)]
 
 
-def _fold_tiles(x, wh, ww, ufunc):
-    """``ufunc`` folded over the window offsets of tiling windows: ``(N, OH, OW, C)``."""
-    views = _tile_views(x, wh, ww)
+def _fold_taps(xp, xpad, wh, ww, ufunc):
+    """``ufunc`` folded over the window offsets: ``(N, OH, OW, C)``."""
+    views = _taps(xp, xpad, wh, ww)
     y = views[0].copy()
     for v in views[1:]:
         ufunc(y, v, out=y)
     return y
+
+
+def _lowest(xp, dtype):
+    return -xp.inf if dtype.kind == "f" else xp.iinfo(dtype).min
 
 
 def _argmax_windows(xp, x, wh, ww):
@@ -124,10 +127,7 @@ def _max_pool(xp, input, *, ksize, strides, padding, data_format="NHWC",  # noqa
     x = _to_nhwc(input, data_format)
     n, h, w, c = x.shape
     wh, ww = _windows(h, w, ksize, strides, padding, data_format, dilations)
-    if _no_overlap(x, wh, ww):
-        y = _fold_tiles(x, wh, ww, xp.maximum)
-    else:
-        y = patches(xp, pad_nhwc(xp, x, wh, ww, -xp.inf), wh, ww).max(axis=(3, 4))
+    y = _fold_taps(xp, pad_nhwc(xp, x, wh, ww, _lowest(xp, x.dtype)), wh, ww, xp.maximum)
     return _from_nhwc(xp, y, data_format)
 
 
@@ -154,23 +154,23 @@ def max_pool_grad_op(xp, orig_input, orig_output, grad, *, ksize, strides, paddi
     dy = _to_nhwc(grad, data_format)
     n, h, w, c = x.shape
     wh, ww = _windows(h, w, ksize, strides, padding, data_format, dilations)
-    if _no_overlap(x, wh, ww):
-        # the first maximum of each window (row-major) takes the gradient, as in TF
-        y = _to_nhwc(orig_output, data_format)
-        dx = xp.zeros((n, h, w, c), dtype=dy.dtype)
-        free = xp.ones(y.shape, dtype=bool)
-        for v, d in zip(_tile_views(x, wh, ww), _tile_views(dx, wh, ww)):
-            hit = (v == y) & free
+    # the first maximum of each window (row-major) takes the gradient, as in TF
+    y = _to_nhwc(orig_output, data_format)
+    disjoint = _no_overlap(x, wh, ww)
+    xpad = pad_nhwc(xp, x, wh, ww, _lowest(xp, x.dtype))
+    dxpad = (xp.empty if disjoint else xp.zeros)(xpad.shape, dtype=dy.dtype)
+    taps = list(zip(_taps(xp, xpad, wh, ww), _taps(xp, dxpad, wh, ww)))
+    free = xp.ones(y.shape, dtype=bool)
+    for k, (v, d) in enumerate(taps):
+        hit = v == y
+        hit &= free
+        if disjoint:                  # every cell in exactly one window: plain stores
             xp.multiply(dy, hit, out=d)
+        else:
+            d += dy * hit
+        if k + 1 < len(taps):
             free &= ~hit
-        return _from_nhwc(xp, dx, data_format)
-    arg = _argmax_windows(xp, x, wh, ww)
-    dpatches = xp.zeros((n, wh.out, ww.out, wh.k, ww.k, c), dtype=dy.dtype)
-    for i in range(wh.k):
-        for j in range(ww.k):
-            dpatches[:, :, :, i, j] = dy * (arg == i * ww.k + j)
-    dx = col2im(xp, dpatches, x.shape, wh, ww)
-    return _from_nhwc(xp, dx, data_format)
+    return _from_nhwc(xp, crop(xp, dxpad, x.shape, wh, ww), data_format)
 
 
 @max_pool_grad_op.grad
@@ -219,11 +219,10 @@ def _avg_pool(xp, value, *, ksize, strides, padding, data_format="NHWC",
     x = _to_nhwc(value, data_format)
     n, h, w, c = x.shape
     wh, ww = _windows(h, w, ksize, strides, padding, data_format, dilations)
+    y = _fold_taps(xp, pad_nhwc(xp, x, wh, ww), wh, ww, xp.add)
     if _no_overlap(x, wh, ww):
-        y = _fold_tiles(x, wh, ww, xp.add)
         y /= y.dtype.type(wh.k * ww.k)
     else:
-        y = patches(xp, pad_nhwc(xp, x, wh, ww), wh, ww).sum(axis=(3, 4), dtype=x.dtype)
         y /= _counts(xp, h, w, wh, ww, x.dtype)
     return _from_nhwc(xp, y, data_format)
 
