@@ -109,6 +109,20 @@ class BatchNormalization(Layer):
         if is_static_bool(training) and not training:
             return nn_impl.batch_normalization(x, b(mm), b(mv), beta, gamma, self.epsilon)
 
+        if self.fused and is_static_bool(training) and rank == 4:
+            # one FusedBatchNormV3 op (and FusedBatchNormGradV3 backward), as TF1 builds it
+            fmt = "NCHW" if self._axes == [1] else "NHWC"
+            c = x.shape[self._axes[0]]
+            pdt = mm.dtype
+            g = self.gamma.value() if self.gamma is not None else A.ones([c], pdt)
+            o = self.beta.value() if self.beta is not None else A.zeros([c], pdt)
+            out, mean, var = nn_impl.fused_batch_norm(x, g, o, epsilon=self.epsilon,
+                                                      data_format=fmt, is_training=True)
+            momentum = convert_to_tensor(self.momentum, dtype=pdt)
+            self.add_update([_assign_moving_average(self.moving_mean, mean, momentum),
+                             _assign_moving_average(self.moving_variance, var, momentum)],
+                            inputs=True)
+            return out
         mean, var = nn_impl.moments(x, reduce_axes)
         if self.fused:
             n = _count(x, reduce_axes)

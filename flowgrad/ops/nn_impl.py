@@ -11,6 +11,7 @@ from flowgrad.framework import dtypes as _dt
 from flowgrad.framework.graph import Tensor, name_scope
 from flowgrad.framework.registry import convert_to_tensor
 from flowgrad.ops import array_ops as A
+from flowgrad.ops import batch_norm_ops as BN
 from flowgrad.ops import math_ops as M
 from flowgrad.ops import reduce_ops as R
 from flowgrad.ops import state_ops as S
@@ -122,43 +123,33 @@ def batch_normalization(x, mean, variance, offset, scale, variance_epsilon, name
 
 
 def fused_batch_norm(x, scale, offset, mean=None, variance=None, epsilon=0.001,
-                     data_format="NHWC", is_training=True, name=None):
+                     data_format="NHWC", is_training=True, name=None,
+                     exponential_avg_factor=1.0):
     """Batch norm over all axes but the channel one: ``(y, batch_mean, batch_var)``.
 
-    In training, ``batch_var`` is the unbiased (n / (n - 1)) estimate, the one that feeds
-    the moving average; ``y`` is normalised with the biased variance (TF1's kernel). In
-    inference, ``mean`` and ``variance`` are used and returned.
+    One ``FusedBatchNormV3`` op (its gradient is ``FusedBatchNormGradV3``).  In training,
+    ``batch_var`` is the unbiased (n / (n - 1)) estimate, the one that feeds the moving
+    average; ``y`` is normalised with the biased variance (TF1's kernel). In inference,
+    ``mean`` and ``variance`` are used and returned.
     """
     if data_format not in ("NHWC", "NCHW", "NDHWC", "NCDHW"):
         raise ValueError(f"fused_batch_norm: data_format must be NHWC or NCHW, got "
                          f"{data_format!r}")
     epsilon = max(float(epsilon), 1.001e-5)   # TF1's floor for the fused kernel
-    with name_scope(name, "FusedBatchNorm"):
-        x = convert_to_tensor(x)
-        r = x.shape.ndims
-        if r is None:
-            raise ValueError("fused_batch_norm needs an input of known rank")
-        c_axis = 1 if data_format.startswith("NC") else r - 1
-        axes = [i for i in range(r) if i != c_axis]
-        bshape = [1] * r
-        bshape[c_axis] = -1
-
-        def _b(t):
-            return A.reshape(t, bshape)
-        scale = convert_to_tensor(scale, dtype=x.dtype)
-        offset = convert_to_tensor(offset, dtype=x.dtype)
-        if is_training:
-            bm, bv = moments(x, axes)
-            y = batch_normalization(x, _b(bm), _b(bv), _b(offset), _b(scale), epsilon)
-            n = _count(x, axes)
-            factor = n / M.maximum(n - 1, convert_to_tensor(1.0, dtype=x.dtype))
-            return y, bm, bv * factor
-        if mean is None or variance is None:
-            raise ValueError("fused_batch_norm with is_training=False needs mean and variance")
-        mean = convert_to_tensor(mean, dtype=x.dtype)
-        variance = convert_to_tensor(variance, dtype=x.dtype)
-        y = batch_normalization(x, _b(mean), _b(variance), _b(offset), _b(scale), epsilon)
-        return y, A.identity(mean), A.identity(variance)
+    x = convert_to_tensor(x)
+    pdt = _dt.float32 if x.dtype == _dt.float16 else x.dtype
+    scale = convert_to_tensor(scale, dtype=pdt)
+    offset = convert_to_tensor(offset, dtype=pdt)
+    if not is_training and (mean is None or variance is None):
+        raise ValueError("fused_batch_norm with is_training=False needs mean and variance")
+    empty = np.zeros(0, pdt.np)
+    mean = convert_to_tensor(empty if mean is None else mean, dtype=pdt)
+    variance = convert_to_tensor(empty if variance is None else variance, dtype=pdt)
+    outs = BN.fused_batch_norm_v3(x, scale, offset, mean, variance, epsilon=epsilon,
+                                  exponential_avg_factor=float(exponential_avg_factor),
+                                  data_format=data_format, is_training=bool(is_training),
+                                  name=name or "FusedBatchNormV3")
+    return outs[0], outs[1], outs[2]
 
 
 def _count(x: Tensor, axes) -> Tensor:

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import flowgrad as tf
+from flowgrad.ops import batch_norm_ops as BN
 from flowgrad.testing.op_test import OpCase, check_op
 
 POS = (0.5, 2.0)
@@ -29,6 +30,12 @@ def _np_fused(x, s, o):
     m, v = x.mean((0, 1, 2)), x.var((0, 1, 2))
     n = x.size / x.shape[-1]
     return (x - m) / np.sqrt(v + 1e-3) * s + o, m, v * n / (n - 1)
+
+
+def _bn_stats(x):
+    """Batch mean and biased variance over N, H, W (the reserve spaces of the forward op)."""
+    mean, var = tf.nn.moments(x, [0, 1, 2])
+    return mean, var
 
 
 def _np_top_k(x, k):
@@ -85,6 +92,33 @@ CASES = [
            lambda x, s, o: np.transpose(_np_fused(np.transpose(x, (0, 2, 3, 1)), s, o)[0],
                                         (0, 3, 1, 2)),
            [(2, 3, 2, 2), (3,), (3,)], domain=[(-2, 2), POS, (-1, 1)], dynamic=False),
+    OpCase("fused_batch_norm_nchw_stats",
+           lambda x, s, o: list(tf.nn.fused_batch_norm(x, s, o, data_format="NCHW")),
+           lambda x, s, o: [np.transpose(r, (0, 3, 1, 2)) if r.ndim == 4 else r for r in
+                            _np_fused(np.transpose(x, (0, 2, 3, 1)), s, o)],
+           [(2, 3, 2, 2), (3,), (3,)], domain=[(-2, 2), POS, (-1, 1)], dynamic=False),
+    OpCase("fused_batch_norm_5d",
+           lambda x, s, o: tf.nn.fused_batch_norm(x, s, o, data_format="NDHWC")[0],
+           lambda x, s, o: _np_fused(x.reshape(2, 4, 2, 2), s, o)[0].reshape(x.shape),
+           [(2, 2, 2, 2, 2), (2,), (2,)], domain=[(-2, 2), POS, (-1, 1)], dynamic=False),
+    OpCase("fused_batch_norm_avg_factor",
+           lambda x, s, o, m, v: list(tf.nn.fused_batch_norm(
+               x, s, o, m, v, epsilon=1e-3, exponential_avg_factor=0.25))[1:],
+           lambda x, s, o, m, v: [0.75 * m + 0.25 * _np_fused(x, s, o)[1],
+                                  0.75 * v + 0.25 * _np_fused(x, s, o)[2]],
+           [(2, 2, 2, 3)] + [(3,)] * 4, domain=[(-2, 2), POS, (-1, 1), (-1, 1), POS],
+           dynamic=False),
+    OpCase("fused_batch_norm_grad_train",
+           lambda dy, x, s: BN.fused_batch_norm_grad_v3(
+               dy, x, s, *_bn_stats(x), tf.zeros([0], tf.float64), epsilon=1e-3)[:3],
+           None, [(2, 2, 2, 3), (2, 2, 2, 3), (3,)], domain=[(-1, 1), (-2, 2), POS],
+           dynamic=False),
+    OpCase("fused_batch_norm_grad_infer",
+           lambda dy, x, s, m, v: BN.fused_batch_norm_grad_v3(
+               dy, x, s, m, v, tf.zeros([0], tf.float64), epsilon=1e-3,
+               is_training=False, data_format="NCHW")[:3],
+           None, [(2, 3, 2, 2), (2, 3, 2, 2), (3,), (3,), (3,)],
+           domain=[(-1, 1), (-2, 2), POS, (-1, 1), POS], dynamic=False),
     OpCase("embedding_lookup", lambda p: tf.nn.embedding_lookup(p, IDS),
            lambda p: p[IDS], [(5, 3)]),
     OpCase("embedding_lookup_mod",
