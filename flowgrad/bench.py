@@ -25,7 +25,7 @@ from typing import Callable
 
 import numpy as np
 
-WORKLOADS = ("xor", "mlp", "lenet")
+WORKLOADS = ("xor", "mlp", "lenet", "resnet50")
 FRAMEWORKS = ("flowgrad", "numpy", "torch", "tensorflow", "jax")
 
 
@@ -67,7 +67,116 @@ def _lenet_data(batch: int = 64):
     return x, y, params, 0.05
 
 
-_DATA = {"xor": _xor_data, "mlp": _mlp_data, "lenet": _lenet_data}
+# ResNet-50 v1.5: bottleneck blocks, stride on the 3x3 conv, batch norm after every conv
+# (batch statistics, moving averages updated as TF1's UPDATE_OPS / PyTorch's buffers do).
+# ``RESNET_TINY`` is a small variant of the same network for tests.
+RESNET_TINY = {"batch": 2, "image": 64, "width": 4, "blocks": (1, 1, 1, 1), "classes": 10}
+_BN_EPS = 1.001e-5          # TF1's floor for the fused batch norm; every framework uses it
+_BN_MOMENTUM = 0.997        # moving <- moving * 0.997 + batch * 0.003
+
+
+def _resnet_config(batch=4, image=224, width=64, blocks=(3, 4, 6, 3), classes=1000) -> dict:
+    return {"batch": batch, "image": image, "width": width, "blocks": tuple(blocks),
+            "classes": classes}
+
+
+def _resnet_blocks(blocks) -> list[tuple[int, bool]]:
+    """(stride, has projection shortcut) of each bottleneck block, in order."""
+    return [(2 if i > 0 and j == 0 else 1, j == 0) for i, n in enumerate(blocks)
+            for j in range(n)]
+
+
+def _resnet50_data(**options):
+    """Input, one-hot labels and the parameters in order: per conv (HWIO kernel, BN gamma,
+    BN beta) -- stem, then per block conv a (1x1), b (3x3, strided), c (1x1, 4x wide) and
+    the projection if any --, then the dense kernel and bias.  He-normal kernels."""
+    cfg = _resnet_config(**options)
+    rng = np.random.default_rng(0)
+    width = cfg["width"]
+    shapes = [(7, 7, 3, width)]
+    cin = width
+    for stage, n in enumerate(cfg["blocks"]):        # the order of _resnet_blocks
+        f = width * 2 ** stage
+        for j in range(n):
+            shapes += [(1, 1, cin, f), (3, 3, f, f), (1, 1, f, 4 * f)]
+            if j == 0:
+                shapes.append((1, 1, cin, 4 * f))
+            cin = 4 * f
+    params = []
+    for s in shapes:
+        std = np.float32(np.sqrt(2.0 / (s[0] * s[1] * s[2])))
+        params += [rng.standard_normal(s, dtype=np.float32) * std,
+                   np.ones(s[3], np.float32), np.zeros(s[3], np.float32)]
+    params += [rng.standard_normal((cin, cfg["classes"]), dtype=np.float32)
+               * np.float32(np.sqrt(1.0 / cin)), np.zeros(cfg["classes"], np.float32)]
+    n, size = cfg["batch"], cfg["image"]
+    x = rng.standard_normal((n, size, size, 3), dtype=np.float32)
+    y = np.eye(cfg["classes"], dtype=np.float32)[rng.integers(0, cfg["classes"], n)]
+    return x, y, params, 0.01
+
+
+def _same_pad(size: int, k: int, s: int) -> tuple[int, int]:
+    """TF's SAME padding (before, after) of one spatial axis."""
+    total = max((-(-size // s) - 1) * s + k - size, 0)
+    return total // 2, total - total // 2
+
+
+def _resnet_forward(P, x, y, ps, blocks):
+    """The network once for every framework, over its primitives ``P``: ``conv_bn(h, w,
+    gamma, beta, stride, relu)`` (symmetric (k-1)/2 padding), ``max_pool(h)`` (3x3/2 SAME),
+    ``add_relu(a, b)`` and ``head(h, w, b, y)`` (global average pool, dense, mean softmax
+    cross-entropy)."""
+    it = iter(ps)
+
+    def conv_bn(h, stride, relu):
+        return P.conv_bn(h, next(it), next(it), next(it), stride, relu)
+
+    h = P.max_pool(conv_bn(x, 2, True))
+    for stride, proj in _resnet_blocks(blocks):
+        r = conv_bn(conv_bn(conv_bn(h, 1, True), stride, True), 1, False)
+        h = P.add_relu(r, conv_bn(h, stride, False) if proj else h)
+    return P.head(h, next(it), next(it), y)
+
+
+def _tf_resnet(tf, x, y, ws, blocks):
+    """ResNet-50 in TF1 graph style (flowgrad and tf.compat.v1): ``(loss, update ops)``."""
+    updates = []
+
+    class P:
+        @staticmethod
+        def conv_bn(h, w, gamma, beta, stride, relu):
+            k = int(w.shape[0])
+            p = (k - 1) // 2
+            pad = "SAME" if stride == 1 else [[0, 0], [p, p], [p, p], [0, 0]]
+            h = tf.nn.conv2d(h, w, [1, stride, stride, 1], pad)
+            h, mean, var = tf.nn.fused_batch_norm(h, gamma, beta, epsilon=_BN_EPS,
+                                                  is_training=True)
+            c = int(w.shape[3])
+            for batch, init in ((mean, np.zeros), (var, np.ones)):
+                moving = tf.Variable(init(c, w.dtype.base_dtype.as_numpy_dtype),
+                                     trainable=False)
+                updates.append(tf.assign_sub(moving, (moving - batch) * (1 - _BN_MOMENTUM)))
+            return tf.nn.relu(h) if relu else h
+
+        @staticmethod
+        def max_pool(h):
+            return tf.nn.max_pool(h, [1, 3, 3, 1], [1, 2, 2, 1], "SAME")
+
+        @staticmethod
+        def add_relu(a, b):
+            return tf.nn.relu(a + b)
+
+        @staticmethod
+        def head(h, w, b, labels):
+            logits = tf.matmul(tf.reduce_mean(h, [1, 2]), w) + b
+            return tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits_v2(
+                labels=labels, logits=logits))
+
+    return _resnet_forward(P, x, y, ws, blocks), updates
+
+
+_DATA = {"xor": _xor_data, "mlp": _mlp_data, "lenet": _lenet_data,
+         "resnet50": _resnet50_data}
 
 
 class Runner:
@@ -81,16 +190,19 @@ class Runner:
 
 
 # ----- flowgrad ------------------------------------------------------------------------
-def _flowgrad(workload: str) -> Runner:
+def _flowgrad(workload: str, **options) -> Runner:
     import flowgrad as tf  # noqa: PLC0415
 
-    x0, y0, params, lr = _DATA[workload]()
+    x0, y0, params, lr = _DATA[workload](**options)
     g = tf.Graph()
+    updates = []
     with g.as_default():
         x = tf.placeholder(tf.float32, (None,) + x0.shape[1:], name="x")
         y = tf.placeholder(tf.float32, (None,) + y0.shape[1:], name="y")
         ws = [tf.Variable(p, name=f"p{i}") for i, p in enumerate(params)]
-        if workload == "xor":
+        if workload == "resnet50":
+            loss, updates = _tf_resnet(tf, x, y, ws, _resnet_config(**options)["blocks"])
+        elif workload == "xor":
             h = tf.tanh(tf.matmul(x, ws[0]) + ws[1])
             p = tf.sigmoid(tf.matmul(h, ws[2]) + ws[3])
             loss = tf.reduce_mean(tf.square(p - y))
@@ -102,7 +214,8 @@ def _flowgrad(workload: str) -> Runner:
                                                                               logits=logits))
         else:
             loss = _flowgrad_lenet(tf, x, y, ws)
-        train = tf.train.GradientDescentOptimizer(lr).minimize(loss)
+        with tf.control_dependencies(updates):
+            train = tf.train.GradientDescentOptimizer(lr).minimize(loss)
         init = tf.global_variables_initializer()
     sess = tf.Session(graph=g)
     sess.run(init)
@@ -129,10 +242,12 @@ def _flowgrad_lenet(tf, x, y, ws):
 
 
 # ----- hand-written numpy ----------------------------------------------------------------
-def _numpy(workload: str) -> Runner:
-    x, y, params, lr = _DATA[workload]()
+def _numpy(workload: str, **options) -> Runner:
+    x, y, params, lr = _DATA[workload](**options)
     p = [a.copy() for a in params]
     lr = np.float32(lr)
+    if workload == "resnet50":
+        return _numpy_resnet(x, y, p, lr, _resnet_config(**options)["blocks"])
     if workload == "xor":
         def step():
             w1, b1, w2, b2 = p
@@ -242,13 +357,158 @@ def _numpy_lenet(x, y, p, lr):
     return Runner(step, float)
 
 
+def _np_conv_bn(h, w, gamma, beta, stride, relu, need_dx=True):
+    """Conv (im2col + GEMM, symmetric (k-1)/2 padding) + training batch norm (+ ReLU).
+
+    Returns the output, the batch mean and biased variance, and ``back(dout) -> (dh, dw,
+    dgamma, dbeta)``."""
+    k, _, c, cout = w.shape
+    n, hi, wi, _ = h.shape
+    p = (k - 1) // 2
+    ho, wo = (hi + 2 * p - k) // stride + 1, (wi + 2 * p - k) // stride + 1
+    if k == 1:
+        cols = (h[:, ::stride, ::stride] if stride > 1 else h).reshape(-1, c)
+    else:
+        hp = np.pad(h, [(0, 0), (p, p), (p, p), (0, 0)])
+        cols = np.empty((n, ho, wo, k, k, c), h.dtype)
+        for i in range(k):
+            for j in range(k):
+                cols[:, :, :, i, j] = hp[:, i:i + stride * ho:stride, j:j + stride * wo:stride]
+        cols = cols.reshape(n * ho * wo, k * k * c)
+    w2 = w.reshape(-1, cout)
+    z = cols @ w2
+    m = z.shape[0]
+    mean = z.mean(0)
+    zc = z - mean
+    var = np.einsum("ij,ij->j", zc, zc) / m
+    inv = 1 / np.sqrt(var + _BN_EPS).astype(z.dtype)
+    xhat = zc * inv
+    out = xhat * gamma + beta
+    if relu:
+        out = np.maximum(out, 0, out=out)
+
+    def back(dout):
+        dy = dout.reshape(m, cout)
+        if relu:
+            dy = dy * (out > 0)
+        dbeta = dy.sum(0)
+        dgamma = np.einsum("ij,ij->j", dy, xhat)
+        dz = (gamma * inv / m) * (m * dy - dbeta - xhat * dgamma)
+        dw = (cols.T @ dz).reshape(w.shape)
+        if not need_dx:
+            return None, dw, dgamma, dbeta
+        dcols = dz @ w2.T
+        if k == 1:
+            if stride == 1:
+                return dcols.reshape(h.shape), dw, dgamma, dbeta
+            dh = np.zeros_like(h)
+            dh[:, ::stride, ::stride] = dcols.reshape(n, ho, wo, c)
+            return dh, dw, dgamma, dbeta
+        dcols = dcols.reshape(n, ho, wo, k, k, c)
+        dhp = np.zeros_like(hp)
+        for i in range(k):
+            for j in range(k):
+                dhp[:, i:i + stride * ho:stride, j:j + stride * wo:stride] += dcols[:, :, :, i, j]
+        return dhp[:, p:p + hi, p:p + wi], dw, dgamma, dbeta
+    return out.reshape(n, ho, wo, cout), mean, var, back
+
+
+def _np_max_pool(h):
+    """3x3/2 SAME max pool; returns the output and ``back(dout) -> dh``."""
+    n, hi, wi, c = h.shape
+    (t, b), (l, r) = _same_pad(hi, 3, 2), _same_pad(wi, 3, 2)
+    hp = np.pad(h, [(0, 0), (t, b), (l, r), (0, 0)], constant_values=-np.inf)
+    ho, wo = -(-hi // 2), -(-wi // 2)
+    taps = [(i, j) for i in range(3) for j in range(3)]
+    win = np.stack([hp[:, i:i + 2 * ho:2, j:j + 2 * wo:2] for i, j in taps])
+    arg = win.argmax(0)
+    out = np.take_along_axis(win, arg[None], 0)[0]
+
+    def back(dout):
+        dhp = np.zeros_like(hp)
+        for k, (i, j) in enumerate(taps):
+            dhp[:, i:i + 2 * ho:2, j:j + 2 * wo:2] += np.where(arg == k, dout, 0)
+        return dhp[:, t:t + hi, l:l + wi]
+    return out, back
+
+
+def _np_resnet_grads(x, y, ps, blocks):
+    """Loss, gradients (in ``ps``'s order) and per-BN (batch mean, unbiased batch variance)
+    of the ResNet training step, by hand."""
+    grads = [None] * len(ps)
+    stats = []
+    backs = []                              # (param index, back) of every conv_bn
+    pos = [0]
+
+    def conv_bn(h, stride, relu, need_dx=True):
+        i = pos[0]
+        pos[0] += 3
+        out, mean, var, back = _np_conv_bn(h, ps[i], ps[i + 1], ps[i + 2], stride, relu,
+                                           need_dx)
+        m = out.size // out.shape[-1]
+        stats.append((mean, var * (m / max(m - 1, 1))))
+        return out, (i, back)
+
+    def run_back(entry, dout):
+        i, back = entry
+        dh, grads[i], grads[i + 1], grads[i + 2] = back(dout)
+        return dh
+
+    a, stem = conv_bn(x, 2, True, need_dx=False)
+    h, pool_back = _np_max_pool(a)
+    for stride, proj in _resnet_blocks(blocks):
+        h1, ba = conv_bn(h, 1, True)
+        h2, bb = conv_bn(h1, stride, True)
+        h3, bc = conv_bn(h2, 1, False)
+        sc, bp = conv_bn(h, stride, False) if proj else (h, None)
+        h = np.maximum(h3 + sc, 0)
+        backs.append((ba, bb, bc, bp, h))
+    w, b = ps[-2], ps[-1]
+    n, hh, ww, c = h.shape
+    f = h.mean((1, 2))
+    z = f @ w + b
+    z -= z.max(1, keepdims=True)
+    e = np.exp(z)
+    s = e.sum(1, keepdims=True)
+    loss = np.mean(np.log(s[:, 0]) - (y * z).sum(1))
+    dz = (e / s - y) / z.dtype.type(n)
+    grads[-2], grads[-1] = f.T @ dz, dz.sum(0)
+    dh = np.broadcast_to((dz @ w.T)[:, None, None, :] / z.dtype.type(hh * ww), h.shape)
+    for ba, bb, bc, bp, out in reversed(backs):
+        d = dh * (out > 0)
+        dh = run_back(ba, run_back(bb, run_back(bc, d)))
+        dh += run_back(bp, d) if bp is not None else d
+    run_back(stem, pool_back(dh))
+    return loss, grads, stats
+
+
+def _numpy_resnet(x, y, p, lr, blocks):
+    moving = None
+
+    def step():
+        nonlocal moving
+        loss, grads, stats = _np_resnet_grads(x, y, p, blocks)
+        if moving is None:
+            moving = [(np.zeros_like(m), np.ones_like(v)) for m, v in stats]
+        d = np.float32(1 - _BN_MOMENTUM)
+        for (mm, mv), (m, v) in zip(moving, stats):
+            mm -= (mm - m) * d
+            mv -= (mv - v) * d
+        for i, gr in enumerate(grads):
+            p[i] -= lr * gr
+        return loss
+    return Runner(step, float)
+
+
 # ----- PyTorch ---------------------------------------------------------------------------
-def _torch(workload: str) -> Runner:
+def _torch(workload: str, **options) -> Runner:
     import torch  # noqa: PLC0415
 
-    x0, y0, params, lr = _DATA[workload]()
+    x0, y0, params, lr = _DATA[workload](**options)
     if _threads():
         torch.set_num_threads(_threads())
+    if workload == "resnet50":
+        return _torch_resnet(torch, x0, y0, params, lr, _resnet_config(**options)["blocks"])
     x, y = torch.from_numpy(x0), torch.from_numpy(y0)
     ps = [torch.tensor(a, requires_grad=True) for a in params]
     opt = torch.optim.SGD(ps, lr=lr)
@@ -281,20 +541,68 @@ def _torch(workload: str) -> Runner:
     return Runner(step, lambda v: v.item())
 
 
+def _torch_resnet(torch, x0, y0, params, lr, blocks):
+    """PyTorch's usual layout: NCHW activations, OIHW kernels (converted once)."""
+    F = torch.nn.functional
+    x = torch.from_numpy(x0).permute(0, 3, 1, 2).contiguous()
+    y = torch.from_numpy(y0)
+    ps = [torch.tensor(a.transpose(3, 2, 0, 1) if a.ndim == 4 else a, requires_grad=True)
+          for a in params]
+    ps[-2] = torch.tensor(params[-2].T, requires_grad=True)      # F.linear's (out, in)
+    moving = [(torch.zeros(len(g)), torch.ones(len(g))) for g in ps[1:-2:3]]
+    opt = torch.optim.SGD(ps, lr=lr)
+    bn = iter(())
+
+    class P:
+        @staticmethod
+        def conv_bn(h, w, gamma, beta, stride, relu):
+            h = F.conv2d(h, w, stride=stride, padding=(w.shape[-1] - 1) // 2)
+            mm, mv = next(bn)
+            h = F.batch_norm(h, mm, mv, gamma, beta, training=True,
+                             momentum=1 - _BN_MOMENTUM, eps=_BN_EPS)
+            return F.relu(h) if relu else h
+
+        @staticmethod
+        def max_pool(h):
+            (t, b), (lft, r) = _same_pad(h.shape[2], 3, 2), _same_pad(h.shape[3], 3, 2)
+            return F.max_pool2d(F.pad(h, (lft, r, t, b), value=float("-inf")), 3, 2)
+
+        @staticmethod
+        def add_relu(a, b):
+            return F.relu(a + b)
+
+        @staticmethod
+        def head(h, w, b, labels):
+            return F.cross_entropy(F.linear(h.mean((2, 3)), w, b), labels)
+
+    def step():
+        nonlocal bn
+        bn = iter(moving)
+        opt.zero_grad(set_to_none=True)
+        loss = _resnet_forward(P, x, y, ps, blocks)
+        loss.backward()
+        opt.step()
+        return loss
+    return Runner(step, lambda v: v.item())
+
+
 # ----- TensorFlow (tf.compat.v1 graph mode) ----------------------------------------------
-def _tensorflow(workload: str) -> Runner:
+def _tensorflow(workload: str, **options) -> Runner:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import tensorflow as real_tf  # noqa: PLC0415
 
     v1 = real_tf.compat.v1
     v1.disable_eager_execution()
-    x0, y0, params, lr = _DATA[workload]()
+    x0, y0, params, lr = _DATA[workload](**options)
     g = v1.Graph()
+    updates = []
     with g.as_default():
         x = v1.placeholder(real_tf.float32, (None,) + x0.shape[1:])
         y = v1.placeholder(real_tf.float32, (None,) + y0.shape[1:])
         ws = [v1.Variable(p) for p in params]
-        if workload == "xor":
+        if workload == "resnet50":
+            loss, updates = _tf_resnet(v1, x, y, ws, _resnet_config(**options)["blocks"])
+        elif workload == "xor":
             h = v1.tanh(v1.matmul(x, ws[0]) + ws[1])
             loss = v1.reduce_mean(v1.square(v1.sigmoid(v1.matmul(h, ws[2]) + ws[3]) - y))
         elif workload == "mlp":
@@ -305,7 +613,8 @@ def _tensorflow(workload: str) -> Runner:
                                                                               logits=logits))
         else:
             loss = _flowgrad_lenet(v1, x, y, ws)
-        train = v1.train.GradientDescentOptimizer(lr).minimize(loss)
+        with v1.control_dependencies(updates):
+            train = v1.train.GradientDescentOptimizer(lr).minimize(loss)
         init = v1.global_variables_initializer()
     sess = v1.Session(graph=g, config=v1.ConfigProto(inter_op_parallelism_threads=1,
                                                      intra_op_parallelism_threads=_threads()))
@@ -316,15 +625,17 @@ def _tensorflow(workload: str) -> Runner:
 
 
 # ----- JAX ---------------------------------------------------------------------------------
-def _jax(workload: str) -> Runner:
+def _jax(workload: str, **options) -> Runner:
     if _threads() == 1:
         os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false "
                                            "intra_op_parallelism_threads=1")
     import jax  # noqa: PLC0415
     import jax.numpy as jnp  # noqa: PLC0415
 
-    x0, y0, params, lr = _DATA[workload]()
+    x0, y0, params, lr = _DATA[workload](**options)
     x, y = jnp.asarray(x0), jnp.asarray(y0)
+    if workload == "resnet50":
+        return _jax_resnet(jax, jnp, x, y, params, lr, _resnet_config(**options)["blocks"])
 
     def loss_fn(ps):
         if workload == "xor":
@@ -362,6 +673,61 @@ def _jax(workload: str) -> Runner:
     return Runner(step, float)
 
 
+def _jax_resnet(jax, jnp, x, y, params, lr, blocks):
+    """NHWC / HWIO as the data; batch statistics come out of the jitted step as aux."""
+    lax = jax.lax
+
+    class P:
+        stats: list = []
+
+        @staticmethod
+        def conv_bn(h, w, gamma, beta, stride, relu):
+            p = (w.shape[0] - 1) // 2
+            h = lax.conv_general_dilated(h, w, (stride, stride), [(p, p), (p, p)],
+                                         dimension_numbers=("NHWC", "HWIO", "NHWC"))
+            mean = h.mean((0, 1, 2))
+            var = jnp.square(h - mean).mean((0, 1, 2))
+            m = h.size // h.shape[-1]
+            P.stats.append((lax.stop_gradient(mean), lax.stop_gradient(var) * (m / max(m - 1, 1))))
+            h = (h - mean) * (lax.rsqrt(var + _BN_EPS) * gamma) + beta
+            return jax.nn.relu(h) if relu else h
+
+        @staticmethod
+        def max_pool(h):
+            return lax.reduce_window(h, -jnp.inf, lax.max, (1, 3, 3, 1), (1, 2, 2, 1), "SAME")
+
+        @staticmethod
+        def add_relu(a, b):
+            return jax.nn.relu(a + b)
+
+        @staticmethod
+        def head(h, w, b, labels):
+            z = h.mean((1, 2)) @ w + b
+            return jnp.mean(-jnp.sum(labels * jax.nn.log_softmax(z), axis=1))
+
+    def loss_fn(ps):
+        P.stats = []
+        loss = _resnet_forward(P, x, y, ps, blocks)
+        return loss, P.stats
+
+    @jax.jit
+    def update(ps, moving):
+        (loss, stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(ps)
+        d = 1 - _BN_MOMENTUM
+        moving = [(mm - (mm - m) * d, mv - (mv - v) * d)
+                  for (mm, mv), (m, v) in zip(moving, stats)]
+        return [p - lr * g for p, g in zip(ps, grads)], moving, loss
+
+    state = [[jnp.asarray(p) for p in params],
+             [(jnp.zeros(len(g)), jnp.ones(len(g))) for g in params[1:-2:3]]]
+
+    def step():
+        state[0], state[1], loss = update(*state)
+        loss.block_until_ready()
+        return loss
+    return Runner(step, float)
+
+
 def _threads() -> int:
     """The thread count ``--threads`` asked for (0: each framework's default)."""
     return int(os.environ.get("FLOWGRAD_BENCH_THREADS", "0") or 0)
@@ -377,24 +743,29 @@ def available(framework: str) -> bool:
     return mod is None or importlib.util.find_spec(mod) is not None
 
 
+_NEEDS = {"lenet": ("conv2d", "max_pool"), "resnet50": ("conv2d", "max_pool", "fused_batch_norm")}
+
+
 def workload_available(workload: str) -> bool:
-    if workload == "lenet":
+    """Whether flowgrad has the ``tf.nn`` ops the workload needs (``_NEEDS``)."""
+    if workload in _NEEDS:
         import flowgrad as tf  # noqa: PLC0415
-        return hasattr(tf.nn, "conv2d") and hasattr(tf.nn, "max_pool")
+        return all(hasattr(tf.nn, name) for name in _NEEDS[workload])
     return True
 
 
-def make_runner(framework: str, workload: str) -> Runner:
-    return _BUILDERS[framework](workload)
+def make_runner(framework: str, workload: str, **options) -> Runner:
+    """``options`` size the network (resnet50: ``RESNET_TINY``'s keys)."""
+    return _BUILDERS[framework](workload, **options)
 
 
 # ----- measuring ----------------------------------------------------------------------------
 class _InProcess:
     """A framework's runner in this process (``isolate=False``: fast, for tests)."""
 
-    def __init__(self, framework: str, workload: str) -> None:
+    def __init__(self, framework: str, workload: str, options: dict) -> None:
         t0 = time.perf_counter()
-        self.runner = make_runner(framework, workload)
+        self.runner = make_runner(framework, workload, **options)
         self.runner.step()
         self.first_ms = (time.perf_counter() - t0) * 1e3
 
@@ -409,12 +780,13 @@ class _Worker:
     """A framework's runner in its own process: no framework's thread pools, allocator or
     spinning threads disturb another's steps.  The parent asks each in turn for steps."""
 
-    def __init__(self, framework: str, workload: str) -> None:
+    def __init__(self, framework: str, workload: str, options: dict) -> None:
         import multiprocessing as mp  # noqa: PLC0415
 
         ctx = mp.get_context("spawn")
         self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_worker_main, args=(framework, workload, child),
+        self.proc = ctx.Process(target=_worker_main,
+                                args=(framework, workload, options, child),
                                 daemon=True)
         self.proc.start()
         child.close()
@@ -439,9 +811,9 @@ class _Worker:
         return rss
 
 
-def _worker_main(framework: str, workload: str, conn) -> None:
+def _worker_main(framework: str, workload: str, options: dict, conn) -> None:
     try:
-        local = _InProcess(framework, workload)
+        local = _InProcess(framework, workload, options)
         conn.send(local.first_ms)
         while True:
             cmd, n = conn.recv()
@@ -483,18 +855,19 @@ def _peak_rss_mb() -> float | None:
 
 
 def measure(workload: str, frameworks: list[str], rounds: int, steps: int,
-            warmup: int, isolate: bool = False) -> dict:
+            warmup: int, isolate: bool = False, options: dict | None = None) -> dict:
     """Median ms/step of each framework, alternating frameworks round by round.
 
     With ``isolate`` each framework runs in a worker process of its own (started one after
     the other, so that set-up does not overlap the timed steps); the parent alternates
     them.  Also gives each framework's first step (set-up + compile) and, isolated, the
-    worker's peak RSS.
+    worker's peak RSS.  ``options`` go to ``make_runner``.
     """
     runners = {}
+    options = options or {}
     try:
         for fw in frameworks:
-            runners[fw] = _Worker(fw, workload) if isolate else _InProcess(fw, workload)
+            runners[fw] = (_Worker if isolate else _InProcess)(fw, workload, options)
         for r in runners.values():
             r.run(warmup)
         samples: dict[str, list[float]] = {fw: [] for fw in runners}
@@ -530,7 +903,9 @@ def _child_env() -> dict:
     return env
 
 
-_DEFAULTS = {"xor": (10, 400, 200), "mlp": (10, 20, 10), "lenet": (6, 10, 5)}
+# (rounds, steps per round, warm-up steps) of each workload
+_DEFAULTS = {"xor": (10, 400, 200), "mlp": (10, 20, 10), "lenet": (6, 10, 5),
+             "resnet50": (4, 1, 1)}
 
 
 def format_table(workload: str, res: dict) -> str:
@@ -582,7 +957,7 @@ def main(argv: list[str] | None = None) -> int:
           + (f" (not installed: {', '.join(skipped)})" if skipped else ""))
     for w in args.workloads:
         if not workload_available(w):
-            print(f"{w}: skipped (needs tf.nn.conv2d and tf.nn.max_pool)")
+            print(f"{w}: skipped (needs tf.nn.{', tf.nn.'.join(_NEEDS[w])})")
             continue
         rounds, steps, warmup = _DEFAULTS[w]
         res = measure(w, fws, args.rounds or rounds, args.steps or steps,
