@@ -1,5 +1,6 @@
 """``tf.nn`` functions composed from primitive ops: dropout, normalisation, moments and
-batch normalisation. Their gradients come from the primitives."""
+batch normalisation. Their gradients come from the primitives (except training-mode
+``fused_batch_norm`` in float32/64, which is the single ``FusedBatchNormV3`` op)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from flowgrad.framework.graph import Tensor, name_scope
 from flowgrad.framework.registry import convert_to_tensor
 from flowgrad.ops import array_ops as A
 from flowgrad.ops import math_ops as M
+from flowgrad.ops import nn_ops as N
 from flowgrad.ops import reduce_ops as R
 from flowgrad.ops import state_ops as S
 
@@ -127,7 +129,8 @@ def fused_batch_norm(x, scale, offset, mean=None, variance=None, epsilon=0.001,
 
     In training, ``batch_var`` is the unbiased (n / (n - 1)) estimate, the one that feeds
     the moving average; ``y`` is normalised with the biased variance (TF1's kernel). In
-    inference, ``mean`` and ``variance`` are used and returned.
+    inference, ``mean`` and ``variance`` are used and returned.  Training in float32/64 is
+    one ``FusedBatchNormV3`` op, its gradient one ``FusedBatchNormGradV3``.
     """
     if data_format not in ("NHWC", "NCHW", "NDHWC", "NCDHW"):
         raise ValueError(f"fused_batch_norm: data_format must be NHWC or NCHW, got "
@@ -147,6 +150,10 @@ def fused_batch_norm(x, scale, offset, mean=None, variance=None, epsilon=0.001,
             return A.reshape(t, bshape)
         scale = convert_to_tensor(scale, dtype=x.dtype)
         offset = convert_to_tensor(offset, dtype=x.dtype)
+        if is_training and x.dtype in (_dt.float32, _dt.float64):
+            y, bm, bv, _, _ = N._fused_bn(x, scale, offset, epsilon=epsilon,
+                                          data_format=data_format)
+            return y, bm, bv
         if is_training:
             bm, bv = moments(x, axes)
             y = batch_normalization(x, _b(bm), _b(bv), _b(offset), _b(scale), epsilon)

@@ -85,6 +85,16 @@ CASES = [
            lambda x, s, o: np.transpose(_np_fused(np.transpose(x, (0, 2, 3, 1)), s, o)[0],
                                         (0, 3, 1, 2)),
            [(2, 3, 2, 2), (3,), (3,)], domain=[(-2, 2), POS, (-1, 1)], dynamic=False),
+    OpCase("fused_batch_norm_nchw_grads",
+           lambda x, s, o: list(tf.nn.fused_batch_norm(x, s, o, data_format="NCHW")),
+           lambda x, s, o: [np.transpose(_np_fused(np.transpose(x, (0, 2, 3, 1)), s, o)[0],
+                                         (0, 3, 1, 2))] +
+           list(_np_fused(np.transpose(x, (0, 2, 3, 1)), s, o)[1:]),
+           [(2, 3, 2, 2), (3,), (3,)], domain=[(-2, 2), POS, (-1, 1)], dynamic=False),
+    OpCase("fused_batch_norm_ndhwc",
+           lambda x, s, o: tf.nn.fused_batch_norm(x, s, o, data_format="NDHWC")[0],
+           lambda x, s, o: _np_fused(x.reshape(2, 4, 2, 3), s, o)[0].reshape(x.shape),
+           [(2, 2, 2, 2, 3), (3,), (3,)], domain=[(-2, 2), POS, (-1, 1)], dynamic=False),
     OpCase("embedding_lookup", lambda p: tf.nn.embedding_lookup(p, IDS),
            lambda p: p[IDS], [(5, 3)]),
     OpCase("embedding_lookup_mod",
@@ -218,6 +228,34 @@ def test_fused_batch_norm_inference_returns_given_stats_and_checks_format():
         np.testing.assert_array_equal(vv, [4, 4, 4])
         with pytest.raises(ValueError, match="data_format"):
             tf.nn.fused_batch_norm(x, tf.ones([3]), tf.zeros([3]), data_format="NWHC")
+
+
+def test_fused_batch_norm_training_is_one_op_each_way():
+    with tf.Graph().as_default() as g:
+        x = tf.constant(np.arange(24, dtype=np.float32).reshape(2, 2, 2, 3))
+        y, m, v = tf.nn.fused_batch_norm(x, tf.ones([3]), tf.zeros([3]))
+        dx = tf.gradients(tf.reduce_sum(y * y), x)[0]
+        types = [o.type for o in g.get_operations()]
+        assert types.count("FusedBatchNormV3") == 1 and "FusedBatchNormGradV3" in types
+        assert "SquaredDifference" not in types
+        yv, mv, vv, dxv = _run([y, m, v, dx])
+    xs = np.arange(24, dtype=np.float64).reshape(-1, 3)
+    np.testing.assert_allclose(mv, xs.mean(0))
+    np.testing.assert_allclose(vv, xs.var(0, ddof=1), rtol=1e-6)
+    # sum(y^2) = n per channel whatever x is (up to epsilon): its gradient is ~0
+    np.testing.assert_allclose(dxv, 0.0, atol=1e-4)
+
+
+def test_fused_batch_norm_grad_op_checks_shapes():
+    from flowgrad.ops import nn_ops
+
+    with tf.Graph().as_default():
+        x = tf.zeros([2, 2, 2, 3])
+        with pytest.raises(ValueError, match="channels"):
+            nn_ops._fused_bn(x, tf.ones([4]), tf.zeros([3]), epsilon=1e-3)
+        with pytest.raises(ValueError, match="same shape"):
+            nn_ops._fused_bn_grad(tf.zeros([2, 2, 2, 4]), x, tf.ones([3]), tf.ones([3]),
+                                  tf.ones([3]), epsilon=1e-3)
 
 
 def test_clip_by_global_norm_returns_norm_and_keeps_none():
