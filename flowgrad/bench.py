@@ -1,6 +1,6 @@
 """The benchmark suite: training steps of flowgrad against other frameworks, same run.
 
-    python benchmarks/run.py [xor mlp ...] [--frameworks flowgrad,numpy,torch]
+    python benchmarks/run.py [xor mlp lenet resnet50] [--frameworks flowgrad,numpy,torch]
     python -m flowgrad bench [...]
 
 Every workload is written once per framework (flowgrad, hand-written numpy and, when
@@ -9,6 +9,11 @@ initial weights and data.  After a warm-up, rounds alternate the frameworks' ord
 single steps; the table gives each framework's median ms per step and its ratio to
 flowgrad, all from the same process, plus the first step (setup + compile) time.  Peak RSS
 of flowgrad alone and the import time of ``flowgrad`` are measured in fresh subprocesses.
+
+Workloads: ``xor`` (2-8-1, batch 4), ``mlp`` (784-512-512-10, batch 128), ``lenet``
+(LeNet-5, batch 64) and ``resnet50`` (ResNet-50 v1.5, batch 4, 224x224x3, 1000 classes,
+batch norm in training mode); ``make_runner(..., **RESNET_TINY)`` builds a small ResNet
+of the same structure for tests.
 """
 
 from __future__ import annotations
@@ -905,7 +910,7 @@ def _child_env() -> dict:
 
 # (rounds, steps per round, warm-up steps) of each workload
 _DEFAULTS = {"xor": (10, 400, 200), "mlp": (10, 20, 10), "lenet": (6, 10, 5),
-             "resnet50": (4, 1, 1)}
+             "resnet50": (5, 1, 1)}     # ~2 s a step: 7 steps per framework in all
 
 
 def format_table(workload: str, res: dict) -> str:
@@ -924,10 +929,14 @@ def format_table(workload: str, res: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="flowgrad bench", description=__doc__.split("\n")[0])
     ap.add_argument("workloads", nargs="*", default=["xor", "mlp"],
-                    help=f"workloads to run, of {', '.join(WORKLOADS)} (default: xor mlp)")
+                    help=f"workloads to run, of {', '.join(WORKLOADS)} (default: xor mlp; "
+                         "resnet50 is ResNet-50 at batch 4, 224x224: about 2 minutes for "
+                         "five frameworks, with --threads 1)")
     ap.add_argument("--frameworks", default=",".join(FRAMEWORKS),
                     help="comma-separated frameworks (missing ones are skipped)")
-    ap.add_argument("--rounds", type=int, help="rounds of alternating frameworks")
+    per = "; ".join(f"{w} {r}/{n}/{u}" for w, (r, n, u) in _DEFAULTS.items())
+    ap.add_argument("--rounds", type=int, help="rounds of alternating frameworks (default "
+                    f"per workload, rounds/steps/warm-up: {per})")
     ap.add_argument("--steps", type=int, help="timed steps per framework per round")
     ap.add_argument("--warmup", type=int, help="untimed steps per framework")
     ap.add_argument("--no-subprocess", action="store_true",
