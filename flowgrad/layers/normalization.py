@@ -108,6 +108,9 @@ class BatchNormalization(Layer):
         mm, mv = self.moving_mean.value(), self.moving_variance.value()
         if is_static_bool(training) and not training:
             return nn_impl.batch_normalization(x, b(mm), b(mv), beta, gamma, self.epsilon)
+        if self.fused and is_static_bool(training) and x.dtype in (_dt.float32, _dt.float64) \
+                and x.dtype == mm.dtype:
+            return self._fused_training(x)
 
         mean, var = nn_impl.moments(x, reduce_axes)
         if self.fused:
@@ -129,6 +132,22 @@ class BatchNormalization(Layer):
         updates = [_assign_moving_average(self.moving_mean, mean, momentum),
                    _assign_moving_average(self.moving_variance, var_for_update, momentum)]
         self.add_update(updates, inputs=True)
+        return out
+
+
+    def _fused_training(self, x):
+        """The rank-4 training path as one FusedBatchNormV3 op (TF1's fused kernel, with
+        its epsilon floor of 1.001e-5)."""
+        c = x.shape[self._axes[0]]
+        gamma = self.gamma.value() if self.gamma is not None else A.ones([c], x.dtype)
+        beta = self.beta.value() if self.beta is not None else A.zeros([c], x.dtype)
+        out, mean, var = nn_impl.fused_batch_norm(
+            x, gamma, beta, epsilon=self.epsilon,
+            data_format="NHWC" if self._axes == [3] else "NCHW")
+        momentum = convert_to_tensor(self.momentum, dtype=self.moving_mean.dtype)
+        self.add_update([_assign_moving_average(self.moving_mean, mean, momentum),
+                         _assign_moving_average(self.moving_variance, var, momentum)],
+                        inputs=True)
         return out
 
 
