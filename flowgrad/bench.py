@@ -185,10 +185,12 @@ _DATA = {"xor": _xor_data, "mlp": _mlp_data, "lenet": _lenet_data,
 
 
 class Runner:
-    """One framework's version of one workload: ``step()`` trains once, returns the loss."""
+    """One framework's version of one workload: ``step()`` trains once, returns the loss;
+    ``trace()`` (flowgrad only) runs one traced step and returns its ``StepStats``."""
 
-    def __init__(self, step: Callable[[], object], loss_of: Callable[[object], float]):
-        self.step, self._loss_of = step, loss_of
+    def __init__(self, step: Callable[[], object], loss_of: Callable[[object], float],
+                 trace: Callable[[], object] | None = None):
+        self.step, self._loss_of, self.trace = step, loss_of, trace
 
     def loss(self) -> float:
         return float(self._loss_of(self.step()))
@@ -226,7 +228,34 @@ def _flowgrad(workload: str, **options) -> Runner:
     sess.run(init)
     feed = {x: x0, y: y0}
     fetches = [train, loss]
-    return Runner(lambda: sess.run(fetches, feed), lambda out: out[1])
+
+    def trace():
+        meta = tf.RunMetadata()
+        sess.run(fetches, feed, options=tf.RunOptions(trace_level=tf.RunOptions.FULL_TRACE),
+                 run_metadata=meta)
+        return meta.step_stats
+    return Runner(lambda: sess.run(fetches, feed), lambda out: out[1], trace)
+
+
+def profile_table(step_stats, top: int = 15) -> str:
+    """Per-op-type totals of a traced step (``RunMetadata.step_stats``), largest first,
+    then the ``top`` slowest single ops."""
+    nodes = [n for dev in step_stats.dev_stats for n in dev.node_stats]
+    total = sum(n.op_end_rel_micros for n in nodes) or 1
+    by_type: dict = {}
+    for n in nodes:
+        us, count = by_type.get(n.op_type, (0, 0))
+        by_type[n.op_type] = (us + n.op_end_rel_micros, count + 1)
+    lines = [f"  flowgrad traced step: {len(nodes)} ops, {total / 1e3:.1f} ms in op kernels "
+             "(traced: op by op, no inlining or in-place updates)",
+             f"  {'op type':<28} {'ms':>9} {'%':>6} {'ops':>5}"]
+    for t, (us, count) in sorted(by_type.items(), key=lambda kv: -kv[1][0])[:top]:
+        lines.append(f"  {t:<28} {us / 1e3:>9.1f} {100 * us / total:>6.1f} {count:>5}")
+    lines.append("  slowest ops:")
+    for n in sorted(nodes, key=lambda n: -n.op_end_rel_micros)[:top]:
+        lines.append(f"  {n.op_end_rel_micros / 1e3:>9.1f} ms  {n.op_type:<22} "
+                     f"{n.node_name}  -> {n.output_shapes}")
+    return "\n".join(lines)
 
 
 def _flowgrad_lenet(tf, x, y, ws):
@@ -421,8 +450,8 @@ def _np_conv_bn(h, w, gamma, beta, stride, relu, need_dx=True):
 def _np_max_pool(h):
     """3x3/2 SAME max pool; returns the output and ``back(dout) -> dh``."""
     n, hi, wi, c = h.shape
-    (t, b), (l, r) = _same_pad(hi, 3, 2), _same_pad(wi, 3, 2)
-    hp = np.pad(h, [(0, 0), (t, b), (l, r), (0, 0)], constant_values=-np.inf)
+    (top, bottom), (left, right) = _same_pad(hi, 3, 2), _same_pad(wi, 3, 2)
+    hp = np.pad(h, [(0, 0), (top, bottom), (left, right), (0, 0)], constant_values=-np.inf)
     ho, wo = -(-hi // 2), -(-wi // 2)
     taps = [(i, j) for i in range(3) for j in range(3)]
     win = np.stack([hp[:, i:i + 2 * ho:2, j:j + 2 * wo:2] for i, j in taps])
@@ -433,7 +462,7 @@ def _np_max_pool(h):
         dhp = np.zeros_like(hp)
         for k, (i, j) in enumerate(taps):
             dhp[:, i:i + 2 * ho:2, j:j + 2 * wo:2] += np.where(arg == k, dout, 0)
-        return dhp[:, t:t + hi, l:l + wi]
+        return dhp[:, top:top + hi, left:left + wi]
     return out, back
 
 
@@ -777,6 +806,9 @@ class _InProcess:
     def run(self, n: int) -> list[float]:
         return _timed_steps(self.runner.step, n)
 
+    def profile(self, top: int) -> str:
+        return profile_table(self.runner.trace(), top)
+
     def close(self) -> float | None:
         return None
 
@@ -808,6 +840,10 @@ class _Worker:
         self.conn.send(("run", n))
         return self._recv()
 
+    def profile(self, top: int) -> str:
+        self.conn.send(("profile", top))
+        return self._recv()
+
     def close(self) -> float | None:
         """Stops the worker; returns its peak RSS in MB."""
         self.conn.send(("stop", 0))
@@ -825,7 +861,7 @@ def _worker_main(framework: str, workload: str, options: dict, conn) -> None:
             if cmd == "stop":
                 conn.send(_peak_rss_mb())
                 return
-            conn.send(local.run(n))
+            conn.send(local.profile(n) if cmd == "profile" else local.run(n))
     except Exception as e:  # noqa: BLE001 - reported to the parent, which raises it
         conn.send(("error", f"{framework} {workload}: {type(e).__name__}: {e}"))
 
@@ -860,13 +896,15 @@ def _peak_rss_mb() -> float | None:
 
 
 def measure(workload: str, frameworks: list[str], rounds: int, steps: int,
-            warmup: int, isolate: bool = False, options: dict | None = None) -> dict:
+            warmup: int, isolate: bool = False, options: dict | None = None,
+            profile: int = 0) -> dict:
     """Median ms/step of each framework, alternating frameworks round by round.
 
     With ``isolate`` each framework runs in a worker process of its own (started one after
     the other, so that set-up does not overlap the timed steps); the parent alternates
     them.  Also gives each framework's first step (set-up + compile) and, isolated, the
-    worker's peak RSS.  ``options`` go to ``make_runner``.
+    worker's peak RSS.  ``options`` go to ``make_runner``.  With ``profile``, flowgrad's
+    result also has ``"profile"``: ``profile_table`` of one traced step after the timing.
     """
     runners = {}
     options = options or {}
@@ -880,11 +918,16 @@ def measure(workload: str, frameworks: list[str], rounds: int, steps: int,
         for rnd in range(rounds):
             for fw in (order if rnd % 2 == 0 else order[::-1]):
                 samples[fw] += runners[fw].run(steps)
+        table = runners["flowgrad"].profile(profile) if profile and "flowgrad" in runners \
+            else None
     finally:
         rss = {fw: r.close() for fw, r in runners.items()}
-    return {fw: {"median_ms": statistics.median(s) * 1e3,
-                 "first_ms": runners[fw].first_ms, "n": len(s), "peak_rss_mb": rss[fw]}
-            for fw, s in samples.items()}
+    res = {fw: {"median_ms": statistics.median(s) * 1e3,
+                "first_ms": runners[fw].first_ms, "n": len(s), "peak_rss_mb": rss[fw]}
+           for fw, s in samples.items()}
+    if table is not None:
+        res["flowgrad"]["profile"] = table
+    return res
 
 
 def import_time(repeats: int = 5) -> tuple[float, float]:
@@ -942,6 +985,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-subprocess", action="store_true",
                     help="run every framework in this process and skip the import-time "
                          "measurement (default: one worker process per framework)")
+    ap.add_argument("--profile", type=int, default=0, metavar="N",
+                    help="after each workload, flowgrad's time per op type and its N "
+                         "slowest ops in one traced step (RunOptions FULL_TRACE)")
     ap.add_argument("--threads", type=int, default=0,
                     help="threads for every framework's math (BLAS, OpenMP, Eigen, XLA); "
                          "default: each framework's own choice. Workers inherit it.")
@@ -971,8 +1017,10 @@ def main(argv: list[str] | None = None) -> int:
         rounds, steps, warmup = _DEFAULTS[w]
         res = measure(w, fws, args.rounds or rounds, args.steps or steps,
                       args.warmup if args.warmup is not None else warmup,
-                      isolate=not args.no_subprocess)
+                      isolate=not args.no_subprocess, profile=args.profile)
         print(format_table(w, res))
+        if "profile" in res.get("flowgrad", {}):
+            print(res["flowgrad"]["profile"])
         sys.stdout.flush()
     if not args.no_subprocess:
         fg, npy = import_time()

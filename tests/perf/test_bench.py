@@ -126,6 +126,13 @@ def test_main_runs(capsys):
     assert "xor: median ms/step" in out
 
 
+def test_profile_of_a_traced_step(capsys):
+    assert bench.main(["xor", "--frameworks", "flowgrad", "--rounds", "1", "--steps", "1",
+                       "--warmup", "0", "--no-subprocess", "--profile", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "op type" in out and "MatMul" in out and "slowest ops:" in out
+
+
 def test_isolated_workers_report_peak_rss():
     res = bench.measure("xor", ["flowgrad"], rounds=1, steps=2, warmup=1, isolate=True)
     assert res["flowgrad"]["n"] == 2 and res["flowgrad"]["peak_rss_mb"] > 0
