@@ -856,12 +856,17 @@ def _worker_main(framework: str, workload: str, options: dict, conn) -> None:
     try:
         local = _InProcess(framework, workload, options)
         conn.send(local.first_ms)
+        peak = None             # frozen before a traced step, which keeps every value
         while True:
             cmd, n = conn.recv()
             if cmd == "stop":
-                conn.send(_peak_rss_mb())
+                conn.send(peak if peak is not None else _peak_rss_mb())
                 return
-            conn.send(local.profile(n) if cmd == "profile" else local.run(n))
+            if cmd == "profile":
+                peak = _peak_rss_mb()
+                conn.send(local.profile(n))
+            else:
+                conn.send(local.run(n))
     except Exception as e:  # noqa: BLE001 - reported to the parent, which raises it
         conn.send(("error", f"{framework} {workload}: {type(e).__name__}: {e}"))
 
@@ -987,7 +992,8 @@ def main(argv: list[str] | None = None) -> int:
                          "measurement (default: one worker process per framework)")
     ap.add_argument("--profile", type=int, default=0, metavar="N",
                     help="after each workload, flowgrad's time per op type and its N "
-                         "slowest ops in one traced step (RunOptions FULL_TRACE)")
+                         "slowest ops in one traced step (RunOptions FULL_TRACE; peak RSS "
+                         "is taken before it)")
     ap.add_argument("--threads", type=int, default=0,
                     help="threads for every framework's math (BLAS, OpenMP, Eigen, XLA); "
                          "default: each framework's own choice. Workers inherit it.")

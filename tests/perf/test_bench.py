@@ -138,6 +138,12 @@ def test_isolated_workers_report_peak_rss():
     assert res["flowgrad"]["n"] == 2 and res["flowgrad"]["peak_rss_mb"] > 0
 
 
+def test_isolated_profile_keeps_the_timed_peak_rss():
+    res = bench.measure("xor", ["flowgrad"], rounds=1, steps=1, warmup=0, isolate=True,
+                        profile=2)
+    assert "op type" in res["flowgrad"]["profile"] and res["flowgrad"]["peak_rss_mb"] > 0
+
+
 def test_measure_passes_workload_options():
     res = bench.measure("resnet50", ["numpy"], rounds=2, steps=1, warmup=0,
                         options=bench.RESNET_TINY)
