@@ -310,7 +310,7 @@ def _inplace_updates(prog: Program, enabled: bool, env: Env) -> dict:
         for a in node.args:
             if isinstance(a, Ref):
                 count[a.op] = count.get(a.op, 0) + 1
-    plan_ops = {n.op for n in nodes}
+    consumers = _consumers({n.op for n in nodes})
     last_read = {n.op: i for i, n in enumerate(nodes) if n.type == "VariableV2"}
     out = {}
     for i, node in enumerate(nodes):
@@ -328,7 +328,7 @@ def _inplace_updates(prog: Program, enabled: bool, env: Env) -> dict:
             continue
         if delta.dtype != var.outputs[0].dtype.np:
             continue
-        if _downstream_reads(node.op, var, plan_ops):
+        if _downstream_reads(node.op, var, consumers):
             continue
         out[node] = True
     return out
@@ -354,13 +354,18 @@ def _alias_roots(v: Value) -> set:
     return roots
 
 
-def _downstream_reads(op, var, plan_ops: set) -> bool:
+def _consumers(plan_ops: set) -> dict:
+    """op -> the plan's ops that read one of its outputs or depend on it by control."""
     consumers: dict = {}
     for o in plan_ops:
         for t in o.inputs:
             consumers.setdefault(t.op, []).append(o)
         for c in o.control_inputs:
             consumers.setdefault(c, []).append(o)
+    return consumers
+
+
+def _downstream_reads(op, var, consumers: dict) -> bool:
     stack, seen = list(consumers.get(op, ())), set()
     while stack:
         o = stack.pop()

@@ -218,3 +218,23 @@ def test_layer_base_class_protocol():
         frozen(tf.ones([1, 2]))
         assert frozen.trainable_weights == [] and len(frozen.non_trainable_weights) == 2
         assert "dense/kernel:0" not in [v.name for v in tf.trainable_variables()]
+
+
+def test_fused_batch_normalization_layer_is_one_op_and_matches_unfused():
+    rng = np.random.RandomState(2)
+    xv = rng.randn(4, 3, 3, 5)
+    outs = {}
+    for fused in (True, False):
+        with tf.Graph().as_default() as g:
+            x = tf.constant(xv)
+            y = tf.layers.BatchNormalization(fused=fused, epsilon=1e-3,
+                                             dtype=tf.float64)(x, training=True)
+            loss = tf.reduce_sum(tf.sin(y))
+            grads = tf.gradients(loss, [x] + tf.trainable_variables())
+            types = [o.type for o in g.get_operations()]
+            assert ("FusedBatchNormV3" in types) == fused
+            with tf.Session() as s:
+                s.run(tf.global_variables_initializer())
+                outs[fused] = s.run([y] + grads)
+    for a, b in zip(outs[True], outs[False]):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
