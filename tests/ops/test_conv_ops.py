@@ -65,11 +65,14 @@ def ref_pool(x, k, strides, padding, kind, data_format="NHWC"):
     return y.transpose(0, 3, 1, 2) if data_format == "NCHW" else y
 
 
-@pytest.fixture(params=["min", "mid", "max"])
+@pytest.fixture(params=["min", "min-chunked", "mid", "max"])
 def algorithm(request, monkeypatch):
-    """Runs a test under each blocking of the convolution GEMM (im2col, middle, Toeplitz
-    rows)."""
-    monkeypatch.setattr(conv_geometry, "FORCE_BLOCK", request.param)
+    """Runs a test under each blocking of the convolution GEMM (im2col -- whole, and a few
+    output rows at a time --, a middle width, Toeplitz rows)."""
+    block, _, chunked = request.param.partition("-")
+    monkeypatch.setattr(conv_geometry, "FORCE_BLOCK", block)
+    if chunked:
+        monkeypatch.setattr(conv_geometry, "_CHUNK", 20)
     return request.param
 
 
