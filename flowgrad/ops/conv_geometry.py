@@ -225,20 +225,22 @@ def unblock(xp, p, shape, wh: Window, ww: Window, bl: Blocking):
 
 
 _CHUNK = 1 << 18         # elements of one im2col chunk (1 MiB of float32: stays in L2)
+_CHUNK_MIN_PIXELS = 512  # ... but at least this many GEMM rows, or a large filter matrix
+#                          is streamed from memory once per small chunk
 
 
 def _chunks(n: int, wh: Window, ww: Window, k: int):
     """Slices ``(images, output rows)`` covering the output in pieces whose patch matrix
     has about ``_CHUNK`` elements: whole images while they are small, else row blocks."""
-    per_row = ww.out * k
-    per_image = wh.out * per_row
-    if per_image >= _CHUNK:
-        rows = max(1, _CHUNK // per_row)
+    target = max(_CHUNK // k, _CHUNK_MIN_PIXELS)
+    per_image = wh.out * ww.out
+    if per_image >= target:
+        rows = max(1, target // ww.out)
         for i in range(n):
             for r in range(0, wh.out, rows):
                 yield slice(i, i + 1), slice(r, min(r + rows, wh.out))
     else:
-        imgs = max(1, _CHUNK // max(per_image, 1))
+        imgs = max(1, target // max(per_image, 1))
         for i in range(0, n, imgs):
             yield slice(i, min(i + imgs, n)), slice(0, wh.out)
 

@@ -73,6 +73,7 @@ def algorithm(request, monkeypatch):
     monkeypatch.setattr(conv_geometry, "FORCE_BLOCK", block)
     if chunked:
         monkeypatch.setattr(conv_geometry, "_CHUNK", 20)
+        monkeypatch.setattr(conv_geometry, "_CHUNK_MIN_PIXELS", 1)
     return request.param
 
 
