@@ -20,6 +20,7 @@ from flowgrad.framework.graph import Graph, Operation, Tensor, get_default_graph
 from flowgrad import compiler as _compiler
 from flowgrad.compiler.codegen import Env as _CodegenEnv
 from flowgrad.runtime import backend as _backend
+from flowgrad.runtime.host_memory import keep_freed_memory
 from flowgrad.runtime.placement import Placer
 from flowgrad.runtime.plan import compile_plan, failing_op, partial_kernel
 
@@ -187,6 +188,8 @@ class BaseSession:
         self._undo: dict | None = None
         self._backend = _backend.select(config)
         self._on_device = self._backend is not _backend.cpu()
+        if not self._on_device:
+            keep_freed_memory()
         self._placer = Placer(self._backend, config)
         self._default_ctx: list = []
         self._owned: dict = {}      # variable -> the buffer in-place updates may write
