@@ -67,11 +67,15 @@ def _directional_errors(f, grads, params, rng, eps=1e-6):
     return errs
 
 
+def _tiny_resnet_float64():
+    """The small ResNet variant's data and initial weights, in float64."""
+    x, y, params, _ = bench._resnet50_data(**bench.RESNET_TINY)
+    return x.astype(np.float64), y.astype(np.float64), [p.astype(np.float64) for p in params]
+
+
 def test_numpy_resnet_gradients_match_finite_differences():
     opts = bench.RESNET_TINY
-    x, y, params, _ = bench._resnet50_data(**opts)
-    x, y = x.astype(np.float64), y.astype(np.float64)
-    params = [p.astype(np.float64) for p in params]
+    x, y, params = _tiny_resnet_float64()
     loss, grads, stats = bench._np_resnet_grads(x, y, params, opts["blocks"])
     assert len(stats) == (len(params) - 2) // 3
     assert [g.shape for g in grads] == [p.shape for p in params]
@@ -86,9 +90,7 @@ def test_flowgrad_resnet_gradients_match_numpy_in_float64():
     import flowgrad as tf
 
     opts = bench.RESNET_TINY
-    x, y, params, _ = bench._resnet50_data(**opts)
-    x, y = x.astype(np.float64), y.astype(np.float64)
-    params = [p.astype(np.float64) for p in params]
+    x, y, params = _tiny_resnet_float64()
     want_loss, want, _ = bench._np_resnet_grads(x, y, params, opts["blocks"])
     with tf.Graph().as_default():
         ws = [tf.Variable(p) for p in params]
