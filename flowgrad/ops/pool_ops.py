@@ -169,7 +169,7 @@ def max_pool_grad_op(xp, orig_input, orig_output, grad, *, ksize, strides, paddi
         else:
             d += dy * hit
         if k + 1 < len(taps):
-            free &= ~hit
+            xp.greater(free, hit, out=free)      # free &= ~hit, in one pass
     return _from_nhwc(xp, crop(xp, dxpad, x.shape, wh, ww), data_format)
 
 
