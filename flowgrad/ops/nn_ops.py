@@ -31,7 +31,28 @@ def relu(xp, features):
 
 @relu.grad
 def _relu_grad(op, dy):
+    pooled = _through_max_pool(op, dy)
+    if pooled is not None:
+        return [pooled]
     return [_relu_backprop(dy, op.outputs[0])]
+
+
+def _through_max_pool(op, dy):
+    """ReLU under a max-pool (conv -> relu -> pool, every classic CNN): the pool's gradient
+    reaches one cell per window, the window's maximum, and that cell is positive exactly
+    when the pooled value is.  So the ReLU mask applies to the pooled gradient, a quarter
+    (2x2 windows) of the elements: ``MaxPoolGrad(x, y, ReluGrad(g, y))`` instead of
+    ``ReluGrad(MaxPoolGrad(x, y, g), x)``.  The same function; only a gradient that is
+    already inf/NaN spreads differently.  None where the pattern does not apply."""
+    mp = dy.op
+    if mp.type != "MaxPoolGrad" or mp.inputs[0] is not op.outputs[0] or dy.consumers():
+        return None
+    from flowgrad.ops.pool_ops import max_pool_grad_op  # noqa: PLC0415 (import cycle)
+
+    x, y, g = mp.inputs
+    attrs = {k: mp.attrs[k] for k in ("ksize", "strides", "padding", "data_format",
+                                      "dilations")}
+    return max_pool_grad_op(x, y, _relu_backprop(g, y), **attrs)
 
 
 @op("ReluGrad", shape=lambda n: (n.inputs[0].shape, n.inputs[0].dtype), same_dtype=True,

@@ -269,6 +269,15 @@ CASES = [
                                          ksize=(1, 2, 2, 1), strides=(1, 1, 1, 1),
                                          padding="SAME"),
            None, [(1, 4, 3, 2), (1, 4, 3, 2)]),
+    # the ReLU mask moves to the pooled gradient (nn_ops._through_max_pool)
+    OpCase("relu_then_max_pool", lambda x: tf.nn.max_pool(tf.nn.relu(x), [1, 2, 2, 1],
+                                                          [1, 2, 2, 1], "VALID"),
+           lambda x: ref_pool(np.maximum(x, 0), (2, 2), (2, 2), "VALID", "max"),
+           [(2, 4, 6, 3)]),
+    OpCase("relu_then_max_pool_overlap", lambda x: tf.nn.max_pool(tf.nn.relu(x), [1, 3, 3, 1],
+                                                                  [1, 2, 2, 1], "SAME"),
+           lambda x: ref_pool(np.maximum(x, 0), (3, 3), (2, 2), "SAME", "max"),
+           [(1, 5, 6, 2)]),
     OpCase("avg_pool_same", _pool(tf.nn.avg_pool, [1, 3, 2, 1], [1, 2, 2, 1], "SAME"),
            lambda x: ref_pool(x, (3, 2), (2, 2), "SAME", "avg"), [(2, 5, 5, 2)]),
     OpCase("avg_pool_2x2_nchw", _pool(tf.nn.avg_pool, [1, 1, 2, 2], [1, 1, 2, 2], "VALID",
@@ -302,3 +311,15 @@ def test_cost_model_blocks_lenet_and_keeps_resnet_at_im2col():
     assert conv_geometry.blocking(64, 6, 16, lenet2, lenet2).b == 5
     resnet = w(56, 3, 1, 1, "SAME")
     assert conv_geometry.blocking(4, 64, 64, resnet, resnet).b == 1
+
+
+def test_relu_under_max_pool_masks_the_pooled_gradient():
+    with tf.Graph().as_default() as g:
+        x = tf.constant(np.random.default_rng(0).standard_normal((1, 4, 4, 2)))
+        p = tf.nn.max_pool(tf.nn.relu(x), [1, 2, 2, 1], [1, 2, 2, 1], "VALID")
+        dx = tf.gradients(tf.reduce_sum(p * p), x)[0]
+        assert dx.op.type == "MaxPoolGrad"
+        relu_grad = dx.op.inputs[2].op
+        assert relu_grad.type == "ReluGrad" and relu_grad.outputs[0].shape.as_list() == \
+            [1, 2, 2, 2]
+        assert g is tf.get_default_graph()
