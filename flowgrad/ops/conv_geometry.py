@@ -13,6 +13,7 @@ padding cell after the input, ``VALID`` uses no padding, ``EXPLICIT`` takes the
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import numpy as np
@@ -39,6 +40,7 @@ class Window(NamedTuple):
         return slice(start, start + (self.out - 1) * self.stride + 1, self.stride)
 
 
+@functools.lru_cache(maxsize=4096)
 def window(n: int, k: int, stride: int, dilation: int, padding: str,
            explicit: tuple[int, int] = (0, 0)) -> Window:
     """The geometry of one spatial axis of size ``n`` (TF's output size and padding rule)."""
@@ -147,10 +149,16 @@ def blocking(n: int, c: int, co: int, wh: Window, ww: Window,
     (the input gradient adds its blocks back with strided adds; the filter gradient's GEMM
     reduces over a long axis into a small matrix): once blocking pays at all, whole rows
     (the widest Toeplitz matrix that fits) measure fastest there."""
+    return _blocking_for(n, c, co, wh, ww, widest, FORCE_BLOCK)
+
+
+@functools.lru_cache(maxsize=4096)
+def _blocking_for(n: int, c: int, co: int, wh: Window, ww: Window, widest: bool,
+                  force: str | None) -> Blocking:
     cands = [b for b in range(1, ww.out + 1) if ww.out % b == 0]
-    if FORCE_BLOCK is not None:
+    if force is not None:
         pick = {"min": cands[0], "max": cands[-1], "mid": cands[len(cands) // 2]}
-        return _blocking(ww, pick[FORCE_BLOCK])
+        return _blocking(ww, pick[force])
     best, best_cost, wide = None, None, None
     for b in cands:
         bl = _blocking(ww, b)

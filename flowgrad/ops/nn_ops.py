@@ -6,7 +6,7 @@ together in a numerically stable way (float32 logits of ±1e4 give finite, exact
 
 from __future__ import annotations
 
-import numpy as np
+import math
 
 from flowgrad.framework import dtypes as _dt
 from flowgrad.framework.graph import name_scope
@@ -143,7 +143,7 @@ def _bias_add(xp, value, bias, *, data_format="NHWC"):
 def tiled_bias(shape, dtype) -> bool:
     """Whether a channels-last bias add is faster over rows of ``W*C`` (few channels)."""
     return shape is not None and len(shape) >= 3 and None not in shape and \
-        shape[-1] < 32 and int(np.prod(shape)) >= 4096
+        shape[-1] < 32 and math.prod(shape) >= 4096
 
 
 @_bias_add.grad

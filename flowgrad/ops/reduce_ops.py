@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from flowgrad.framework import dtypes as _dt
@@ -61,14 +63,14 @@ def gemv_reduces(shape, axis, dtype) -> bool:
         return False
     if isinstance(axis, int | np.integer):
         axis = (axis,)
-    dt = np.dtype(dtype)
+    dt = dtype if isinstance(dtype, np.dtype) else np.dtype(dtype)
     nd = len(shape)
     if dt.kind != "f" or dt.itemsize < 4 or nd < 2 or None in shape:
         return False
-    axes = sorted(a % nd for a in axis)
-    k = len(axes)
-    return axes == list(range(k)) and k < nd and int(np.prod(shape[:k])) >= 16 and \
-        int(np.prod(shape[k:])) > 0
+    k = len(axis)
+    if k >= nd or sorted(a % nd for a in axis) != list(range(k)):
+        return False
+    return math.prod(shape[:k]) >= 16 and math.prod(shape[k:]) > 0
 
 
 def _leading_sum(xp, x, axis, keepdims):
@@ -80,7 +82,7 @@ def _leading_sum(xp, x, axis, keepdims):
     if not gemv_reduces(x.shape, axis, x.dtype) or not x.flags.c_contiguous:
         return None
     k = 1 if isinstance(axis, int | np.integer) else len(axis)
-    m = x.size // int(np.prod(x.shape[k:]))
+    m = math.prod(x.shape[:k])
     key = (xp.__name__, x.dtype.str)
     ones = _ONES.get(key)
     if ones is None or ones.shape[0] < m:
