@@ -197,30 +197,33 @@ class Runner:
 
 
 # ----- flowgrad ------------------------------------------------------------------------
+def _tf1_loss(tf, workload: str, x, y, ws, options: dict):
+    """``(loss, batch-norm updates)`` of a workload, written once in TF1's API: ``tf`` is
+    flowgrad or TensorFlow's ``compat.v1``."""
+    if workload == "resnet50":
+        return _tf_resnet(tf, x, y, ws, _resnet_config(**options)["blocks"])
+    if workload == "xor":
+        h = tf.tanh(tf.matmul(x, ws[0]) + ws[1])
+        return tf.reduce_mean(tf.square(tf.sigmoid(tf.matmul(h, ws[2]) + ws[3]) - y)), []
+    if workload == "mlp":
+        h = tf.nn.relu(tf.matmul(x, ws[0]) + ws[1])
+        h = tf.nn.relu(tf.matmul(h, ws[2]) + ws[3])
+        logits = tf.matmul(h, ws[4]) + ws[5]
+        return tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits_v2(labels=y,
+                                                                         logits=logits)), []
+    return _flowgrad_lenet(tf, x, y, ws), []
+
+
 def _flowgrad(workload: str, **options) -> Runner:
     import flowgrad as tf  # noqa: PLC0415
 
     x0, y0, params, lr = _DATA[workload](**options)
     g = tf.Graph()
-    updates = []
     with g.as_default():
         x = tf.placeholder(tf.float32, (None,) + x0.shape[1:], name="x")
         y = tf.placeholder(tf.float32, (None,) + y0.shape[1:], name="y")
         ws = [tf.Variable(p, name=f"p{i}") for i, p in enumerate(params)]
-        if workload == "resnet50":
-            loss, updates = _tf_resnet(tf, x, y, ws, _resnet_config(**options)["blocks"])
-        elif workload == "xor":
-            h = tf.tanh(tf.matmul(x, ws[0]) + ws[1])
-            p = tf.sigmoid(tf.matmul(h, ws[2]) + ws[3])
-            loss = tf.reduce_mean(tf.square(p - y))
-        elif workload == "mlp":
-            h = tf.nn.relu(tf.matmul(x, ws[0]) + ws[1])
-            h = tf.nn.relu(tf.matmul(h, ws[2]) + ws[3])
-            logits = tf.matmul(h, ws[4]) + ws[5]
-            loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits_v2(labels=y,
-                                                                              logits=logits))
-        else:
-            loss = _flowgrad_lenet(tf, x, y, ws)
+        loss, updates = _tf1_loss(tf, workload, x, y, ws, options)
         with tf.control_dependencies(updates):
             train = tf.train.GradientDescentOptimizer(lr).minimize(loss)
         init = tf.global_variables_initializer()
@@ -629,24 +632,11 @@ def _tensorflow(workload: str, **options) -> Runner:
     v1.disable_eager_execution()
     x0, y0, params, lr = _DATA[workload](**options)
     g = v1.Graph()
-    updates = []
     with g.as_default():
         x = v1.placeholder(real_tf.float32, (None,) + x0.shape[1:])
         y = v1.placeholder(real_tf.float32, (None,) + y0.shape[1:])
         ws = [v1.Variable(p) for p in params]
-        if workload == "resnet50":
-            loss, updates = _tf_resnet(v1, x, y, ws, _resnet_config(**options)["blocks"])
-        elif workload == "xor":
-            h = v1.tanh(v1.matmul(x, ws[0]) + ws[1])
-            loss = v1.reduce_mean(v1.square(v1.sigmoid(v1.matmul(h, ws[2]) + ws[3]) - y))
-        elif workload == "mlp":
-            h = v1.nn.relu(v1.matmul(x, ws[0]) + ws[1])
-            h = v1.nn.relu(v1.matmul(h, ws[2]) + ws[3])
-            logits = v1.matmul(h, ws[4]) + ws[5]
-            loss = v1.reduce_mean(v1.nn.softmax_cross_entropy_with_logits_v2(labels=y,
-                                                                              logits=logits))
-        else:
-            loss = _flowgrad_lenet(v1, x, y, ws)
+        loss, updates = _tf1_loss(v1, workload, x, y, ws, options)
         with v1.control_dependencies(updates):
             train = v1.train.GradientDescentOptimizer(lr).minimize(loss)
         init = v1.global_variables_initializer()
