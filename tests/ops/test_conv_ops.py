@@ -323,3 +323,20 @@ def test_relu_under_max_pool_masks_the_pooled_gradient():
         assert relu_grad.type == "ReluGrad" and relu_grad.outputs[0].shape.as_list() == \
             [1, 2, 2, 2]
         assert g is tf.get_default_graph()
+
+
+@pytest.mark.parametrize("channels", [3, 20])        # channel-major and per-tap scatter
+@pytest.mark.parametrize("stride,padding", [(1, "SAME"), (2, "VALID")])
+def test_input_gradient_is_the_adjoint_of_the_convolution(channels, stride, padding,
+                                                          algorithm):
+    rng = np.random.default_rng(channels)
+    x = rng.standard_normal((2, 7, 6, channels))
+    f = rng.standard_normal((3, 2, channels, 4))
+    wh = conv_geometry.window(7, 3, stride, 1, padding)
+    ww = conv_geometry.window(6, 2, stride, 1, padding)
+    y = conv_geometry.conv_forward(np, x, f, wh, ww)
+    dy = rng.standard_normal(y.shape)
+    dx = conv_geometry.conv_input_grad(np, dy, f, x.shape, wh, ww)
+    dw = conv_geometry.conv_filter_grad(np, x, dy, f.shape, wh, ww)
+    assert np.isclose((y * dy).sum(), (x * dx).sum(), rtol=1e-12)
+    assert np.isclose((y * dy).sum(), (f * dw).sum(), rtol=1e-12)
