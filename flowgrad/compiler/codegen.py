@@ -77,7 +77,7 @@ def _inline_expr(node: Node, a: list[str], env: Env, name) -> str | None:
     if t == "ReluGrad":
         return f"{a[0]} * ({a[1]} > 0)"
     if t == "BiasAdd" and at.get("data_format", "NHWC") not in ("NCHW", "NCW", "NCDHW"):
-        if tiled_bias(vals[0].shape, vals[0].dtype):
+        if tiled_bias(vals[0].shape):
             return None                  # the kernel's faster few-channel add
         return f"{a[0]} + {a[1]}"
     if t == "Sigmoid" and _float(out):

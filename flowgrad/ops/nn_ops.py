@@ -133,14 +133,14 @@ def _bias_add_shape(node: NodeSpec):
 def _bias_add(xp, value, bias, *, data_format="NHWC"):
     if data_format in ("NCHW", "NCW", "NCDHW"):
         return value + bias.reshape((-1,) + (1,) * (value.ndim - 2))
-    if tiled_bias(value.shape, value.dtype) and value.flags.c_contiguous:
+    if tiled_bias(value.shape) and value.flags.c_contiguous:
         # a few channels: numpy broadcasts a 6-element row 2x slower than a row of W*C
         k = value.shape[-2]
         return (value.reshape(-1, k * bias.shape[0]) + xp.tile(bias, k)).reshape(value.shape)
     return value + bias
 
 
-def tiled_bias(shape, dtype) -> bool:
+def tiled_bias(shape) -> bool:
     """Whether a channels-last bias add is faster over rows of ``W*C`` (few channels)."""
     return shape is not None and len(shape) >= 3 and None not in shape and \
         shape[-1] < 32 and math.prod(shape) >= 4096
