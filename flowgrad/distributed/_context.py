@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import time
 import traceback
 
 
@@ -203,4 +204,7 @@ def report_and_abort(text: str, code: int = 1) -> None:
     if not text.endswith("\n"):
         sys.stderr.write("\n")
     sys.stderr.flush()
+    # the launcher forwards a rank's stderr asynchronously and Abort tears the job down at
+    # once: give the message a moment to get out (under load it was once lost)
+    time.sleep(0.25)
     MPI.COMM_WORLD.Abort(code)
