@@ -1,10 +1,10 @@
-"""Window geometry and the im2col / col2im kernels shared by convolutions and pooling.
+"""Window geometry and the convolution kernels shared by the conv and pooling ops.
 
 Every kernel works on NHWC arrays (NCHW callers transpose at the boundary).  A sliding
-window over a padded input is a strided *view* ``(N, OH, OW, KH, KW, C)``; convolution
-copies it once into a patch matrix and multiplies by the filter with one GEMM, pooling
-reduces it directly.  Gradients scatter back with one strided add per kernel offset
-(``KH * KW`` array operations, never a loop over pixels).
+window over a padded input is a strided *view* ``(N, OH, OW, KH, KW, C)``; a convolution
+is one GEMM over blocks of that view (im2col at block width 1, banded filter rows wider:
+see ``blocking``), pooling folds over its tap views.  Gradients scatter back with strided
+adds per kernel offset or per kernel row (array operations, never a loop over pixels).
 
 Padding follows TensorFlow: ``SAME`` gives ``ceil(n / stride)`` outputs and puts the odd
 padding cell after the input, ``VALID`` uses no padding, ``EXPLICIT`` takes the
@@ -359,17 +359,6 @@ def _input_grad_channel_major(xp, dy, filt, shape, wh: Window, ww: Window):
 
 def _padded(wh: Window, ww: Window) -> bool:
     return bool(wh.pad_before or wh.pad_after or ww.pad_before or ww.pad_after)
-
-
-def col2im(xp, dpatches, shape, wh: Window, ww: Window):
-    """Adjoint of ``patches``: sums ``(N, OH, OW, KH, KW, C)`` back into an NHWC ``shape``."""
-    n, h, w, c = shape
-    dxpad = xp.zeros((n, h + wh.pad_before + wh.pad_after, w + ww.pad_before + ww.pad_after, c),
-                     dtype=dpatches.dtype)
-    for i in range(wh.k):
-        for j in range(ww.k):
-            dxpad[:, wh.offset(i), ww.offset(j)] += dpatches[:, :, :, i, j]
-    return crop(xp, dxpad, shape, wh, ww)
 
 
 def crop(xp, xpad, shape, wh: Window, ww: Window):

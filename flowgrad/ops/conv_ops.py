@@ -16,7 +16,7 @@ from flowgrad.framework.registry import (NodeSpec, constant, constant_shape, con
 from flowgrad.framework.shapes import TensorShape
 from flowgrad.framework import dtypes as _dt
 from flowgrad.ops import array_ops as A
-from flowgrad.ops.conv_geometry import (col2im, conv_filter_grad, conv_forward,
+from flowgrad.ops.conv_geometry import (conv_filter_grad, conv_forward, crop,
                                         conv_input_grad, explicit_pair, four, out_size,
                                         pad_nhwc, padding_attrs, patches, spatial_axes, window)
 
@@ -263,12 +263,20 @@ def _depthwise(xp, input, filter, *, strides, padding, explicit_paddings=(),  # 
     n, h, w, cx = x.shape
     _runtime_channels("DepthwiseConv2dNative", cx, c, filter.shape)
     wh, ww = _windows(h, w, kh, kw, strides, padding, explicit_paddings, data_format, dilations)
-    view = patches(xp, pad_nhwc(xp, x, wh, ww), wh, ww)
-    y = xp.zeros((n, wh.out, ww.out, c, m), dtype=x.dtype)
+    xpad = pad_nhwc(xp, x, wh, ww)
+    if m > 1:       # each input channel feeds m outputs: repeat it once, then plain taps
+        xpad = xp.repeat(xpad, m, axis=3)
+    # one multiply-add per kernel tap over (N, OH, OW, C*M) views: runs of C*M elements
+    # (a trailing size-m axis would make numpy's inner loop m elements long)
+    w2 = filter.reshape(kh, kw, c * m)
+    view = patches(xp, xpad, wh, ww)
+    y = xp.multiply(view[:, :, :, 0, 0], w2[0, 0])
+    part = xp.empty_like(y)
     for i in range(kh):
         for j in range(kw):
-            y += view[:, :, :, i, j, :, None] * filter[i, j]
-    return _from_nhwc(xp, y.reshape(n, wh.out, ww.out, c * m), data_format)
+            if i or j:
+                y += xp.multiply(view[:, :, :, i, j], w2[i, j], out=part)
+    return _from_nhwc(xp, y, data_format)
 
 
 @_depthwise.grad
@@ -290,9 +298,19 @@ def depthwise_backprop_input_op(xp, input_sizes, filter, out_backprop, *,  # noq
     dy = _to_nhwc(out_backprop, data_format)
     wh, ww = _windows(h, w, kh, kw, strides, padding, explicit_paddings, data_format, dilations)
     _check_dy("DepthwiseConv2dNativeBackpropInput", dy.shape, (n, wh.out, ww.out, c * m))
-    dy = dy.reshape(n, wh.out, ww.out, c, m)
-    dview = xp.einsum("nhwcm,ijcm->nhwijc", dy, filter)
-    return _from_nhwc(xp, col2im(xp, dview, shape, wh, ww), data_format)
+    # each tap's contribution, (N, OH, OW, C), added straight into its window
+    dxpad = xp.zeros((n, h + wh.pad_before + wh.pad_after, w + ww.pad_before + ww.pad_after,
+                      c), dtype=dy.dtype)
+    dy5 = dy.reshape(n, wh.out, ww.out, c, m)
+    part = xp.empty((n, wh.out, ww.out, c), dtype=dy.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            if m == 1:
+                xp.multiply(dy5[..., 0], filter[i, j, :, 0], out=part)
+            else:
+                xp.einsum("nhwcm,cm->nhwc", dy5, filter[i, j], out=part)
+            dxpad[:, wh.offset(i), ww.offset(j)] += part
+    return _from_nhwc(xp, crop(xp, dxpad, shape, wh, ww), data_format)
 
 
 @depthwise_backprop_input_op.grad
