@@ -109,20 +109,8 @@ class BatchNormalization(Layer):
         if is_static_bool(training) and not training:
             return nn_impl.batch_normalization(x, b(mm), b(mv), beta, gamma, self.epsilon)
 
-        if self.fused and is_static_bool(training) and rank == 4:
-            # one FusedBatchNormV3 op (and FusedBatchNormGradV3 backward), as TF1 builds it
-            fmt = "NCHW" if self._axes == [1] else "NHWC"
-            c = x.shape[self._axes[0]]
-            pdt = mm.dtype
-            g = self.gamma.value() if self.gamma is not None else A.ones([c], pdt)
-            o = self.beta.value() if self.beta is not None else A.zeros([c], pdt)
-            out, mean, var = nn_impl.fused_batch_norm(x, g, o, epsilon=self.epsilon,
-                                                      data_format=fmt, is_training=True)
-            momentum = convert_to_tensor(self.momentum, dtype=pdt)
-            self.add_update([_assign_moving_average(self.moving_mean, mean, momentum),
-                             _assign_moving_average(self.moving_variance, var, momentum)],
-                            inputs=True)
-            return out
+        if self.fused and rank == 4 and self._axes in ([1], [3]):
+            return self._fused(x, training, mm, mv)
         mean, var = nn_impl.moments(x, reduce_axes)
         if self.fused:
             n = _count(x, reduce_axes)
@@ -143,6 +131,34 @@ class BatchNormalization(Layer):
         updates = [_assign_moving_average(self.moving_mean, mean, momentum),
                    _assign_moving_average(self.moving_variance, var_for_update, momentum)]
         self.add_update(updates, inputs=True)
+        return out
+
+    def _fused(self, x, training, mm, mv):
+        """Rank 4: one FusedBatchNormV3 op (and FusedBatchNormGradV3 backward), as TF1 builds
+        it; a ``training`` tensor picks the training or the inference op with ``tf.cond``
+        (TF1's ``smart_cond``), and the moving averages then move by zero in inference."""
+        fmt = "NCHW" if self._axes == [1] else "NHWC"
+        c = x.shape[self._axes[0]]
+        pdt = mm.dtype
+        g = self.gamma.value() if self.gamma is not None else A.ones([c], pdt)
+        o = self.beta.value() if self.beta is not None else A.zeros([c], pdt)
+
+        def train():
+            return nn_impl.fused_batch_norm(x, g, o, epsilon=self.epsilon, data_format=fmt,
+                                            is_training=True)
+
+        def infer():
+            return nn_impl.fused_batch_norm(x, g, o, mm, mv, epsilon=self.epsilon,
+                                            data_format=fmt, is_training=False)
+        if is_static_bool(training):
+            out, mean, var = train()
+        else:
+            from flowgrad.ops.control_flow import cond  # noqa: PLC0415 (import cycle)
+            out, mean, var = cond(convert_to_tensor(training), train, infer)
+        momentum = convert_to_tensor(self.momentum, dtype=pdt)
+        self.add_update([_assign_moving_average(self.moving_mean, mean, momentum),
+                         _assign_moving_average(self.moving_variance, var, momentum)],
+                        inputs=True)
         return out
 
 

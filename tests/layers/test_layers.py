@@ -238,3 +238,26 @@ def test_fused_batch_normalization_layer_is_one_op_and_matches_unfused():
                 outs[fused] = s.run([y] + grads)
     for a, b in zip(outs[True], outs[False]):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_fused_batch_normalization_with_a_training_tensor():
+    rng = np.random.RandomState(3)
+    xv = rng.randn(4, 3, 3, 2) * 2 + 1
+    with tf.Graph().as_default() as g:
+        x = tf.constant(xv)
+        training = tf.placeholder(tf.bool, [])
+        y = tf.layers.batch_normalization(x, momentum=0.5, training=training)
+        assert "FusedBatchNormV3" in [o.type for o in g.get_operations()]
+        dx = tf.gradients(tf.reduce_sum(tf.sin(y)), x)[0]
+        updates = tf.get_collection(tf.GraphKeys.UPDATE_OPS)
+        mm = tf.global_variables()[2]
+        with tf.Session() as s:
+            s.run(tf.global_variables_initializer())
+            yi, _, dxi = s.run([y, updates, dx], {training: False})
+            np.testing.assert_allclose(yi, xv / np.sqrt(1 + 1e-3), rtol=1e-12)
+            np.testing.assert_array_equal(s.run(mm), [0, 0])        # inference: no update
+            np.testing.assert_allclose(dxi, np.cos(yi) / np.sqrt(1 + 1e-3), rtol=1e-12)
+            yt, _ = s.run([y, updates], {training: True})
+            mean, var = xv.mean((0, 1, 2)), xv.var((0, 1, 2))
+            np.testing.assert_allclose(yt, (xv - mean) / np.sqrt(var + 1e-3), rtol=1e-10)
+            np.testing.assert_allclose(s.run(mm), 0.5 * mean, rtol=1e-12)
