@@ -411,7 +411,7 @@ def _emit_update(node: Node, args, i, last_use, fetch_ids, lines, line_ops, tail
     tail.append((f"xp_subtract({w}, {d}, out={w})", node.op))
 
 
-_BLOCK = 16384      # elements of a scratch block (64 KiB of float32)
+_BLOCK = 65536      # elements of a scratch block (256 KiB of float32: an L2-resident step)
 
 
 def _sgd_blocked(w, g, alpha, scratch) -> None:

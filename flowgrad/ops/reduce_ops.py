@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -59,13 +60,17 @@ _ONES: dict = {}
 def gemv_reduces(shape, axis, dtype) -> bool:
     """Whether a sum over ``axis`` of an array ``shape``/``dtype`` runs as one GEMV: float32
     or float64, the axes a leading run of at least 16 rows, something left over."""
-    if axis is None or shape is None or dtype is None:
+    if axis is None or shape is None or dtype is None or None in shape:
         return False
     if isinstance(axis, int | np.integer):
         axis = (axis,)
-    dt = dtype if isinstance(dtype, np.dtype) else np.dtype(dtype)
+    return _gemv_reduces(tuple(shape), tuple(axis), np.dtype(dtype))
+
+
+@functools.lru_cache(maxsize=1024)
+def _gemv_reduces(shape: tuple, axis: tuple, dt: np.dtype) -> bool:
     nd = len(shape)
-    if dt.kind != "f" or dt.itemsize < 4 or nd < 2 or None in shape:
+    if dt.kind != "f" or dt.itemsize < 4 or nd < 2:
         return False
     k = len(axis)
     if k >= nd or sorted(a % nd for a in axis) != list(range(k)):

@@ -267,7 +267,7 @@ def test_large_variables_update_in_place_block_by_block_identically():
         g = tf.Graph()
         with g.as_default():
             x = tf.placeholder(tf.float32, (None, 300))
-            w = tf.Variable(rng.randn(300, 256).astype(np.float32) * 0.05)
+            w = tf.Variable(rng.randn(300, 1024).astype(np.float32) * 0.05)   # >= 4 blocks
             loss = tf.reduce_mean(tf.square(tf.tanh(tf.matmul(x, w))))
             train = tf.train.GradientDescentOptimizer(0.3).minimize(loss)
         with tf.Session(graph=g) as sess:
