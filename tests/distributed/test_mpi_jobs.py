@@ -27,8 +27,6 @@ def test_two_ranks_ran(report):
 @pytest.mark.parametrize("case", ["mlp/sgd", "cnn/sgd", "mlp/momentum", "cnn/momentum",
                                   "mlp/adam", "cnn/adam"])
 def test_half_batches_on_two_ranks_equal_whole_batch(report, case):
-    if case in report["skipped"]:
-        pytest.skip(f"{case}: the optimizer is not in tf.train on this branch")
     assert report["cases"][case] < F32, report["cases"]
     assert report["replicas_equal"][case]
 
