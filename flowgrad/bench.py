@@ -793,7 +793,9 @@ class _InProcess:
         self.runner.step()
         self.first_ms = (time.perf_counter() - t0) * 1e3
 
-    def run(self, n: int) -> list[float]:
+    def run(self, n: int, rewarm: int = 0) -> list[float]:
+        for _ in range(rewarm):
+            self.runner.step()
         return _timed_steps(self.runner.step, n)
 
     def profile(self, top: int) -> str:
@@ -826,8 +828,8 @@ class _Worker:
             raise RuntimeError(msg[1])
         return msg
 
-    def run(self, n: int) -> list[float]:
-        self.conn.send(("run", n))
+    def run(self, n: int, rewarm: int = 0) -> list[float]:
+        self.conn.send(("run", (n, rewarm)))
         return self._recv()
 
     def profile(self, top: int) -> str:
@@ -856,7 +858,7 @@ def _worker_main(framework: str, workload: str, options: dict, conn) -> None:
                 peak = _peak_rss_mb()
                 conn.send(local.profile(n))
             else:
-                conn.send(local.run(n))
+                conn.send(local.run(*n))
     except Exception as e:  # noqa: BLE001 - reported to the parent, which raises it
         conn.send(("error", f"{framework} {workload}: {type(e).__name__}: {e}"))
 
@@ -890,6 +892,12 @@ def _peak_rss_mb() -> float | None:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+#: Pause before each framework's turn in a round: thread pools spin for a while after their
+#: last task (OpenMP's block time is 200 ms; OpenBLAS's threads spin before sleeping), and
+#: a pool still spinning in one worker would take a core from the next one's timed steps.
+SETTLE_S = 0.3
+
+
 def measure(workload: str, frameworks: list[str], rounds: int, steps: int,
             warmup: int, isolate: bool = False, options: dict | None = None,
             profile: int = 0) -> dict:
@@ -897,8 +905,10 @@ def measure(workload: str, frameworks: list[str], rounds: int, steps: int,
 
     With ``isolate`` each framework runs in a worker process of its own (started one after
     the other, so that set-up does not overlap the timed steps); the parent alternates
-    them.  Also gives each framework's first step (set-up + compile) and, isolated, the
-    worker's peak RSS.  ``options`` go to ``make_runner``.  With ``profile``, flowgrad's
+    them, pausing ``SETTLE_S`` before each turn, and each turn starts with a couple of
+    untimed steps (caches and pools warm again after the other frameworks ran).  Also
+    gives each framework's first step (set-up + compile) and, isolated, the worker's peak
+    RSS.  ``options`` go to ``make_runner``.  With ``profile``, flowgrad's
     result also has ``"profile"``: ``profile_table`` of one traced step after the timing.
     """
     runners = {}
@@ -910,9 +920,12 @@ def measure(workload: str, frameworks: list[str], rounds: int, steps: int,
             r.run(warmup)
         samples: dict[str, list[float]] = {fw: [] for fw in runners}
         order = list(runners)
+        rewarm = min(2, steps // 5)
         for rnd in range(rounds):
             for fw in (order if rnd % 2 == 0 else order[::-1]):
-                samples[fw] += runners[fw].run(steps)
+                if isolate and len(runners) > 1:
+                    time.sleep(SETTLE_S)
+                samples[fw] += runners[fw].run(steps, rewarm)
         table = runners["flowgrad"].profile(profile) if profile and "flowgrad" in runners \
             else None
     finally:
