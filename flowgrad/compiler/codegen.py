@@ -194,7 +194,7 @@ def generate(prog: Program, opts, env: Env, filename: str, specialized: bool,
                 o.fresh = inline[i] is not None and node.type != "VariableV2" and \
                     o.shape is not None and len(o.shape) > 0
     updates = _inplace_updates(prog, specialized and opts.inplace_updates, env)
-    folds = _sgd_gemm_folds(prog, updates, opts.fold_sgd_gemm, env, fetch_ids)
+    folds = _sgd_gemm_folds(prog, updates, opts, env, fetch_ids)
     folded = {id(mm) for mm in folds.values()}
     for mm in folds.values():
         for a in mm.args:
@@ -429,21 +429,22 @@ def _emit_update(node: Node, args, i, last_use, fetch_ids, lines, line_ops, tail
 
 
 # ----- SGD folded into the weight-gradient GEMM ----------------------------------------------
-def _sgd_gemm_folds(prog: Program, updates: dict, enabled: bool, env: Env,
-                    fetch_ids: set) -> dict:
+def _sgd_gemm_folds(prog: Program, updates: dict, opts, env: Env, fetch_ids: set) -> dict:
     """In-place update node -> the ``MatMul`` node whose product the update can fold in.
 
     The update ``w -= lr * (a @ b)`` (transposes as the MatMul's attributes say) becomes one
     ``gemm(a', b', w, alpha=-lr, beta=1)`` at the end of the plan, where the other buffer
     writes are, and the MatMul itself is not run.  That needs: the numpy backend with a
     direct BLAS (``runtime.blas``); a 2-D float32/float64 product that nothing but this
-    update uses (not fetched either); and operands that still hold the same values at the
-    end of the plan, so none may share a buffer with a variable the plan writes (the
-    earlier buffer writes of the tail would show through).  The operands are kept alive
-    and out of buffer reuse until then.  Results equal the unfolded update's up to
-    rounding (the step ``lr * g`` is not rounded on its own).
+    update uses (not fetched either), of at least ``opts.fold_min_elements`` elements (a
+    direct BLAS call costs more than a small gradient matrix's round trip); and operands
+    that still hold the same values at the end of the plan, so none may share a buffer
+    with a variable the plan writes (the earlier buffer writes of the tail would show
+    through).  The operands are kept alive and out of buffer reuse until then.  Results
+    equal the unfolded update's up to rounding (the step ``lr * g`` is not rounded on its
+    own).
     """
-    if not updates or not enabled or env.xp is not np or not blas.available():
+    if not updates or not opts.fold_sgd_gemm or env.xp is not np or not blas.available():
         return {}
     nodes = prog.nodes
     in_plan = {id(n) for n in nodes}
@@ -465,7 +466,8 @@ def _sgd_gemm_folds(prog: Program, updates: dict, enabled: bool, env: Env,
             continue
         if id(delta) in fetch_ids or uses.get(id(delta)) != 1:
             continue
-        if delta.dtype not in floats or delta.shape is None or len(delta.shape) != 2:
+        if delta.dtype not in floats or delta.shape is None or len(delta.shape) != 2 or \
+                delta.shape[0] * delta.shape[1] < opts.fold_min_elements:
             continue
         ops = mm.args
         if len(ops) != 2 or not all(isinstance(a, Value) and a.dtype == delta.dtype and

@@ -52,6 +52,10 @@ class CompilerOptions:
     # buffer reuse only pays off above this many elements (below it, out= costs more
     # in argument parsing than the allocation it saves)
     reuse_min_elements: int = 2048
+    # fold_sgd_gemm only pays off from about this many elements of the variable (below it,
+    # the direct BLAS call's fixed cost, ~20 us, is more than writing and reading back the
+    # gradient matrix costs)
+    fold_min_elements: int = 65536
 
     def copy(self, **changes) -> "CompilerOptions":
         return replace(self, **changes)

@@ -158,10 +158,11 @@ Y = np.array([[0], [1], [1], [0]], np.float32)
 
 
 @pytest.mark.parametrize("fold", [False, True])
-def test_failed_run_rolls_back_in_place_updates(fold):
+def test_failed_run_rolls_back_in_place_updates(fold, monkeypatch):
     from flowgrad.runtime import blas
     if fold and not blas.available():
         pytest.skip("no direct BLAS in this numpy")
+    monkeypatch.setattr(compiler.options, "fold_min_elements", 0)
     g, x, y, w, loss, checked, train = _xor_graph()
     with passes(fold_sgd_gemm=fold), tf.Session(graph=g) as sess:
         sess.run(w.initializer)

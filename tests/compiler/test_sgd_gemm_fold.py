@@ -12,11 +12,18 @@ import pytest
 
 import flowgrad as tf
 from flowgrad import compiler
-from flowgrad.compiler import PASSES
+from flowgrad.compiler import PASSES, CompilerOptions
 from flowgrad.compiler import codegen
 from flowgrad.runtime import blas
 
 pytestmark = pytest.mark.skipif(not blas.available(), reason="no direct BLAS in this numpy")
+DEFAULT_MIN = CompilerOptions().fold_min_elements
+
+
+@pytest.fixture(autouse=True)
+def _fold_small_variables(monkeypatch):
+    """The variables here are small; the size threshold is tested with the mlp."""
+    monkeypatch.setattr(compiler.options, "fold_min_elements", 0)
 
 ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
 
@@ -117,8 +124,9 @@ def test_fold_matches_the_unfolded_update_for_every_transpose(layout, dtype):
         np.testing.assert_allclose(sess.run(w), w1 - dtype(0.3) * g1, **_tol(dtype))
 
 
-def test_the_mlp_benchmark_step_folds_every_weight_update(monkeypatch):
+def test_the_mlp_benchmark_step_folds_the_large_weight_updates(monkeypatch):
     from flowgrad import bench
+    monkeypatch.setattr(compiler.options, "fold_min_elements", DEFAULT_MIN)
     sources = []
     generate = codegen.generate
 
@@ -131,11 +139,14 @@ def test_the_mlp_benchmark_step_folds_every_weight_update(monkeypatch):
     runner.step()
     runner.step()
     (src,) = [s for s in sources if "_sgd_gemm(" in s]     # the specialized plan
-    assert src.count("_sgd_gemm(w") == 3             # three dense layers' weights
+    assert src.count("_sgd_gemm(w") == 2             # 784x512 and 512x512 weights
     assert "xp_subtract(w" in src                     # the biases as before
-    for mm in ("MatMul", "MatMul_1", "MatMul_2"):
+    for mm in ("MatMul", "MatMul_1"):
         (line,) = [ln for ln in src.splitlines() if f"'gradients/{mm}_grad/MatMul_1'" in ln]
         assert "blas_takes(" in line                  # not computed: only the fallback's
+    # 512x10 (5120 elements) is below the threshold: computed and subtracted as before
+    (line,) = [ln for ln in src.splitlines() if "'gradients/MatMul_2_grad/MatMul_1'" in ln]
+    assert "xp_matmul(" in line and "blas_takes(" not in line
 
 
 def _unfolded_equal(extra, layout="x@w", dtype=np.float32):
