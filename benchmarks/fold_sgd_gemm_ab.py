@@ -73,6 +73,9 @@ def main() -> None:
     d_med = statistics.median(x["median"] for x in res[False]) - \
         statistics.median(x["median"] for x in res[True])
     print(f"  saved: {d_min:.3f} ms (min), {d_med:.3f} ms (median)")
+    pairs = [off["median"] - on["median"] for on, off in zip(res[True], res[False])]
+    print(f"  per round (off - on, medians): {' '.join(f'{p:+.3f}' for p in pairs)} ms; "
+          f"on faster in {sum(p > 0 for p in pairs)} of {len(pairs)}")
 
 
 if __name__ == "__main__":
