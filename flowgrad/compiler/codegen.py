@@ -464,7 +464,7 @@ def _sgd_gemm_folds(prog: Program, updates: dict, opts, env: Env, fetch_ids: set
         if mm is None or mm.type != "MatMul" or id(mm) not in in_plan or \
                 len(mm.outs) != 1 or mm.outs[0] is not delta:
             continue
-        if id(delta) in fetch_ids or uses.get(id(delta)) != 1:
+        if id(delta) in fetch_ids or uses.get(id(delta)) != 1 or node.args[1].shape != ():
             continue
         if delta.dtype not in floats or delta.shape is None or len(delta.shape) != 2 or \
                 delta.shape[0] * delta.shape[1] < opts.fold_min_elements:

@@ -292,3 +292,21 @@ def test_a_failing_run_leaves_folded_variables_unchanged():
             np.testing.assert_array_equal(a, c)
         sess.run(train, {x: xs, y: ys})
         assert not np.array_equal(sess.run(w), before[0])
+
+
+def test_switch_spelling_and_arrays_a_user_holds():
+    assert "fold_sgd_gemm" not in CompilerOptions.from_env("-fold_sgd_gemm").enabled()
+    assert CompilerOptions.from_env("inplace_updates,fold_sgd_gemm").enabled() == [
+        "inplace_updates", "fold_sgd_gemm"]
+    g, w, fetches, feed, _ = _layer_graph("x@w", np.float32, True)
+    with g.as_default():
+        assign = tf.assign(w, np.ones((5, 4), np.float32))
+    with tf.Session(graph=g) as sess:
+        held = sess.run(assign)              # the variable's buffer is the user's array
+        read = sess.run(w)
+        for _ in range(4):
+            sess.run(fetches, feed)
+        assert "_sgd_gemm(w" in _sources(sess)
+        np.testing.assert_array_equal(held, np.ones((5, 4), np.float32))
+        np.testing.assert_array_equal(read, np.ones((5, 4), np.float32))
+        assert not np.array_equal(sess.run(w), held)
