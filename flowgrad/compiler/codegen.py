@@ -8,7 +8,9 @@ op whose input is a temporary dying at that op writes its result into that input
 (``xp_multiply(t9, t4, out=t9)``).  With ``inplace_updates`` on, optimizer updates are
 split in two: the scaled step is computed where the update stood, and the variable's own
 buffer is updated at the very end of the plan, after every op that could fail (see
-``_inplace_updates`` for when that is safe).
+``_inplace_updates`` for when that is safe).  With ``fold_sgd_gemm`` on as well, such an
+update whose step is a ``MatMul`` used by nothing else skips that MatMul: the end of the
+plan runs one BLAS ``w = -lr * a @ b + w`` instead (see ``_sgd_gemm_folds``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import numpy as np
 from flowgrad.compiler.ir import Node, Program, Ref, Value
 from flowgrad.ops.nn_ops import tiled_bias
 from flowgrad.ops.reduce_ops import gemv_reduces
+from flowgrad.runtime import blas
 
 _BINOP = {"AddV2": "+", "Sub": "-", "Mul": "*"}
 _UFUNC2 = {"AddV2": "add", "Sub": "subtract", "Mul": "multiply", "RealDiv": "true_divide",
@@ -191,6 +194,12 @@ def generate(prog: Program, opts, env: Env, filename: str, specialized: bool,
                 o.fresh = inline[i] is not None and node.type != "VariableV2" and \
                     o.shape is not None and len(o.shape) > 0
     updates = _inplace_updates(prog, specialized and opts.inplace_updates, env)
+    folds = _sgd_gemm_folds(prog, updates, opts, env, fetch_ids)
+    folded = {id(mm) for mm in folds.values()}
+    for mm in folds.values():
+        for a in mm.args:
+            # read at the end of the plan: never freed, never written into by buffer reuse
+            last_use[id(a)] = len(nodes)
     reuse = specialized and opts.buffer_reuse
 
     lines = [f"def plan({', '.join(f'f{i}' for i in range(len(prog.feeds)))}):"]
@@ -209,10 +218,15 @@ def generate(prog: Program, opts, env: Env, filename: str, specialized: bool,
     frees: dict[int, list[str]] = {}
     tail: list[str] = []
     for i, node in enumerate(nodes):
+        if id(node) in folded:
+            continue            # computed by its update's GEMM at the end of the plan
+        mm = folds.get(node)
         args = []
         for a in node.args:
             if isinstance(a, Ref):
                 args.append(name_obj(a.ref))
+            elif mm is not None and a is node.args[2]:
+                args.append(None)
             else:
                 args.append(vname(a))
         outs = []
@@ -226,7 +240,10 @@ def generate(prog: Program, opts, env: Env, filename: str, specialized: bool,
                 if id(o) not in fetch_ids:
                     frees.setdefault(last_use[id(o)], []).append(nm)
         upd = updates.get(node)
-        if upd is not None:
+        if mm is not None:
+            _emit_gemm_update(node, mm, [vname(a) for a in mm.args], args, i, lines, line_ops,
+                              tail, env, ns, name_obj)
+        elif upd is not None:
             _emit_update(node, args, i, last_use, fetch_ids, lines, line_ops, tail, env, ns,
                          name_obj, reuse, opts)
         else:
@@ -409,6 +426,101 @@ def _emit_update(node: Node, args, i, last_use, fetch_ids, lines, line_ops, tail
         lines.append(f"    {d} = {args[2]} * {args[1]}")
     line_ops[len(lines)] = node.op
     tail.append((f"xp_subtract({w}, {d}, out={w})", node.op))
+
+
+# ----- SGD folded into the weight-gradient GEMM ----------------------------------------------
+def _sgd_gemm_folds(prog: Program, updates: dict, opts, env: Env, fetch_ids: set) -> dict:
+    """In-place update node -> the ``MatMul`` node whose product the update can fold in.
+
+    The update ``w -= lr * (a @ b)`` (transposes as the MatMul's attributes say) becomes one
+    ``gemm(a', b', w, alpha=-lr, beta=1)`` at the end of the plan, where the other buffer
+    writes are, and the MatMul itself is not run.  That needs: the numpy backend with a
+    direct BLAS (``runtime.blas``); a 2-D float32/float64 product that nothing but this
+    update uses (not fetched either), of at least ``opts.fold_min_elements`` elements (a
+    direct BLAS call costs more than a small gradient matrix's round trip); and operands
+    that still hold the same values at the end of the plan, so none may share a buffer
+    with a variable the plan writes (the earlier buffer writes of the tail would show
+    through).  The operands are kept alive and out of buffer reuse until then.  Results
+    equal the unfolded update's up to rounding (the step ``lr * g`` is not rounded on its
+    own).
+    """
+    if not updates or not opts.fold_sgd_gemm or env.xp is not np or not blas.available():
+        return {}
+    nodes = prog.nodes
+    in_plan = {id(n) for n in nodes}
+    uses: dict[int, int] = {}
+    written = set()
+    for node in nodes:
+        for a in node.args:
+            if isinstance(a, Value):
+                uses[id(a)] = uses.get(id(a), 0) + 1
+            elif isinstance(a, Ref):
+                written.add(a.op)
+    floats = (np.dtype(np.float32), np.dtype(np.float64))
+    out = {}
+    for node in updates:
+        delta = node.args[2]
+        mm = delta.producer
+        if mm is None or mm.type != "MatMul" or id(mm) not in in_plan or \
+                len(mm.outs) != 1 or mm.outs[0] is not delta:
+            continue
+        if id(delta) in fetch_ids or uses.get(id(delta)) != 1 or node.args[1].shape != ():
+            continue
+        if delta.dtype not in floats or delta.shape is None or len(delta.shape) != 2 or \
+                delta.shape[0] * delta.shape[1] < opts.fold_min_elements:
+            continue
+        ops = mm.args
+        if len(ops) != 2 or not all(isinstance(a, Value) and a.dtype == delta.dtype and
+                                    a.shape is not None and len(a.shape) == 2 for a in ops):
+            continue
+        if any(_alias_roots(a) & written for a in ops):
+            continue
+        out[node] = mm
+    return out
+
+
+def _emit_gemm_update(node: Node, mm: Node, mm_args: list[str], args, i, lines, line_ops,
+                      tail, env, ns, name_obj) -> None:
+    """The update ``w -= lr * (a @ b)`` as one GEMM into ``w`` at the end of the plan.
+
+    Here, where failing is still fine: the variable's own buffer (taken as for any in-place
+    update), the operand views, ``-lr`` as a Python float, and whether the BLAS takes these
+    arrays; if it does not, the step is computed here the unfolded way and the end of the
+    plan subtracts it.  The end of the plan then only writes into ``w``.
+    """
+    ref, alpha, _ = node.args
+    key = name_obj(ref.op)
+    var_shape = tuple(ref.op.outputs[0].shape.as_list())
+    take = name_obj(env.take(ref.ref, var_shape, ref.op.outputs[0].dtype.np, node.op))
+    w, x, y, n, d = f"w{i}", f"x{i}", f"y{i}", f"n{i}", f"d{i}"
+    at = mm.op.attrs
+    xa = f"{mm_args[0]}.T" if at.get("transpose_a") else mm_args[0]
+    ya = f"{mm_args[1]}.T" if at.get("transpose_b") else mm_args[1]
+    ns["blas_takes"] = blas.takes
+    ns["_sgd_gemm"] = _sgd_gemm
+    if alpha.is_const:
+        neg = name_obj(-float(alpha.const))
+    else:
+        neg = f"-float({args[1]})"
+    for ln, op in ((f"{w} = S[{key}]", node.op),
+                   (f"if {w} is not OWN.get({key}):", node.op),
+                   (f"    {w} = {take}({w})", node.op),
+                   (f"{x}, {y}, {n} = {xa}, {ya}, {neg}", node.op),
+                   (f"{d} = None if blas_takes({x}, {y}, {w}) else "
+                    f"xp_matmul({x}, {y}) * {args[1]}", mm.op)):
+        lines.append(f"    {ln}  # {op.type} '{op.name}'" if op is mm.op else f"    {ln}")
+        line_ops[len(lines)] = op
+    tail.append((f"_sgd_gemm({w}, {x}, {y}, {args[1]}, {n}, {d})", node.op))
+
+
+def _sgd_gemm(w, a, b, alpha, neg_alpha: float, step) -> None:
+    """``w -= alpha * (a @ b)`` in place: one GEMM, or ``w -= step`` where the step was
+    computed beforehand (the BLAS did not take the arrays)."""
+    if step is None:
+        if blas.gemm(a, b, w, neg_alpha, 1.0):
+            return
+        step = np.matmul(a, b) * alpha      # the BLAS changed its mind: numpy's way
+    np.subtract(w, step, out=w)
 
 
 _BLOCK = 65536      # elements of a scratch block (256 KiB of float32: an L2-resident step)

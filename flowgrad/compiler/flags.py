@@ -18,7 +18,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, fields, replace
 
-PASSES = ("fold", "cse", "simplify", "specialize", "inline", "buffer_reuse", "inplace_updates")
+PASSES = ("fold", "cse", "simplify", "specialize", "inline", "buffer_reuse", "inplace_updates",
+          "fold_sgd_gemm")
 _DOC = {
     "fold": "constant folding: ops whose inputs are all constant run once at compile time",
     "cse": "common-subexpression elimination: identical pure ops are computed once",
@@ -31,6 +32,10 @@ _DOC = {
     "buffer_reuse": "elementwise ops write into a dead temporary of the same shape (out=)",
     "inplace_updates": "optimizer updates write into the variable's buffer, at the end of the "
                        "run when nothing can fail any more",
+    "fold_sgd_gemm": "an in-place SGD update whose step is a MatMul used by nothing else "
+                     "becomes one BLAS call w = -lr * a @ b + w at the end of the run (the "
+                     "gradient matrix is never written; numpy backend with a direct BLAS; "
+                     "equal up to rounding, not bit for bit)",
 }
 
 
@@ -43,9 +48,14 @@ class CompilerOptions:
     inline: bool = True
     buffer_reuse: bool = True
     inplace_updates: bool = True
+    fold_sgd_gemm: bool = True
     # buffer reuse only pays off above this many elements (below it, out= costs more
     # in argument parsing than the allocation it saves)
     reuse_min_elements: int = 2048
+    # fold_sgd_gemm only pays off from about this many elements of the variable (below it,
+    # the direct BLAS call's fixed cost, ~20 us, is more than writing and reading back the
+    # gradient matrix costs)
+    fold_min_elements: int = 65536
 
     def copy(self, **changes) -> "CompilerOptions":
         return replace(self, **changes)

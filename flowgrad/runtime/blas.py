@@ -150,9 +150,7 @@ def gemm(a, b, c, alpha: float = 1.0, beta: float = 0.0) -> bool:
     if a.ndim != 2 or b.ndim != 2 or c.ndim != 2 or a.shape[1] != b.shape[0] or \
             c.shape != (a.shape[0], b.shape[1]):
         raise ValueError(f"gemm: shapes {a.shape} @ {b.shape} -> {c.shape} do not match")
-    if c.strides[1] != c.itemsize or c.strides[0] < max(1, c.shape[1]) * c.itemsize or \
-            not c.flags.writeable or _layout(a) is None or _layout(b) is None or \
-            np.may_share_memory(c, a) or np.may_share_memory(c, b):
+    if _refused(a, b, c):
         return False
     if 0 in a.shape or 0 in b.shape:
         if beta != 1.0:
@@ -160,6 +158,21 @@ def gemm(a, b, c, alpha: float = 1.0, beta: float = 0.0) -> bool:
         return True
     _call(lib, a, b, c, alpha, beta)
     return True
+
+
+def _refused(a, b, c) -> bool:
+    return c.strides[1] != c.itemsize or c.strides[0] < max(1, c.shape[1]) * c.itemsize or \
+        not c.flags.writeable or _layout(a) is None or _layout(b) is None or \
+        np.may_share_memory(c, a) or np.may_share_memory(c, b)
+
+
+def takes(a, b, c) -> bool:
+    """Whether ``gemm(a, b, c, ...)`` would run (rather than return False or raise), without
+    running it: lets a caller decide early, where falling back is still cheap to set up."""
+    lib = _load()
+    return lib is not None and c.dtype in lib["gemm"] and a.dtype == b.dtype == c.dtype and \
+        a.ndim == b.ndim == c.ndim == 2 and a.shape[1] == b.shape[0] and \
+        c.shape == (a.shape[0], b.shape[1]) and not _refused(a, b, c)
 
 
 def threads() -> int:
