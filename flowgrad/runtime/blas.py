@@ -1,14 +1,10 @@
 """Direct calls into the BLAS that numpy itself links (OpenBLAS in numpy's wheels).
 
-numpy's ``matmul`` covers ``C = A @ B`` only.  Two things a training step wants are
-missing from it, and OpenBLAS, already loaded in every numpy process, has both:
-
-* ``gemm(a, b, c, alpha, beta)``: ``C = alpha * A @ B + beta * C`` in place.  With
-  ``beta = 1`` an SGD update folds into the weight-gradient GEMM (``W -= lr * X^T @ dY``
-  without the gradient matrix ever being written), and per-tap or per-chunk products
-  accumulate without a temporary.
-* The BLAS thread count, changeable at run time: kernels that split a batch over threads
-  of their own run single-threaded BLAS inside each part (``single_threaded()``).
+numpy's ``matmul`` covers ``C = A @ B`` only.  OpenBLAS, already loaded in every numpy
+process, also has ``gemm(a, b, c, alpha, beta)``: ``C = alpha * A @ B + beta * C`` in
+place.  With ``beta = 1`` an SGD update folds into the weight-gradient GEMM
+(``W -= lr * X^T @ dY`` without the gradient matrix ever being written: the compiler's
+``fold_sgd_gemm`` pass).
 
 The library is found among the shared objects the process has loaded (numpy loaded it),
 under the symbol names of numpy's ``scipy-openblas`` builds (ILP64 and LP64) and of a
@@ -19,7 +15,6 @@ and callers keep their numpy paths.  ``FLOWGRAD_DIRECT_BLAS=0`` turns it off.
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import glob
 import os
@@ -61,7 +56,6 @@ def _bind(path: str):
     for pre, suf, int_t in _NAMINGS:
         try:
             fns = {kind: getattr(lib, f"{pre}cblas_{kind}gemm{suf}") for kind in "sd"}
-            set_threads = getattr(lib, f"{pre}openblas_set_num_threads{suf}")
             get_threads = getattr(lib, f"{pre}openblas_get_num_threads{suf}")
         except AttributeError:
             continue
@@ -70,10 +64,9 @@ def _bind(path: str):
                                   int_t, scalar, ctypes.c_void_p, int_t, ctypes.c_void_p,
                                   int_t, scalar, ctypes.c_void_p, int_t]
             fns[kind].restype = None
-        set_threads.argtypes, set_threads.restype = [ctypes.c_int], None
         get_threads.argtypes, get_threads.restype = [], ctypes.c_int
         return {"gemm": {np.dtype(np.float32): fns["s"], np.dtype(np.float64): fns["d"]},
-                "set_threads": set_threads, "get_threads": get_threads, "path": path}
+                "get_threads": get_threads, "path": path}
     return None
 
 
@@ -173,33 +166,3 @@ def takes(a, b, c) -> bool:
     return lib is not None and c.dtype in lib["gemm"] and a.dtype == b.dtype == c.dtype and \
         a.ndim == b.ndim == c.ndim == 2 and a.shape[1] == b.shape[0] and \
         c.shape == (a.shape[0], b.shape[1]) and not _refused(a, b, c)
-
-
-def threads() -> int:
-    """The BLAS's current thread count (1 when it cannot be asked)."""
-    lib = _load()
-    return lib["get_threads"]() if lib is not None else 1
-
-
-def set_threads(n: int) -> None:
-    lib = _load()
-    if lib is not None:
-        lib["set_threads"](int(n))
-
-
-@contextlib.contextmanager
-def single_threaded():
-    """BLAS runs on the calling thread alone inside the block (for kernels that split their
-    work over threads of their own); the previous count is restored after it."""
-    lib = _load()
-    if lib is None:
-        yield
-        return
-    before = lib["get_threads"]()
-    if before != 1:
-        lib["set_threads"](1)
-    try:
-        yield
-    finally:
-        if before != 1:
-            lib["set_threads"](before)

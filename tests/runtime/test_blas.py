@@ -45,10 +45,3 @@ def test_gemm_declines_what_blas_cannot_take():
     assert not blas.gemm(a, a, np.zeros((4, 8), np.float32)[:, ::2])
     with pytest.raises(ValueError, match="do not match"):
         blas.gemm(a, np.ones((3, 2), np.float32), np.zeros((4, 2), np.float32))
-
-
-def test_single_threaded_restores_the_thread_count():
-    before = blas.threads()
-    with blas.single_threaded():
-        assert blas.threads() == 1
-    assert blas.threads() == before
