@@ -919,13 +919,16 @@ def measure(workload: str, frameworks: list[str], rounds: int, steps: int,
         for r in runners.values():
             r.run(warmup)
         samples: dict[str, list[float]] = {fw: [] for fw in runners}
+        per_round: dict[str, list[float]] = {fw: [] for fw in runners}
         order = list(runners)
         rewarm = min(2, steps // 5)
         for rnd in range(rounds):
             for fw in (order if rnd % 2 == 0 else order[::-1]):
                 if isolate and len(runners) > 1:
                     time.sleep(SETTLE_S)
-                samples[fw] += runners[fw].run(steps, rewarm)
+                got = runners[fw].run(steps, rewarm)
+                samples[fw] += got
+                per_round[fw].append(statistics.median(got))
         table = runners["flowgrad"].profile(profile) if profile and "flowgrad" in runners \
             else None
     finally:
@@ -933,6 +936,13 @@ def measure(workload: str, frameworks: list[str], rounds: int, steps: int,
     res = {fw: {"median_ms": statistics.median(s) * 1e3,
                 "first_ms": runners[fw].first_ms, "n": len(s), "peak_rss_mb": rss[fw]}
            for fw, s in samples.items()}
+    base = per_round.get("flowgrad")
+    if base and all(base):
+        for fw, meds in per_round.items():
+            # paired by round: the machine's speed drifts by tens of percent over minutes,
+            # much less within one round
+            ratios = sorted(m / b for m, b in zip(meds, base))
+            res[fw]["round_ratios"] = ratios
     if table is not None:
         res["flowgrad"]["profile"] = table
     return res
@@ -965,15 +975,19 @@ _DEFAULTS = {"xor": (10, 400, 200), "mlp": (10, 20, 10), "lenet": (6, 10, 5),
 
 
 def format_table(workload: str, res: dict) -> str:
-    fg = res.get("flowgrad", {}).get("median_ms")
-    lines = [f"{workload}: median ms/step (ratio = framework / flowgrad; >1 means flowgrad "
-             "is faster)", f"  {'framework':<11} {'median ms':>10} {'ratio':>7} "
+    """The median ms of each framework and its ratio to flowgrad: the median over rounds
+    of the same round's ratio, with the lowest and highest round (``rounds``)."""
+    lines = [f"{workload}: median ms/step (ratio = framework / flowgrad per round, median "
+             "and range over rounds; >1 means flowgrad is faster)",
+             f"  {'framework':<11} {'median ms':>10} {'ratio':>7} {'rounds':>13} "
              f"{'first step ms':>14} {'steps':>6} {'peak RSS MB':>12}"]
     for fw, r in sorted(res.items(), key=lambda kv: kv[1]["median_ms"]):
-        ratio = f"{r['median_ms'] / fg:7.2f}" if fg else "      -"
+        rr = r.get("round_ratios")
+        ratio = f"{statistics.median(rr):7.2f}" if rr else "      -"
+        spread = f"{rr[0]:5.2f} - {rr[-1]:5.2f}" if rr and len(rr) > 1 else "-"
         rss = f"{r['peak_rss_mb']:12.0f}" if r.get("peak_rss_mb") else f"{'-':>12}"
-        lines.append(f"  {fw:<11} {r['median_ms']:>10.4f} {ratio} {r['first_ms']:>14.1f} "
-                     f"{r['n']:>6} {rss}")
+        lines.append(f"  {fw:<11} {r['median_ms']:>10.4f} {ratio} {spread:>13} "
+                     f"{r['first_ms']:>14.1f} {r['n']:>6} {rss}")
     return "\n".join(lines)
 
 
