@@ -129,14 +129,29 @@ math.__dict__.update(asinh=_E.asinh, acosh=_E.acosh, atanh=_E.atanh, erfc=_E.erf
 from flowgrad.platform import app as _app  # noqa: E402
 from flowgrad.platform import flags  # noqa: E402
 from flowgrad.platform import gfile  # noqa: E402, F401 - tf.gfile
-from flowgrad.platform import test_case as _tc  # noqa: E402
 from flowgrad.platform import tf_logging as logging  # noqa: E402, F401 - tf.logging
 
 app = _module("app", "tf.app", run=_app.run, flags=flags)
 test.__dict__.update(
-    TestCase=_tc.TestCase, main=_tc.main, get_temp_dir=_tc.get_temp_dir,
-    compute_gradient=_tc.compute_gradient, compute_gradient_error=_tc.compute_gradient_error,
     gpu_device_name=lambda: "/device:GPU:0" if _is_gpu_available() else "")
+_TEST_CASE_NAMES = ("TestCase", "main", "get_temp_dir", "compute_gradient",
+                    "compute_gradient_error")
+
+
+def _test_attr(name: str):
+    """``tf.test``'s unittest-based members, imported on first use (``unittest`` and its
+    dependencies are a tenth of ``import flowgrad`` otherwise)."""
+    if name not in _TEST_CASE_NAMES:
+        raise AttributeError(f"module 'tf.test' has no attribute '{name}'")
+    from flowgrad.platform import test_case  # noqa: PLC0415
+    for n in _TEST_CASE_NAMES:
+        test.__dict__[n] = getattr(test_case, n)
+    return test.__dict__[name]
+
+
+test.__dict__["__getattr__"] = _test_attr
+test.__dict__["__dir__"] = lambda: sorted({*test.__dict__, *_TEST_CASE_NAMES} -
+                                          {"__getattr__", "__dir__"})
 
 from flowgrad.compat import v1 as _v1  # noqa: E402
 

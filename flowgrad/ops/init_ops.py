@@ -29,6 +29,10 @@ class Initializer:
     def from_config(cls, config: dict) -> "Initializer":
         return cls(**config)
 
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
 
 class Zeros(Initializer):
     def __init__(self, dtype=_dt.float32):

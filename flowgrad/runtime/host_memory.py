@@ -16,7 +16,6 @@ step instead of being returned and faulted back in.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import sys
 
@@ -39,7 +38,7 @@ def keep_freed_memory() -> bool:
             not sys.platform.startswith("linux"):
         return False
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc = _libc()
         mallopt = libc.mallopt
     except (OSError, AttributeError):       # musl and others: no mallopt
         return False
@@ -50,3 +49,11 @@ def keep_freed_memory() -> bool:
         (_M_TOP_PAD, _TOP_PAD)))
     _state["active"] = ok
     return ok
+
+
+def _libc():
+    try:
+        return ctypes.CDLL("libc.so.6")     # glibc's name: no ctypes.util (it imports subprocess)
+    except OSError:
+        from ctypes.util import find_library  # noqa: PLC0415
+        return ctypes.CDLL(find_library("c"))

@@ -72,3 +72,10 @@ def test_orthogonal_and_seeded_repeatability():
         _init(tf.orthogonal_initializer(), [5])
     with pytest.raises(ValueError, match="mode"):
         tf.variance_scaling_initializer(mode="fan_sideways")
+
+
+def test_initializer_repr_shows_its_config():
+    import flowgrad as tf
+    assert repr(tf.zeros_initializer()) == "Zeros()"
+    assert repr(tf.constant_initializer(2.0)) == "Constant(value=2.0, dtype='float32')"
+    assert repr(tf.glorot_uniform_initializer(seed=3)).startswith("GlorotUniform(scale=1.0")

@@ -127,3 +127,14 @@ def test_testcase_runs_under_unittest():
     result = unittest.TextTestRunner(stream=open(os.devnull, "w"), verbosity=0).run(
         unittest.defaultTestLoader.loadTestsFromTestCase(ExampleTest))
     assert result.wasSuccessful(), result.failures + result.errors
+
+
+def test_tf_test_members_load_on_first_use():
+    """``import flowgrad`` does not import unittest; ``tf.test.TestCase`` still works."""
+    import subprocess
+    import sys
+    code = ("import sys, flowgrad as tf; assert 'unittest' not in sys.modules; "
+            "assert 'TestCase' in dir(tf.test); assert tf.test.TestCase.__name__ == "
+            "'TestCase'; assert 'unittest' in sys.modules; "
+            "assert tf.compat.v1.test.get_temp_dir is tf.test.get_temp_dir")
+    subprocess.run([sys.executable, "-c", code], check=True)
