@@ -340,3 +340,30 @@ def test_input_gradient_is_the_adjoint_of_the_convolution(channels, stride, padd
     dw = conv_geometry.conv_filter_grad(np, x, dy, f.shape, wh, ww)
     assert np.isclose((y * dy).sum(), (x * dx).sum(), rtol=1e-12)
     assert np.isclose((y * dy).sum(), (f * dw).sum(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["MAX", "AVG"])
+@pytest.mark.parametrize("padding", ["VALID", "SAME"])
+@pytest.mark.parametrize("dilation", [(2, 1), (2, 3), (1, 2)])
+def test_dilated_pool_against_direct_windows(kind, padding, dilation):
+    """``tf.nn.pool`` with a dilation rate against explicit windows (SAME: TF's padding,
+    the average over the cells inside the input)."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 9, 8, 3))
+    kh, kw = 2, 3
+    dh, dw = dilation
+    sh, sw = (kh - 1) * dh + 1, (kw - 1) * dw + 1
+    if padding == "VALID":
+        (oh, ow), (ph, pw) = (9 - sh + 1, 8 - sw + 1), (0, 0)
+    else:
+        (oh, ow), (ph, pw) = (9, 8), ((sh - 1) // 2, (sw - 1) // 2)
+    want = np.empty((2, oh, ow, 3))
+    for i in range(oh):
+        for j in range(ow):
+            cells = [x[:, i - ph + a * dh, j - pw + b * dw] for a in range(kh)
+                     for b in range(kw) if 0 <= i - ph + a * dh < 9 and 0 <= j - pw + b * dw < 8]
+            want[:, i, j] = np.max(cells, 0) if kind == "MAX" else np.mean(cells, 0)
+    with tf.Session() as sess:
+        got = sess.run(tf.nn.pool(tf.constant(x), [kh, kw], kind, padding,
+                                  dilation_rate=list(dilation)))
+    np.testing.assert_allclose(got, want, rtol=1e-12)
