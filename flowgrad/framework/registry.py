@@ -47,6 +47,12 @@ class OpDef:
     default_name: str = ""
     broadcasting: bool = True      # inputs may broadcast: gradients are summed back
     grad: Callable | None = field(default=None)
+    #: kernels of the same signature for one platform (``Backend.platform``: "cuda"), used there
+    #: instead of ``kernel`` (e.g. convolutions through cuDNN)
+    device_kernels: dict = field(default_factory=dict)
+
+    def kernel_for(self, platform: str) -> Callable | None:
+        return self.device_kernels.get(platform, self.kernel)
 
 
 _OPS: dict[str, OpDef] = {}
@@ -129,6 +135,17 @@ class OpBuilder:
         params += [P(k, P.KEYWORD_ONLY, default=P.empty if v is _REQUIRED else v)
                    for k, v in opdef.attr_defaults.items()]
         self.__signature__ = inspect.Signature(params)
+
+    def device_kernel(self, device: str) -> Callable[[Callable], Callable]:
+        """Registers the op's kernel for one platform (``"cuda"``), same signature::
+
+            @conv2d.device_kernel("cuda")
+            def _conv2d_cudnn(xp, x, w, *, strides, ...): ...
+        """
+        def decorate(fn: Callable) -> Callable:
+            self.opdef.device_kernels[device] = fn
+            return fn
+        return decorate
 
     def grad(self, fn: Callable) -> Callable:
         _GRADIENTS[self.opdef.type] = fn

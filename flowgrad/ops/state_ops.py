@@ -51,7 +51,8 @@ def _assign(xp, ref, value, *, validate_shape=True, use_locking=False):
     if validate_shape and ref.initialized and ref.get().shape != value.shape:
         raise ValueError(f"Assign requires shapes of both tensors to match. lhs shape= "
                          f"{ref.get().shape} rhs shape= {value.shape}")
-    new = value.copy() if value.flags.owndata is False or not value.flags.writeable else value
+    flags = value.flags          # CuPy's flags have no ``writeable``: device arrays always are
+    new = value.copy() if not flags.owndata or not getattr(flags, "writeable", True) else value
     ref.set(new)
     return new
 

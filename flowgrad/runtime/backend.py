@@ -19,6 +19,8 @@ class Backend:
 
     name = "cpu"
     device_name = "/device:CPU:0"
+    #: which device-specific kernels (``OpBuilder.device_kernel``) apply: "cuda" on CuPy
+    platform = "cpu"
     xp = np
 
     def asarray(self, value, dtype=None):
@@ -34,6 +36,7 @@ class Backend:
 class CupyBackend(Backend):
     name = "gpu"
     device_name = "/device:GPU:0"
+    platform = "cuda"
 
     def __init__(self) -> None:
         import cupy  # noqa: PLC0415 - the only cupy import in flowgrad

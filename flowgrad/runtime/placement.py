@@ -53,13 +53,13 @@ class Placer:
         return self.device
 
     def bind(self, op: Operation, make_kernel):
-        """The callable the plan runs for ``op``: ``make_kernel(xp)`` on its device, wrapped
+        """The callable the plan runs for ``op``: ``make_kernel(device)`` on its device, wrapped
         with copies when the op runs on the host inside a device session."""
         dev = self.device_of(op)
         if self.log:
             print(f"{op.name}: ({op.type}): /job:localhost/replica:0/task:0{dev.device_name}",
                   file=sys.stderr)
-        kernel = make_kernel(dev.xp)
+        kernel = make_kernel(dev)
         if dev is self.device:
             if op.type == "Const" and dev is not _backend.cpu():
                 value = dev.asarray(op.attrs["value"])     # copied once, when bound

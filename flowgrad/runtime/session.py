@@ -359,7 +359,8 @@ class BaseSession:
         attrs = op.attrs
         if d.needs_ctx:
             attrs = dict(attrs, ctx=OpContext(self, op))
-        return self._placer.bind(op, lambda xp: partial_kernel(d.kernel, xp, attrs))
+        return self._placer.bind(op, lambda dev: partial_kernel(d.kernel_for(dev.platform), dev.xp,
+                                                               attrs))
 
     def _ref_of(self, t: Tensor) -> VarRef:
         return self._ref(t.op)

@@ -84,6 +84,7 @@ class _StrictNumpy(types.ModuleType):
 class FakeDeviceBackend(Backend):
     name = "gpu"
     device_name = "/device:GPU:0"
+    platform = "simulated"      # runs the generic kernels, not the CUDA-only ones
 
     def __init__(self) -> None:
         self.xp = _StrictNumpy("fake_device_numpy")
