@@ -20,10 +20,11 @@ from typing import Callable
 
 import numpy as np
 
+from flowgrad.compiler import fusion
 from flowgrad.compiler.ir import Node, Program, Ref, Value
 from flowgrad.ops.nn_ops import tiled_bias
 from flowgrad.ops.reduce_ops import gemv_reduces
-from flowgrad.runtime import blas
+from flowgrad.runtime import blas, placement
 
 _BINOP = {"AddV2": "+", "Sub": "-", "Mul": "*"}
 _UFUNC2 = {"AddV2": "add", "Sub": "subtract", "Mul": "multiply", "RealDiv": "true_divide",
@@ -43,8 +44,15 @@ class Env:
     kernels and leaves updates to theirs.
     """
 
-    def __init__(self, xp, store: dict, owned: dict, take: Callable) -> None:
+    def __init__(self, xp, store: dict, owned: dict, take: Callable, backend=None,
+                 host_kernel: Callable | None = None) -> None:
         self.xp, self.store, self.owned, self.take = xp, store, owned, take
+        #: the session's device (``runtime.backend``); None: plain numpy on the host
+        self.backend = backend
+        self.platform = backend.platform if backend is not None else "cpu"
+        self.array_type = backend.array_type if backend is not None else np.ndarray
+        #: op -> its generic kernel bound to numpy, for constant folding on a device plan
+        self.host_kernel = host_kernel
 
 
 def _float(v: Value) -> bool:
@@ -164,13 +172,26 @@ def generate(prog: Program, opts, env: Env, filename: str, specialized: bool,
         ns[nm] = obj
         return nm
 
-    def vname(v: Value) -> str:
+    on_device = env.platform != "cpu"
+    device_consts: dict[int, str] = {}
+
+    def vname(v: Value, host: bool = True) -> str:
+        """The value's name; a constant that a device kernel reads (``host`` False) is
+        copied to the device once, here."""
         nm = names.get(id(v))
         if nm is None:
             if not v.is_const:
                 raise AssertionError(f"value {v} used before it is computed")
             nm = names[id(v)] = name_obj(v.const)
+        if on_device and not host and v.is_const:
+            dn = device_consts.get(id(v))
+            if dn is None:
+                dn = device_consts[id(v)] = name_obj(env.backend.asarray(v.const))
+            return dn
         return nm
+
+    def arg_name(node: Node, j: int, a: Value) -> str:
+        return vname(a, host=not on_device or placement.host_memory_arg(node.type, j))
 
     for i, v in enumerate(prog.feeds):
         names[id(v)] = f"f{i}"
@@ -204,7 +225,7 @@ def generate(prog: Program, opts, env: Env, filename: str, specialized: bool,
 
     lines = [f"def plan({', '.join(f'f{i}' for i in range(len(prog.feeds)))}):"]
     if guard:
-        ns["ndarray"] = np.ndarray
+        ns["ndarray"] = env.array_type
         cond = " or ".join(f"f{i}.__class__ is not ndarray or f{i}.shape != {name_obj(s)}"
                            for i, s in guard)
         ns["fallback"] = fallback
@@ -215,6 +236,7 @@ def generate(prog: Program, opts, env: Env, filename: str, specialized: bool,
         ns["rec"] = record
     line_ops: dict[int, object] = {}
     tmp = itertools.count()
+    device_updates: list = []
     frees: dict[int, list[str]] = {}
     tail: list[str] = []
     for i, node in enumerate(nodes):
@@ -222,13 +244,13 @@ def generate(prog: Program, opts, env: Env, filename: str, specialized: bool,
             continue            # computed by its update's GEMM at the end of the plan
         mm = folds.get(node)
         args = []
-        for a in node.args:
+        for j, a in enumerate(node.args):
             if isinstance(a, Ref):
                 args.append(name_obj(a.ref))
             elif mm is not None and a is node.args[2]:
                 args.append(None)
             else:
-                args.append(vname(a))
+                args.append(arg_name(node, j, a))
         outs = []
         for o in node.outs:
             if o is None or (id(o) not in last_use and id(o) not in fetch_ids):
@@ -240,7 +262,10 @@ def generate(prog: Program, opts, env: Env, filename: str, specialized: bool,
                 if id(o) not in fetch_ids:
                     frees.setdefault(last_use[id(o)], []).append(nm)
         upd = updates.get(node)
-        if mm is not None:
+        if upd is not None and on_device:
+            _emit_device_update(node, args, i, lines, line_ops, device_updates, env,
+                                name_obj)
+        elif mm is not None:
             _emit_gemm_update(node, mm, [vname(a) for a in mm.args], args, i, lines, line_ops,
                               tail, env, ns, name_obj)
         elif upd is not None:
@@ -263,7 +288,7 @@ def generate(prog: Program, opts, env: Env, filename: str, specialized: bool,
                 expr = f"{k}({', '.join(args)})"
             if not node.outs:
                 line = expr
-            elif not node.op._multi:
+            elif not multi_output(node):
                 line = f"{outs[0]} = {expr}" if outs[0] != "_" else expr
             else:
                 line = f"{', '.join(outs)}, = {expr}"
@@ -276,12 +301,23 @@ def generate(prog: Program, opts, env: Env, filename: str, specialized: bool,
         dead = frees.get(i)
         if dead:
             lines.append(f"    del {', '.join(dead)}")
+    if device_updates:
+        ns["_sgd_all"] = fusion.multi_sgd([(n, dt, lr) for n, dt, lr, _, _ in device_updates],
+                                          env)
+        call_args = ", ".join(a for *_, names, _ in device_updates for a in names)
+        tail.append((f"_sgd_all({call_args})", device_updates[-1][4]))
     for ln, op in tail:
         lines.append("    " + ln)
         line_ops[len(lines)] = op
     lines.append(f"    return ({''.join(vname(v) + ', ' for v in prog.fetches)})")
     alias_out = tuple(not v.fresh and not _fresh_kernel_output(v) for v in prog.fetches)
     return "\n".join(lines) + "\n", ns, line_ops, alias_out
+
+
+def multi_output(node: Node) -> bool:
+    """Whether the node's kernel returns a sequence of outputs (fused nodes with more than
+    one escaping value do)."""
+    return node.op._multi or len(node.outs) > 1
 
 
 def _fresh_kernel_output(v: Value) -> bool:
@@ -426,6 +462,27 @@ def _emit_update(node: Node, args, i, last_use, fetch_ids, lines, line_ops, tail
         lines.append(f"    {d} = {args[2]} * {args[1]}")
     line_ops[len(lines)] = node.op
     tail.append((f"xp_subtract({w}, {d}, out={w})", node.op))
+
+
+def _emit_device_update(node: Node, args, i, lines, line_ops, group: list, env,
+                        name_obj) -> None:
+    """An in-place update on a device plan: here the variable's own buffer is taken and the
+    step made contiguous; the end of the plan updates every such variable in one call
+    (``fusion.multi_sgd``: one kernel launch on CUDA)."""
+    ref, alpha, delta = node.args
+    key = name_obj(ref.op)
+    var_shape = tuple(ref.op.outputs[0].shape.as_list())
+    dtype = np.dtype(ref.op.outputs[0].dtype.np)
+    take = name_obj(env.take(ref.ref, var_shape, dtype, node.op))
+    contiguous = name_obj(env.xp.ascontiguousarray)
+    w, d = f"w{i}", f"d{i}"
+    for ln in (f"{w} = S[{key}]", f"if {w} is not OWN.get({key}):", f"    {w} = {take}({w})",
+               f"{d} = {contiguous}({args[2]})"):
+        lines.append(f"    {ln}")
+        line_ops[len(lines)] = node.op
+    lr = float(np.asarray(alpha.const)) if alpha.is_const else None
+    names = [w, d] if lr is not None else [w, d, args[1]]
+    group.append((int(np.prod(var_shape)), dtype, lr, names, node.op))
 
 
 # ----- SGD folded into the weight-gradient GEMM ----------------------------------------------

@@ -46,7 +46,10 @@ VALUE_SHAPED = {"Reshape": (1,), "BroadcastTo": (1,), "SumToShape": (1,), "Fill"
 _FOLD_LIMIT = 1 << 20       # elements: larger constants are computed at run time
 
 
-def optimize(prog: Program, opts, shapes: dict | None = None) -> Program:
+def optimize(prog: Program, opts, shapes: dict | None = None,
+             host_kernel=None) -> Program:
+    """``host_kernel(op)``: the kernel constant folding runs (a device plan folds on the
+    host, so its constants are host arrays); default: each node's own kernel."""
     subst: dict[Value, Value] = {}
     seen: dict = {}
     kept: list[Node] = []
@@ -58,7 +61,7 @@ def optimize(prog: Program, opts, shapes: dict | None = None) -> Program:
         node.args = [_resolve(subst, a) if isinstance(a, Value) else a for a in node.args]
         if shapes is not None:
             _specialize_shapes(node, shapes)
-        if opts.fold and _fold(node, shapes is not None):
+        if opts.fold and _fold(node, shapes is not None, host_kernel):
             continue
         if opts.simplify:
             alias = _simplify(node)
@@ -106,7 +109,7 @@ def _specialize_shapes(node: Node, shapes: dict) -> None:
 
 
 # ----- constant folding ----------------------------------------------------------------
-def _fold(node: Node, specialized: bool) -> bool:
+def _fold(node: Node, specialized: bool, host_kernel=None) -> bool:
     t = node.type
     outs = node.outs
     if t == "Const":
@@ -134,7 +137,8 @@ def _fold(node: Node, specialized: bool) -> bool:
     if any(getattr(v.const, "size", 1) > _FOLD_LIMIT for v in vals):
         return False
     try:
-        res = node.kernel(*[v.const for v in vals])
+        kernel = node.kernel if host_kernel is None else host_kernel(node.op)
+        res = kernel(*[v.const for v in vals])
     except Exception:  # noqa: BLE001 - leave the error to the run, where it is reported
         return False
     res = list(res) if node.op._multi else [res]

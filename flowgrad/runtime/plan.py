@@ -29,7 +29,7 @@ from typing import Callable
 import numpy as np
 
 import flowgrad.compiler as _compiler
-from flowgrad.compiler import codegen, ir, passes
+from flowgrad.compiler import codegen, fusion, ir, passes
 from flowgrad.compiler.flags import CompilerOptions
 from flowgrad.framework import errors
 from flowgrad.framework.graph import Operation, Tensor
@@ -137,13 +137,16 @@ def compile_plan(fetch_tensors: list[Tensor], target_ops: list[Operation],
     def program(shapes=None) -> ir.Program:
         prog = ir.build(ops, fetch_tensors, feed_tensors, target_ops, bind_cached, ref_of)
         if opts.fold or opts.cse or opts.simplify or shapes is not None:
-            prog = passes.optimize(prog, opts, shapes)
+            prog = passes.optimize(prog, opts, shapes, env.host_kernel)
+        if opts.fuse_elementwise and env.platform != "cpu":
+            prog = fusion.fuse_elementwise(prog, env, shapes is not None)
         return prog
 
     def emit(prog, specialized, guard=None, fallback=None, record=None):
         filename = f"<flowgrad-plan-{next(_counter)}>"
         source, ns, line_ops, alias = codegen.generate(
-            prog, opts, env, filename, specialized, lambda n: bind_cached(n.op), guard,
+            prog, opts, env, filename, specialized,
+            lambda n: n.kernel if n.opdef is None else bind_cached(n.op), guard,
             fallback, record)
         exec(compile(source, filename, "exec"), ns)  # noqa: S102 - generated from the graph
         plan.codes[filename] = (source, line_ops)
@@ -161,9 +164,11 @@ def compile_plan(fetch_tensors: list[Tensor], target_ops: list[Operation],
         recorder, *_ = emit(program(), False,
                             record=lambda t, v: rec.__setitem__(t, getattr(v, "shape", None)))
 
+        array_type = env.array_type
+
         def first_run(*feed_values):
             out = recorder(*feed_values)
-            if all(type(v) is np.ndarray for v in feed_values):
+            if all(type(v) is array_type for v in feed_values):
                 _specialize(plan, program, emit, feed_values)
             else:           # only arrays' shapes can be guarded
                 plan.fn = generic

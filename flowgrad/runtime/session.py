@@ -198,11 +198,11 @@ class BaseSession:
         self._options = _compiler.resolve(_compiler.options,
                                           getattr(config, "graph_options", None))
         if self._on_device:
-            # constants, inlined numpy code and in-place tricks assume host arrays; on a
-            # device session only the graph rewrites that create no values apply
-            self._options = self._options.copy(fold=False, inline=False, buffer_reuse=False,
-                                               inplace_updates=False, specialize=False)
-        self._env = _CodegenEnv(self._backend.xp, self._store, self._owned, self._take)
+            # inlined numpy expressions and out= buffer reuse are host techniques; a device
+            # plan fuses elementwise chains into generated kernels instead (compiler.fusion)
+            self._options = self._options.copy(inline=False, buffer_reuse=False)
+        self._env = _CodegenEnv(self._backend.xp, self._store, self._owned, self._take,
+                                backend=self._backend, host_kernel=self._host_kernel)
 
     # --- properties -----------------------------------------------------------------
     @property
@@ -338,14 +338,16 @@ class BaseSession:
 
     def _take(self, ref: VarRef, shape: tuple, dtype, op: Operation):
         """For in-place updates: gives the variable a buffer of its own (undo-logged)."""
+        xp = self._backend.xp
+
         def take(w):
             if getattr(w, "shape", None) != shape or getattr(w, "dtype", None) != dtype:
                 raise errors.InvalidArgumentError(
                     None, op, f"{op.type} '{op.name}': variable '{ref.name}' holds a value of "
-                    f"shape {np.shape(w)} {np.asarray(w).dtype}, but the plan was compiled for "
-                    f"{shape} "
-                    f"{np.dtype(dtype)}")
-            own = np.array(w, copy=True)
+                    f"shape {getattr(w, 'shape', np.shape(w))} "
+                    f"{getattr(w, 'dtype', type(w).__name__)}, but the plan was compiled for "
+                    f"{shape} {np.dtype(dtype)}")
+            own = xp.array(w, copy=True)
             ref.set(own)
             self._owned[ref.key] = own
             return own
@@ -361,6 +363,11 @@ class BaseSession:
             attrs = dict(attrs, ctx=OpContext(self, op))
         return self._placer.bind(op, lambda dev: partial_kernel(d.kernel_for(dev.platform), dev.xp,
                                                                attrs))
+
+    def _host_kernel(self, op: Operation):
+        """``op``'s generic kernel bound to numpy: constant folding on a device plan
+        computes on the host, so folded constants are host arrays (placed when used)."""
+        return partial_kernel(op._opdef.kernel, np, op.attrs)
 
     def _ref_of(self, t: Tensor) -> VarRef:
         return self._ref(t.op)
@@ -392,11 +399,12 @@ class BaseSession:
     def _execute(self, plan, feed_values, options, run_metadata):
         trace = options is not None and getattr(options, "trace_level", 0) and \
             run_metadata is not None
-        if trace:
-            from flowgrad.runtime import tracing  # noqa: PLC0415
-            return tracing.traced_run(self, plan, feed_values, run_metadata)
         if self._on_device:
             feed_values = [self._backend.asarray(v) for v in feed_values]
+        if trace:
+            from flowgrad.runtime import tracing  # noqa: PLC0415
+            out = tracing.traced_run(self, plan, feed_values, run_metadata)
+            return tuple(self._backend.to_host(v) for v in out) if self._on_device else out
         self._undo = {}
         try:
             out = plan.fn(*feed_values)

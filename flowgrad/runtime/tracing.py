@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import time
 
+from flowgrad.compiler.codegen import multi_output
 from flowgrad.compiler.ir import Ref
 from flowgrad.framework import errors
+from flowgrad.runtime import placement
 
 DEVICE = "/job:localhost/replica:0/task:0/device:CPU:0"
 
@@ -71,14 +73,23 @@ def traced_run(session, plan, feed_values, run_metadata):
             [tuple(getattr(v, "shape", ())) for v in feed_values] == plan.specialized[0]:
         prog = plan.specialized[1]
     env = {id(v): x for v, x in zip(prog.feeds, feed_values)}
-    dev = DeviceStepStats(DEVICE)
+    backend = session._backend
+    dev = DeviceStepStats(DEVICE if backend.name == "cpu" else
+                          "/job:localhost/replica:0/task:0" + backend.device_name)
+    sync = backend.synchronize      # device kernels run asynchronously: time each to its end
     clock = time.perf_counter
     epoch0 = time.time() - clock()
     session._undo = {}
+    on_device = backend.platform != "cpu"
+
+    def const(node, j, v):
+        if on_device and not placement.host_memory_arg(node.type, j):
+            return backend.asarray(v.const)
+        return v.const
     try:
         for node in prog.nodes:
-            args = [a.ref if isinstance(a, Ref) else a.const if a.is_const else env[id(a)]
-                    for a in node.args]
+            args = [a.ref if isinstance(a, Ref) else const(node, j, a) if a.is_const else
+                    env[id(a)] for j, a in enumerate(node.args)]
             t0 = clock()
             try:
                 res = node.kernel(*args)
@@ -88,8 +99,9 @@ def traced_run(session, plan, feed_values, run_metadata):
                 raise
             except Exception as e:
                 raise _kernel_error(node.op, e, args) from e
+            sync()
             t1 = clock()
-            res = list(res) if node.op._multi else [res]
+            res = list(res) if multi_output(node) else [res]
             outs = []
             for slot, (o, r) in enumerate(zip(node.outs, res)):
                 if o is not None:
