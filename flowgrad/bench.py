@@ -231,6 +231,12 @@ def _flowgrad(workload: str, **options) -> Runner:
     sess = tf.Session(graph=g, config=config)
     sess.run(init)
     feed = {x: x0, y: y0}
+    if _device() == "gpu":
+        # the batch stays on the device, as the other frameworks' does: a CuPy array is fed
+        # without a copy (a numpy feed would add its host-to-device copy to every step)
+        import cupy  # noqa: PLC0415
+
+        feed = {x: cupy.asarray(x0), y: cupy.asarray(y0)}
     fetches = [train, loss]
 
     def trace():

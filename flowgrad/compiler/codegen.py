@@ -44,15 +44,32 @@ class Env:
     kernels and leaves updates to theirs.
     """
 
-    def __init__(self, xp, store: dict, owned: dict, take: Callable, backend=None,
-                 host_kernel: Callable | None = None) -> None:
+    def __init__(self, xp, store: dict, owned: dict, take: Callable, backend=None) -> None:
         self.xp, self.store, self.owned, self.take = xp, store, owned, take
         #: the session's device (``runtime.backend``); None: plain numpy on the host
         self.backend = backend
         self.platform = backend.platform if backend is not None else "cpu"
         self.array_type = backend.array_type if backend is not None else np.ndarray
-        #: op -> its generic kernel bound to numpy, for constant folding on a device plan
-        self.host_kernel = host_kernel
+
+    @property
+    def fold_call(self) -> Callable | None:
+        """How constant folding runs a node on a device plan: its own device kernel, on
+        constants placed as the run would place them (``place_const``), so a folded value
+        is bit for bit what the unfolded plan computes."""
+        if self.platform == "cpu":
+            return None
+
+        def call(node: Node, consts: list):
+            return node.kernel(*[self.place_const(c, node.type, j)
+                                 for j, c in enumerate(consts)])
+        return call
+
+    def place_const(self, value, op_type: str, index: int):
+        """A constant as a device kernel reads it: a host array for a host-memory argument
+        (shapes, sizes), else a device array."""
+        if placement.host_memory_arg(op_type, index):
+            return self.backend.to_host(value)
+        return self.backend.asarray(value)
 
 
 def _float(v: Value) -> bool:
@@ -173,25 +190,27 @@ def generate(prog: Program, opts, env: Env, filename: str, specialized: bool,
         return nm
 
     on_device = env.platform != "cpu"
-    device_consts: dict[int, str] = {}
+    placed: dict[tuple, str] = {}
 
-    def vname(v: Value, host: bool = True) -> str:
-        """The value's name; a constant that a device kernel reads (``host`` False) is
-        copied to the device once, here."""
+    def vname(v: Value) -> str:
         nm = names.get(id(v))
         if nm is None:
             if not v.is_const:
                 raise AssertionError(f"value {v} used before it is computed")
             nm = names[id(v)] = name_obj(v.const)
-        if on_device and not host and v.is_const:
-            dn = device_consts.get(id(v))
-            if dn is None:
-                dn = device_consts[id(v)] = name_obj(env.backend.asarray(v.const))
-            return dn
         return nm
 
     def arg_name(node: Node, j: int, a: Value) -> str:
-        return vname(a, host=not on_device or placement.host_memory_arg(node.type, j))
+        """An argument's name; on a device plan a constant is placed once, here, where the
+        kernel reads it (``Env.place_const``)."""
+        if not on_device or not a.is_const:
+            return vname(a)
+        host = placement.host_memory_arg(node.type, j)
+        key = (id(a), host)
+        nm = placed.get(key)
+        if nm is None:
+            nm = placed[key] = name_obj(env.place_const(a.const, node.type, j))
+        return nm
 
     for i, v in enumerate(prog.feeds):
         names[id(v)] = f"f{i}"
@@ -480,7 +499,7 @@ def _emit_device_update(node: Node, args, i, lines, line_ops, group: list, env,
                f"{d} = {contiguous}({args[2]})"):
         lines.append(f"    {ln}")
         line_ops[len(lines)] = node.op
-    lr = float(np.asarray(alpha.const)) if alpha.is_const else None
+    lr = float(env.backend.to_host(alpha.const)) if alpha.is_const else None
     names = [w, d] if lr is not None else [w, d, args[1]]
     group.append((int(np.prod(var_shape)), dtype, lr, names, node.op))
 

@@ -3,7 +3,7 @@
 On a GPU every op is a kernel launch, and through CuPy a launch costs about 12-15 µs of
 host time, more than the arithmetic of most of a small network's elementwise ops.  This
 pass groups connected elementwise nodes of one output shape into clusters and replaces
-each cluster of two or more by one ``FusedNode`` whose kernel is generated CUDA C: one
+each cluster (a single op too) by one ``FusedNode`` whose kernel is generated CUDA C: one
 CuPy ``ElementwiseKernel`` per cluster (compiled once, cached by CuPy on disk), reading
 the cluster's inputs once and writing only the values something outside it uses.
 
@@ -124,7 +124,7 @@ def fusible(node: Node) -> bool:
 
 
 def fuse_elementwise(prog: Program, env, specialized: bool) -> Program:
-    """Replaces each fusible cluster of two or more nodes by one ``FusedNode``."""
+    """Replaces each cluster of fusible nodes by one ``FusedNode``."""
     if not specialized:
         return prog          # shapes are known (and guarded) only in specialized plans
     nodes = prog.nodes
@@ -161,7 +161,9 @@ def fuse_elementwise(prog: Program, env, specialized: bool) -> Program:
         cluster = sorted((merged or []) + [n], key=lambda m: pos[id(m)])
         for m in cluster:
             cluster_of[id(m)] = cluster
-    clusters = {id(c): c for c in cluster_of.values() if len(c) > 1}
+    # a single op gets its generated kernel too: one launch where its CuPy form may take
+    # several (ReluGrad's compare and multiply, Sigmoid's three steps)
+    clusters = {id(c): c for c in cluster_of.values()}
     if not clusters:
         return prog
     fetched = {id(v) for v in prog.fetches}
@@ -213,7 +215,7 @@ def _literal(v: Value) -> str | None:
     if not v.is_const or np.ndim(v.const) != 0:
         return None
     dt = np.dtype(v.dtype)
-    x = np.asarray(v.const).item()
+    x = v.const.item()          # a numpy or (folded on the device) a CuPy scalar
     if dt == np.bool_:
         return "true" if x else "false"
     if dt in _FLOATS:

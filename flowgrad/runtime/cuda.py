@@ -24,10 +24,14 @@ _cache: dict = {}
 
 
 def elementwise_kernel(in_params: str, out_params: str, body: str, name: str, n_out: int):
-    """A CuPy ``ElementwiseKernel`` (cached by name): ``k(*inputs)`` -> output(s)."""
+    """A CuPy ``ElementwiseKernel`` (cached by name): ``k(*inputs)`` -> output(s).
+
+    Compiled with ``--fmad=false``: a multiply followed by an add stays two roundings, as
+    when each op runs as a kernel of its own, so fusing changes no result by a bit."""
     k = _cache.get(name)
     if k is None:
-        k = _cache[name] = cupy.ElementwiseKernel(in_params, out_params, body, name)
+        k = _cache[name] = cupy.ElementwiseKernel(in_params, out_params, body, name,
+                                                  options=("--fmad=false",))
     return k
 
 

@@ -137,7 +137,7 @@ def compile_plan(fetch_tensors: list[Tensor], target_ops: list[Operation],
     def program(shapes=None) -> ir.Program:
         prog = ir.build(ops, fetch_tensors, feed_tensors, target_ops, bind_cached, ref_of)
         if opts.fold or opts.cse or opts.simplify or shapes is not None:
-            prog = passes.optimize(prog, opts, shapes, env.host_kernel)
+            prog = passes.optimize(prog, opts, shapes, env.fold_call)
         if opts.fuse_elementwise and env.platform != "cpu":
             prog = fusion.fuse_elementwise(prog, env, shapes is not None)
         return prog

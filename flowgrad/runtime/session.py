@@ -202,7 +202,7 @@ class BaseSession:
             # plan fuses elementwise chains into generated kernels instead (compiler.fusion)
             self._options = self._options.copy(inline=False, buffer_reuse=False)
         self._env = _CodegenEnv(self._backend.xp, self._store, self._owned, self._take,
-                                backend=self._backend, host_kernel=self._host_kernel)
+                                backend=self._backend)
 
     # --- properties -----------------------------------------------------------------
     @property
@@ -364,11 +364,6 @@ class BaseSession:
         return self._placer.bind(op, lambda dev: partial_kernel(d.kernel_for(dev.platform), dev.xp,
                                                                attrs))
 
-    def _host_kernel(self, op: Operation):
-        """``op``'s generic kernel bound to numpy: constant folding on a device plan
-        computes on the host, so folded constants are host arrays (placed when used)."""
-        return partial_kernel(op._opdef.kernel, np, op.attrs)
-
     def _ref_of(self, t: Tensor) -> VarRef:
         return self._ref(t.op)
 
@@ -389,7 +384,11 @@ class BaseSession:
                     tensors.append(tt)
                     values.append(_convert_feed(tt, vv))
                 continue
-            arr = _convert_feed(t, v)
+            if self._on_device and isinstance(v, self._backend.array_type):
+                arr = _check_feed_shape(t, v if v.dtype == t.dtype.np else
+                                        v.astype(t.dtype.np))     # already there: no copy
+            else:
+                arr = _convert_feed(t, v)
             tensors.append(t)
             values.append(arr)
             if type(k) is Tensor and arr is v:
@@ -608,6 +607,10 @@ def _convert_feed(t: Tensor, v):
         except (TypeError, ValueError) as e:
             raise TypeError(f"Cannot feed value {v!r} to Tensor '{t.name}' of dtype "
                             f"{t.dtype.name}: {e}") from None
+    return _check_feed_shape(t, arr)
+
+
+def _check_feed_shape(t: Tensor, arr):
     dims = t._shape._dims
     if dims is not None:
         shp = arr.shape

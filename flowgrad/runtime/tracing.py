@@ -15,7 +15,6 @@ import time
 from flowgrad.compiler.codegen import multi_output
 from flowgrad.compiler.ir import Ref
 from flowgrad.framework import errors
-from flowgrad.runtime import placement
 
 DEVICE = "/job:localhost/replica:0/task:0/device:CPU:0"
 
@@ -82,10 +81,10 @@ def traced_run(session, plan, feed_values, run_metadata):
     session._undo = {}
     on_device = backend.platform != "cpu"
 
+    place = session._env.place_const
+
     def const(node, j, v):
-        if on_device and not placement.host_memory_arg(node.type, j):
-            return backend.asarray(v.const)
-        return v.const
+        return place(v.const, node.type, j) if on_device else v.const
     try:
         for node in prog.nodes:
             args = [a.ref if isinstance(a, Ref) else const(node, j, a) if a.is_const else

@@ -158,7 +158,7 @@ Y = np.array([[0], [1], [1], [0]], np.float32)
 
 
 @pytest.mark.parametrize("fold", [False, True])
-def test_failed_run_rolls_back_in_place_updates(fold, monkeypatch):
+def test_failed_run_rolls_back_in_place_updates(fold, monkeypatch, on_cpu):
     from flowgrad.runtime import blas
     if fold and not blas.available():
         pytest.skip("no direct BLAS in this numpy")
@@ -211,7 +211,7 @@ def test_new_feed_shape_falls_back_to_the_generic_plan():
     np.testing.assert_array_equal(results["off"][1], results["on"][1])
 
 
-def test_constant_folding_cse_and_simplification_show_in_the_plan():
+def test_constant_folding_cse_and_simplification_show_in_the_plan(on_cpu):
     g = tf.Graph()
     with g.as_default():
         x = tf.placeholder(tf.float64, (None, 3))
@@ -232,7 +232,7 @@ def test_constant_folding_cse_and_simplification_show_in_the_plan():
         assert plan.source.count("(") > 8
 
 
-def test_shape_specialization_removes_dynamic_shape_machinery():
+def test_shape_specialization_removes_dynamic_shape_machinery(on_cpu):
     g, x, y, w, loss, checked, train = _xor_graph()
     with tf.Session(graph=g) as sess:
         sess.run(w.initializer)
@@ -273,7 +273,7 @@ def test_options_from_env_and_config():
     assert "cse" not in tf.Session(config=cfg)._options.enabled()
 
 
-def test_large_variables_update_in_place_block_by_block_identically():
+def test_large_variables_update_in_place_block_by_block_identically(on_cpu):
     def run():
         rng = np.random.RandomState(3)
         g = tf.Graph()
