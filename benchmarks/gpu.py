@@ -79,10 +79,12 @@ def main(argv=None) -> int:
         lines = r.stdout.strip().splitlines()
         fails = [ln for ln in lines if ln.startswith(("FAILED", "ERROR"))]
         print("\n".join(fails[:60] + lines[-1:]))
+        log = os.path.join(os.environ.get("OUT") or ROOT, "gpu_tests.log")
+        with open(log, "w") as f:
+            f.write(r.stdout)
         if r.returncode:
             status = 1
-            print("\n".join(lines[-400:]), file=open(os.path.join(
-                os.environ.get("OUT", "/tmp"), "gpu_tests.log"), "w"))
+            print(f"   full pytest output: {log}")
         print(f"   ({time.perf_counter() - t0:.0f} s)", flush=True)
     print("== 2. training steps on the GPU", flush=True)
     # every framework in this process (JAX must then not take most of the GPU's memory)

@@ -328,7 +328,15 @@ def generate(prog: Program, opts, env: Env, filename: str, specialized: bool,
     for ln, op in tail:
         lines.append("    " + ln)
         line_ops[len(lines)] = op
-    lines.append(f"    return ({''.join(vname(v) + ', ' for v in prog.fetches)})")
+    def fetch_name(v: Value) -> str:
+        # a sub-plan's outputs feed device kernels: a folded constant goes out placed too
+        if on_device and v.is_const:
+            key = (id(v), False)
+            if key not in placed:
+                placed[key] = name_obj(env.backend.asarray(v.const))
+            return placed[key]
+        return vname(v)
+    lines.append(f"    return ({''.join(fetch_name(v) + ', ' for v in prog.fetches)})")
     alias_out = tuple(not v.fresh and not _fresh_kernel_output(v) for v in prog.fetches)
     return "\n".join(lines) + "\n", ns, line_ops, alias_out
 

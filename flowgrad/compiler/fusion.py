@@ -10,7 +10,8 @@ the cluster's inputs once and writing only the values something outside it uses.
 A node joins the cluster of one of its producers when:
 
 * its op has a CUDA expression (``_EXPR``) for its dtypes, all its inputs are values
-  (no variable references) and its op is not pinned by a control dependency;
+  (no variable references), its op is not pinned by a control dependency, and it runs on
+  the device (not a host-only op, not placed on the CPU by ``tf.device``);
 * its output shape is known (specialized plans) and equal to the cluster's: every member
   then runs once per element of that shape, and inputs broadcast to it as numpy does;
 * no node outside the cluster that uses a member's output (data or control) runs before
@@ -31,6 +32,7 @@ import hashlib
 import numpy as np
 
 from flowgrad.compiler.ir import Node, Program, Value
+from flowgrad.runtime import placement
 
 _CTYPE = {np.dtype(np.float32): "float", np.dtype(np.float64): "double",
           np.dtype(np.bool_): "bool", np.dtype(np.int32): "int",
@@ -107,6 +109,8 @@ def fusible(node: Node) -> bool:
     rule = _EXPR.get(node.type)
     if rule is None or len(node.outs) != 1 or node.outs[0] is None:
         return False
+    if node.type in placement.HOST_ONLY or "CPU" in node.op.device:
+        return False            # runs on the host (no device kernel, or pinned there)
     out = node.outs[0]
     if out.shape is None or out.dtype is None or np.dtype(out.dtype) not in _CTYPE:
         return False
