@@ -338,7 +338,24 @@ def generate(prog: Program, opts, env: Env, filename: str, specialized: bool,
         return vname(v)
     lines.append(f"    return ({''.join(fetch_name(v) + ', ' for v in prog.fetches)})")
     alias_out = tuple(not v.fresh and not _fresh_kernel_output(v) for v in prog.fetches)
+    ns["_replayable"] = on_device and _replayable(prog, updates)
     return "\n".join(lines) + "\n", ns, line_ops, alias_out
+
+
+def _replayable(prog: Program, updates: dict) -> bool:
+    """Whether the plan may be recorded once and replayed (a CUDA graph): every node is a
+    pure kernel, a variable read, a fused cluster or an in-place update (the variables'
+    buffers then stay the same objects from run to run), and none runs on the host."""
+    for node in prog.nodes:
+        if node.opdef is None:
+            continue                    # a fused cluster: pure
+        if node.type in placement.HOST_ONLY or "CPU" in node.op.device:
+            return False
+        if node.type == "VariableV2" or node in updates:
+            continue
+        if not node.pure:
+            return False
+    return True
 
 
 def multi_output(node: Node) -> bool:

@@ -374,3 +374,56 @@ def batch_norm_grad_train(dy, x, scale, mu, var, epsilon: float):
     dx = _bn_ew(_BN_DX)(dy2, x2, mu, ca, cb, cc).reshape(x.shape)
     empty = cupy.zeros(0, dt)
     return dx, dscale, doffset, empty, empty.copy()
+
+
+# ----- whole steps as CUDA graphs ----------------------------------------------------------
+class Replay:
+    """A specialized plan recorded once as a CUDA graph and replayed: one launch per step.
+
+    Recording runs the plan's Python once on a capturing stream, with a memory pool of its
+    own, so every buffer the step uses keeps its address for the graph's lifetime and no
+    other allocation can be handed one of them.  A replay copies the fed values into the
+    recorded input buffers, launches the graph and returns the recorded output buffers
+    (the caller copies them to the host).  The variables' buffers are recorded too, so a
+    replay is only valid while the session's store holds the same arrays (``valid``).
+    """
+
+    def __init__(self, graph, stream, inputs, outputs, pool, store_snapshot) -> None:
+        self.graph, self.stream, self.inputs, self.outputs = graph, stream, inputs, outputs
+        self.pool, self.snapshot = pool, store_snapshot
+
+    def valid(self, store: dict) -> bool:
+        return all(store.get(k) is v for k, v in self.snapshot)
+
+    def run(self, feed_values):
+        for buf, v in zip(self.inputs, feed_values):
+            if isinstance(v, cupy.ndarray):
+                cupy.copyto(buf, v)
+            else:
+                buf.set(np.ascontiguousarray(v))
+        self.graph.launch(stream=self.stream)
+        return self.outputs
+
+
+def record(fn, feed_values, store: dict):
+    """``Replay`` of ``fn(*feeds)``, or None when the step cannot be captured (it reads a
+    device value on the host, or a library call refuses capture): the caller then goes on
+    running the plan as before.  Nothing of the step runs while it is recorded."""
+    pool = cupy.cuda.MemoryPool()
+    stream = cupy.cuda.Stream(non_blocking=False)
+    with cupy.cuda.using_allocator(pool.malloc):
+        inputs = [cupy.empty(v.shape, v.dtype) for v in feed_values]
+    snapshot = list(store.items())
+    graph = None
+    try:
+        with cupy.cuda.using_allocator(pool.malloc), stream:
+            stream.begin_capture()
+            try:
+                outputs = fn(*inputs)
+            finally:
+                graph = stream.end_capture()
+    except Exception:  # noqa: BLE001 - any refusal means: not capturable, run as before
+        return None
+    if graph is None or any(store.get(k) is not v for k, v in snapshot):
+        return None
+    return Replay(graph, stream, inputs, tuple(outputs), pool, snapshot)

@@ -42,7 +42,8 @@ class Plan:
 
     __slots__ = ("fn", "feeds", "fetches", "targets", "ops", "line_ops", "filename",
                  "alias_out", "source", "namespace", "program", "codes", "generic",
-                 "specialized_source", "specialized", "options", "_recorded", "__weakref__")
+                 "specialized_source", "specialized", "options", "_recorded", "replayable",
+                 "replays", "__weakref__")
 
     def __init__(self) -> None:
         self.line_ops: dict[int, Operation] = {}
@@ -51,6 +52,8 @@ class Plan:
         self.specialized_source: str | None = None
         self.specialized = None     # (guarded feed shapes, program) once specialized
         self._recorded: dict = {}
+        self.replayable = False     # the specialized plan may be captured as a device graph
+        self.replays: dict = {}     # feed shapes -> the captured graph (False: not capturable)
 
 
 def prune(fetch_tensors, target_ops, fed: set) -> list[Operation]:
@@ -189,7 +192,8 @@ def _specialize(plan: Plan, program, emit, feed_values) -> None:
         shapes[t] = tuple(v.shape)
         guard.append((i, tuple(v.shape)))
     prog = program(shapes)       # the fed shapes are guarded, so they are known
-    fn, source, *_ = emit(prog, True, guard=guard, fallback=plan.generic)
+    fn, source, ns, *_ = emit(prog, True, guard=guard, fallback=plan.generic)
+    plan.replayable = ns.get("_replayable", False)
     plan.specialized_source = source
     plan.specialized = ([s for _, s in guard], prog)
     plan.fn = fn

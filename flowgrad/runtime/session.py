@@ -398,6 +398,11 @@ class BaseSession:
     def _execute(self, plan, feed_values, options, run_metadata):
         trace = options is not None and getattr(options, "trace_level", 0) and \
             run_metadata is not None
+        if plan.replayable and self._backend.platform == "cuda" and not trace and \
+                self._options.cuda_graphs:
+            out = self._replay(plan, feed_values)
+            if out is not None:
+                return out
         if self._on_device:
             feed_values = [self._backend.asarray(v) for v in feed_values]
         if trace:
@@ -415,6 +420,39 @@ class BaseSession:
         if self._on_device:
             out = tuple(self._backend.to_host(v) for v in out)
         return out
+
+    #: runs of a specialized plan before it is recorded as a device graph (the memory pool
+    #: and the kernels' compiled code are warm by then)
+    REPLAY_AFTER = 3
+
+    def _replay(self, plan, feed_values):
+        """The step as a replay of the plan's recorded device graph (``runtime.cuda``):
+        one launch instead of one per kernel.  None: run the plan as usual (not recorded
+        yet, or not recordable, or the variables' buffers changed since)."""
+        key = tuple(getattr(v, "shape", None) for v in feed_values)
+        rep = plan.replays.get(key)
+        if rep is None:
+            count = plan.replays.get(("runs",) + key, 0) + 1
+            plan.replays[("runs",) + key] = count
+            if count <= self.REPLAY_AFTER or plan.specialized is None or \
+                    [tuple(s) for s in plan.specialized[0]] != list(key):
+                return None
+            from flowgrad.runtime import cuda  # noqa: PLC0415 - imports CuPy
+            dev = [self._backend.asarray(v) for v in feed_values]
+            self._undo = {}
+            try:
+                rep = cuda.record(plan.fn, dev, self._store) or False
+            finally:
+                self._undo = None
+            plan.replays[key] = rep
+        if rep is False:
+            return None
+        if not rep.valid(self._store):
+            plan.replays[key] = None            # record again after a few runs
+            plan.replays[("runs",) + key] = 0
+            return None
+        out = rep.run(feed_values)
+        return tuple(self._backend.to_host(v) for v in out)
 
     def _rollback(self) -> None:
         undo = self._undo or {}
