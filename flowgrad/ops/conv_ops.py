@@ -511,3 +511,13 @@ def convolution(input, filter=None, padding=None, strides=None, dilation_rate=No
                       data_format=data_format or "NHWC", dilations=dilation_rate, name=name)
     raise ValueError(f"convolution supports 1-D and 2-D convolutions (input rank 3 or 4), "
                      f"got input shape {x.shape}")
+
+
+# ----- CUDA kernels: cuDNN, or the kernels above on CuPy where it cannot run ---------------
+from flowgrad.ops import cuda_conv as _cuda  # noqa: E402 - imports neither CuPy nor cuDNN
+
+_conv2d.device_kernel("cuda")(_cuda.conv2d_kernel(_conv2d.opdef.kernel))
+conv2d_backprop_input_op.device_kernel("cuda")(
+    _cuda.conv2d_backprop_input_kernel(conv2d_backprop_input_op.opdef.kernel))
+conv2d_backprop_filter_op.device_kernel("cuda")(
+    _cuda.conv2d_backprop_filter_kernel(conv2d_backprop_filter_op.opdef.kernel))

@@ -399,3 +399,12 @@ def pool(input, window_shape, pooling_type, padding, dilation_rate=None,  # noqa
         if nd == 1:
             y = A.squeeze(y, [1 if last else 2])
         return A.identity(y, name=scope)
+
+
+# ----- CUDA kernels: generated CUDA C (``cuda_pool``) ----------------------------------------
+from flowgrad.ops import cuda_pool as _cuda  # noqa: E402 - imports no CuPy until called
+
+_max_pool.device_kernel("cuda")(_cuda.max_pool_kernel(_max_pool.opdef.kernel))
+max_pool_grad_op.device_kernel("cuda")(_cuda.max_pool_grad_kernel(max_pool_grad_op.opdef.kernel))
+_avg_pool.device_kernel("cuda")(_cuda.avg_pool_kernel(_avg_pool.opdef.kernel))
+avg_pool_grad_op.device_kernel("cuda")(_cuda.avg_pool_grad_kernel(avg_pool_grad_op.opdef.kernel))
