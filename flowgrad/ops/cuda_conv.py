@@ -67,6 +67,12 @@ def enabled() -> bool:
     return os.environ.get("FLOWGRAD_CUDNN", "1") != "0"
 
 
+def _tf32() -> bool:
+    """``$FLOWGRAD_CUDNN_TF32=1`` lets float32 convolutions use TF32 tensor cores (faster,
+    about three decimal digits)."""
+    return os.environ.get("FLOWGRAD_CUDNN_TF32", "0") == "1"
+
+
 def available() -> bool:
     """Whether ``cudnn`` imports (says nothing about a device)."""
     return _STATE.module() is not None
@@ -172,6 +178,12 @@ def _build(kind: str, dtype: np.dtype, fmt: str, x: tuple, k: tuple, y: tuple,
     g.validate()
     g.build_operation_graph()
     g.create_execution_plans([cudnn.heur_mode.A, cudnn.heur_mode.FALLBACK])
+    if dtype.itemsize >= 4 and not _tf32():
+        # float32 stays float32 math, as on the CPU: no TF32 tensor-core engines (10-bit
+        # mantissas: errors near 1e-3), which cuDNN would otherwise pick on Ampere and later
+        notes = cudnn.numerical_note
+        g.deselect_numeric_notes([notes.TENSOR_CORE, notes.DOWN_CONVERT_INPUTS,
+                                  notes.REDUCED_PRECISION_REDUCTION])
     g.check_support()
     g.build_plans()
     return _Plan(g, a, b, out)
@@ -183,7 +195,7 @@ def _plan(xp, key: tuple, *args) -> tuple[_Plan | None, int]:
     if not enabled() or _STATE.module() is None:
         return None, 0
     handle = _handle(xp)
-    key = (xp.cuda.runtime.getDevice(),) + key
+    key = (xp.cuda.runtime.getDevice(), _tf32()) + key
     if key in _STATE.plans:
         return _STATE.plans[key], handle
     try:
@@ -203,7 +215,7 @@ def _run(xp, key: tuple, plan: _Plan, handle: int, a, b, out) -> bool:
         plan.graph.execute({plan.a: a.data.ptr, plan.b: b.data.ptr, plan.out: out.data.ptr},
                            ws.data.ptr if ws is not None else 0, handle=handle)
     except Exception as e:  # noqa: BLE001 - fall back rather than fail the step
-        full = (xp.cuda.runtime.getDevice(),) + key
+        full = (xp.cuda.runtime.getDevice(), _tf32()) + key
         _STATE.plans[full] = None
         _STATE.reasons[full] = f"execute: {type(e).__name__}: {e}"
         warnings.warn(f"cuDNN failed to run a convolution ({key[0]}), using the generic "

@@ -387,6 +387,11 @@ class _FakeGraph:
 
     def create_execution_plans(self, modes):
         assert modes
+        self.planned = True
+
+    def deselect_numeric_notes(self, notes):
+        assert self.planned           # filters the plans created
+        self.deselected = notes
 
     def check_support(self):
         if self.io in self.unsupported:
@@ -424,6 +429,8 @@ class _FakeCudnn(types.ModuleType):
 
     data_type = types.SimpleNamespace(FLOAT="FLOAT", DOUBLE="DOUBLE", HALF="HALF")
     heur_mode = types.SimpleNamespace(A="A", FALLBACK="FALLBACK")
+    numerical_note = types.SimpleNamespace(TENSOR_CORE=1, DOWN_CONVERT_INPUTS=2,
+                                           REDUCED_PRECISION_REDUCTION=3)
     pygraph = _FakeGraph
 
     def __init__(self) -> None:
