@@ -133,8 +133,9 @@ _IO_TYPES = {"float32": ("FLOAT", "FLOAT"), "float64": ("DOUBLE", "DOUBLE"),
              "float16": ("HALF", "FLOAT")}
 
 
-def _handle(xp) -> int:
-    """The cuDNN handle of the current device, bound to CuPy's current stream."""
+def _handle(xp) -> tuple[int, int]:
+    """``(device, handle)``: the current device and its cuDNN handle, bound to CuPy's
+    current stream."""
     cudnn = _STATE.cudnn
     dev = xp.cuda.runtime.getDevice()
     h = _STATE.handles.get(dev)
@@ -144,7 +145,7 @@ def _handle(xp) -> int:
     if _STATE.streams.get(dev) != stream:
         cudnn.set_stream(handle=h, stream=stream)
         _STATE.streams[dev] = stream
-    return h
+    return dev, h
 
 
 def _build(kind: str, dtype: np.dtype, fmt: str, x: tuple, k: tuple, y: tuple,
@@ -189,22 +190,22 @@ def _build(kind: str, dtype: np.dtype, fmt: str, x: tuple, k: tuple, y: tuple,
     return _Plan(g, a, b, out)
 
 
-def _plan(xp, key: tuple, *args) -> tuple[_Plan | None, int]:
-    """The cached graph for ``key`` (built on first use) and the handle; None when cuDNN
-    cannot run it."""
+def _plan(xp, key: tuple, *args) -> tuple[_Plan | None, tuple, int]:
+    """``(plan, full key, handle)``: the cached graph for ``key`` (built on first use; None
+    when cuDNN cannot run it), its key with the device, and the device's handle."""
     if not enabled() or _STATE.module() is None:
-        return None, 0
-    handle = _handle(xp)
-    key = (xp.cuda.runtime.getDevice(), _tf32()) + key
+        return None, key, 0
+    dev, handle = _handle(xp)
+    key = (dev, _tf32()) + key
     if key in _STATE.plans:
-        return _STATE.plans[key], handle
+        return _STATE.plans[key], key, handle
     try:
         plan = _build(*args, handle=handle)
     except Exception as e:  # noqa: BLE001 - unsupported configurations and build failures
         plan = None
         _STATE.reasons[key] = f"{type(e).__name__}: {e}"
     _STATE.plans[key] = plan
-    return plan, handle
+    return plan, key, handle
 
 
 def _run(xp, key: tuple, plan: _Plan, handle: int, a, b, out) -> bool:
@@ -215,10 +216,9 @@ def _run(xp, key: tuple, plan: _Plan, handle: int, a, b, out) -> bool:
         plan.graph.execute({plan.a: a.data.ptr, plan.b: b.data.ptr, plan.out: out.data.ptr},
                            ws.data.ptr if ws is not None else 0, handle=handle)
     except Exception as e:  # noqa: BLE001 - fall back rather than fail the step
-        full = (xp.cuda.runtime.getDevice(), _tf32()) + key
-        _STATE.plans[full] = None
-        _STATE.reasons[full] = f"execute: {type(e).__name__}: {e}"
-        warnings.warn(f"cuDNN failed to run a convolution ({key[0]}), using the generic "
+        _STATE.plans[key] = None
+        _STATE.reasons[key] = f"execute: {type(e).__name__}: {e}"
+        warnings.warn(f"cuDNN failed to run a convolution ({key[2]}), using the generic "
                       f"kernel from now on: {e}", RuntimeWarning, stacklevel=3)
         return False
     _STATE.counts["cudnn"] += 1
@@ -244,7 +244,7 @@ def conv2d_kernel(generic: Callable) -> Callable:
             k = (co, ci, kh, kw)
             key = ("fprop", input.dtype.str, data_format, x, k, wh, ww)
             if wh.out > 0 and ww.out > 0:
-                plan, h = _plan(xp, key, "fprop", input.dtype, data_format, x, k, y, wh, ww)
+                plan, key, h = _plan(xp, key, "fprop", input.dtype, data_format, x, k, y, wh, ww)
                 if plan is not None:
                     out = xp.empty(_in_layout(y, data_format), dtype=input.dtype)
                     if _run(xp, key, plan, h, xp.ascontiguousarray(input),
@@ -274,7 +274,7 @@ def conv2d_backprop_input_kernel(generic: Callable) -> Callable:
             k = (co, ci, kh, kw)
             if dy == (x[0], co, wh.out, ww.out):
                 key = ("dgrad", filter.dtype.str, data_format, x, k, wh, ww)
-                plan, h = _plan(xp, key, "dgrad", filter.dtype, data_format, x, k, dy, wh, ww)
+                plan, key, h = _plan(xp, key, "dgrad", filter.dtype, data_format, x, k, dy, wh, ww)
                 if plan is not None:
                     dx = xp.empty(_in_layout(x, data_format), dtype=filter.dtype)
                     if _run(xp, key, plan, h, xp.ascontiguousarray(out_backprop),
@@ -304,7 +304,7 @@ def conv2d_backprop_filter_kernel(generic: Callable) -> Callable:
             k = (co, ci, kh, kw)
             if dy == (x[0], co, wh.out, ww.out):
                 key = ("wgrad", input.dtype.str, data_format, x, k, wh, ww)
-                plan, h = _plan(xp, key, "wgrad", input.dtype, data_format, x, k, dy, wh, ww)
+                plan, key, h = _plan(xp, key, "wgrad", input.dtype, data_format, x, k, dy, wh, ww)
                 if plan is not None:
                     dk = xp.empty(_in_layout(k, data_format), dtype=input.dtype)
                     if _run(xp, key, plan, h, xp.ascontiguousarray(input),

@@ -465,6 +465,8 @@ def test_cudnn_wrappers_emulated(fake_cudnn, cpu_xp, dtype, data_format):
     counts = fake_cudnn.counts
     assert counts == {"cudnn": 3 * len(CONV_CASES), "generic": 0}
     assert len(fake_cudnn.plans) == 3 * len(CONV_CASES)
+    # float32 and float64 keep their own precision: no TF32 tensor-core engines
+    assert all(p.graph.deselected == [1, 2, 3] for p in fake_cudnn.plans.values())
     # a second run uses the cached graphs
     _conv_runs(cpu_xp, _dev(x), _dev(w), _dev(dy), attrs)
     assert len(fake_cudnn.plans) == 3 * len(CONV_CASES)
@@ -485,6 +487,21 @@ def test_cudnn_unsupported_and_disabled_fall_back(fake_cudnn, cpu_xp, monkeypatc
     x, w, dy, attrs = _conv_inputs(CONV_CASES[0], "NCHW", np.float32)
     _conv_runs(cpu_xp, _dev(x), _dev(w), _dev(dy), attrs)
     assert fake_cudnn.counts["cudnn"] == 0
+
+
+def test_cudnn_execute_failure_warns_once_and_falls_back(fake_cudnn, cpu_xp, monkeypatch):
+    def broken(self, buffers, workspace, handle=None):
+        raise RuntimeError("CUDNN_STATUS_EXECUTION_FAILED")
+
+    monkeypatch.setattr(_FakeGraph, "execute", broken)
+    x, w, dy, attrs = _conv_inputs(CONV_CASES[0], "NHWC", np.float32)
+    conv = _kernel("Conv2D", "cuda")
+    with pytest.warns(RuntimeWarning, match="EXECUTION_FAILED"):
+        y = conv(cpu_xp, _dev(x), _dev(w), **attrs)
+    np.testing.assert_array_equal(np.asarray(y), _kernel("Conv2D", "cpu")(np, x, w, **attrs))
+    conv(cpu_xp, _dev(x), _dev(w), **attrs)          # no second warning: the plan is gone
+    assert fake_cudnn.counts == {"cudnn": 0, "generic": 2}
+    assert list(fake_cudnn.plans.values()) == [None]
 
 
 def test_without_cudnn_the_generic_kernels_run(monkeypatch, cpu_xp):
