@@ -29,10 +29,11 @@ from flowgrad.ops.conv_geometry import Window, explicit_pair, spatial_axes, wind
 class _Plan:
     """A built cuDNN graph and the tensors its execute call binds."""
 
-    __slots__ = ("graph", "a", "b", "out")
+    __slots__ = ("graph", "a", "b", "out", "workspace")
 
     def __init__(self, graph, a, b, out) -> None:
         self.graph, self.a, self.b, self.out = graph, a, b, out
+        self.workspace = graph.get_workspace_size()
 
 
 class _State:
@@ -195,7 +196,13 @@ def _plan(xp, key: tuple, *args) -> tuple[_Plan | None, tuple, int]:
     when cuDNN cannot run it), its key with the device, and the device's handle."""
     if not enabled() or _STATE.module() is None:
         return None, key, 0
-    dev, handle = _handle(xp)
+    try:
+        dev, handle = _handle(xp)
+    except Exception as e:  # noqa: BLE001 - e.g. the cuDNN library itself missing
+        _STATE.cudnn, _STATE.import_error = None, f"handle: {type(e).__name__}: {e}"
+        warnings.warn(f"cuDNN is not usable, convolutions run as CuPy GEMMs: {e}",
+                      RuntimeWarning, stacklevel=3)
+        return None, key, 0
     key = (dev, _tf32()) + key
     if key in _STATE.plans:
         return _STATE.plans[key], key, handle
@@ -210,8 +217,7 @@ def _plan(xp, key: tuple, *args) -> tuple[_Plan | None, tuple, int]:
 
 def _run(xp, key: tuple, plan: _Plan, handle: int, a, b, out) -> bool:
     """Executes ``plan``; False (and the plan dropped, with a warning) if cuDNN fails."""
-    size = plan.graph.get_workspace_size()
-    ws = xp.empty(size, dtype=xp.uint8) if size else None
+    ws = xp.empty(plan.workspace, dtype=xp.uint8) if plan.workspace else None
     try:
         plan.graph.execute({plan.a: a.data.ptr, plan.b: b.data.ptr, plan.out: out.data.ptr},
                            ws.data.ptr if ws is not None else 0, handle=handle)

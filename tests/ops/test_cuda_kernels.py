@@ -508,6 +508,20 @@ def test_cudnn_execute_failure_warns_once_and_falls_back(fake_cudnn, cpu_xp, mon
     assert list(fake_cudnn.plans.values()) == [None]
 
 
+def test_cudnn_without_its_library_falls_back(fake_cudnn, cpu_xp, monkeypatch):
+    def missing():
+        raise RuntimeError("Unable to find symbol cudnnCreate")
+
+    monkeypatch.setattr(fake_cudnn.cudnn, "create_handle", missing)
+    x, w, dy, attrs = _conv_inputs(CONV_CASES[3], "NCHW", np.float64)
+    with pytest.warns(RuntimeWarning, match="cudnnCreate"):
+        got = _conv_runs(cpu_xp, _dev(x), _dev(w), _dev(dy), attrs)
+    for g, ww in zip(got, _conv_runs(np, x, w, dy, attrs)):
+        np.testing.assert_array_equal(np.asarray(g), ww)
+    assert fake_cudnn.counts == {"cudnn": 0, "generic": 3}
+    assert not cuda_conv.available() and "cudnnCreate" in cuda_conv.stats()["import_error"]
+
+
 def test_without_cudnn_the_generic_kernels_run(monkeypatch, cpu_xp):
     state = cuda_conv._State()
     state.import_error = "ModuleNotFoundError: No module named 'cudnn'"
