@@ -9,10 +9,12 @@ with the activations (KRSC for NHWC, KCRS for NCHW).  Padding is TF's, as ``conv
 computes it: SAME's odd cell goes after the input, through cuDNN's pre/post padding.
 
 Whenever cuDNN cannot run a convolution -- ``cudnn`` not importable, no engine for the
-configuration (float64 often has none), an empty tensor, ``$FLOWGRAD_CUDNN=0`` -- the
+configuration (a dtype may have none), an empty tensor, ``$FLOWGRAD_CUDNN=0`` -- the
 generic kernel runs on CuPy instead, so a GPU session never fails for lack of cuDNN.
+``stats()`` says which path ran how often, and why cuDNN refused what it refused.
 
-Nothing here imports CuPy or cuDNN before a kernel is first called on a CUDA device.
+CuPy arrives as the kernels' ``xp``; ``cudnn`` is imported when a kernel first runs on a
+CUDA device, so importing flowgrad (or running on the CPU) loads neither.
 """
 
 from __future__ import annotations

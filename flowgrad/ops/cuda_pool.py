@@ -214,6 +214,8 @@ def _runs_here(dtype, *sizes) -> bool:
 
 # ----- the kernels -----------------------------------------------------------------------
 def max_pool_kernel(generic: Callable) -> Callable:
+    """The CUDA kernel of MaxPool; ``generic`` (the op's own kernel) runs where it does not
+    apply."""
     def max_pool_cuda(xp, input, *, ksize, strides, padding, data_format="NHWC",  # noqa: A002
                       dilations=(1, 1, 1, 1)):
         (n, c, h, w), wh, ww, geo = _geometry(input.shape, ksize, strides, padding,
@@ -230,6 +232,8 @@ def max_pool_kernel(generic: Callable) -> Callable:
 
 
 def max_pool_grad_kernel(generic: Callable) -> Callable:
+    """The CUDA kernel of MaxPoolGrad; ``generic`` (the op's own kernel) runs where it does not
+    apply."""
     def max_pool_grad_cuda(xp, orig_input, orig_output, grad, *, ksize, strides, padding,
                            data_format="NHWC", dilations=(1, 1, 1, 1)):
         (n, c, h, w), wh, ww, geo = _geometry(orig_input.shape, ksize, strides, padding,
@@ -251,6 +255,8 @@ def max_pool_grad_kernel(generic: Callable) -> Callable:
 
 
 def avg_pool_kernel(generic: Callable) -> Callable:
+    """The CUDA kernel of AvgPool; ``generic`` (the op's own kernel) runs where it does not
+    apply."""
     def avg_pool_cuda(xp, value, *, ksize, strides, padding, data_format="NHWC",
                       dilations=(1, 1, 1, 1)):
         (n, c, h, w), wh, ww, geo = _geometry(value.shape, ksize, strides, padding,
@@ -267,6 +273,8 @@ def avg_pool_kernel(generic: Callable) -> Callable:
 
 
 def avg_pool_grad_kernel(generic: Callable) -> Callable:
+    """The CUDA kernel of AvgPoolGrad; ``generic`` (the op's own kernel) runs where it does not
+    apply."""
     def avg_pool_grad_cuda(xp, orig_input_shape, grad, *, ksize, strides, padding,
                            data_format="NHWC", dilations=(1, 1, 1, 1)):
         shape = tuple(int(d) for d in orig_input_shape)
