@@ -623,6 +623,23 @@ def test_conv_kernels_on_gpu(monkeypatch, cudnn_on, dtype, data_format):
 
 
 @gpu
+@pytest.mark.parametrize("data_format", FORMATS)
+def test_conv_kernels_on_gpu_float16(data_format):
+    """float16 (computed in float32 by cuDNN) against the float64 CPU kernels."""
+    cp = _cupy()
+    for case in CONV_CASES[:4]:
+        x, w, dy, attrs = _conv_inputs(case, data_format, np.float64)
+        want = _conv_runs(np, x, w, dy, attrs)
+        h = [cp.asarray(a.astype(np.float16)) for a in (x, w, dy)]
+        got = _conv_runs(cp, *h, attrs)
+        for g, ww in zip(got, want):
+            assert g.dtype == np.float16 and g.shape == ww.shape
+            scale = np.abs(ww).max()
+            np.testing.assert_allclose(cp.asnumpy(g).astype(np.float64), ww, rtol=0,
+                                       atol=2e-2 * scale)
+
+
+@gpu
 @pytest.mark.parametrize("pool_on", ["1", "0"])
 @pytest.mark.parametrize("data_format", FORMATS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
