@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import sys
 
+from flowgrad.framework import dtypes as _dt
 from flowgrad.framework import errors
 from flowgrad.framework.graph import Operation
 from flowgrad.runtime import backend as _backend
 
 # op types whose kernels only run on the host (Python callbacks, host-side effects)
-HOST_ONLY = {"PyFunc", "Print", "Assert", "Erf", "ReportUninitialized", "Multinomial"}
+HOST_ONLY = {"PyFunc", "Print", "Assert", "ReportUninitialized", "Multinomial"}
 
 
 def register_host_only(*op_types: str) -> None:
@@ -46,6 +47,8 @@ class Placer:
             return host
         if self.device is host:
             return host
+        if _has_strings(op):
+            return host                   # device arrays hold numbers: strings stay on the host
         if op._opdef is not None and op._opdef.ref_inputs:
             return self.device            # updates run where the variables live
         if "CPU" in want or op.type in HOST_ONLY:
@@ -68,8 +71,18 @@ class Placer:
         return _on_host(kernel, self.device)
 
 
+def _has_strings(op: Operation) -> bool:
+    return any(t.dtype == _dt.string for t in op.outputs) or \
+        any(t.dtype == _dt.string for t in op.inputs)
+
+
 def _on_host(kernel, device: _backend.Backend):
-    to_host, to_device = device.to_host, device.asarray
+    to_host, copy = device.to_host, device.asarray
+
+    def to_device(value):
+        if getattr(value, "dtype", None) is not None and value.dtype.kind in "OSU":
+            return value                  # strings and objects: host arrays, as in TF
+        return copy(value)
 
     def host_kernel(*args):
         out = kernel(*[to_host(a) for a in args])
