@@ -464,7 +464,7 @@ def _range_shape(node: NodeSpec):
 @op("Range", shape=_range_shape)
 def _range(xp, start, limit, delta, *, Tidx):  # noqa: N803
     if xp is not np:        # device arrays: CuPy's arange takes host scalars only
-        start, limit, delta = start.item(), limit.item(), delta.item()
+        start, limit, delta = (getattr(v, "item", lambda v=v: v)() for v in (start, limit, delta))
     return xp.arange(start, limit, delta, dtype=Tidx.np)
 
 

@@ -6,6 +6,7 @@ Python callback, printing); its kernel is then wrapped to copy inputs to the hos
 outputs back, so copies are decided once, when the plan is built, never per surprise.
 Ops that update variables always run where the variables live.  Feeds are copied to the
 device once per run and fetched values once back to the host (``Session._execute``).
+String tensors stay on the host, and so do the ops that make or read them.
 """
 
 from __future__ import annotations
@@ -76,19 +77,23 @@ def _has_strings(op: Operation) -> bool:
         any(t.dtype == _dt.string for t in op.inputs)
 
 
-def _on_host(kernel, device: _backend.Backend):
-    to_host, copy = device.to_host, device.asarray
+def to_device(device: _backend.Backend, value):
+    """``value`` copied to ``device``; strings and objects stay host arrays (as in TF, string
+    tensors live on the host: device arrays hold numbers only)."""
+    dtype = getattr(value, "dtype", None)
+    if dtype is not None and dtype.kind in "OSUV":
+        return value
+    return device.asarray(value)
 
-    def to_device(value):
-        if getattr(value, "dtype", None) is not None and value.dtype.kind in "OSU":
-            return value                  # strings and objects: host arrays, as in TF
-        return copy(value)
+
+def _on_host(kernel, device: _backend.Backend):
+    to_host = device.to_host
 
     def host_kernel(*args):
         out = kernel(*[to_host(a) for a in args])
         if out is None:
             return None
         if isinstance(out, list | tuple):
-            return type(out)(to_device(o) for o in out)
-        return to_device(out)
+            return type(out)(to_device(device, o) for o in out)
+        return to_device(device, out)
     return host_kernel

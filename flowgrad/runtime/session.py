@@ -21,7 +21,7 @@ from flowgrad import compiler as _compiler
 from flowgrad.compiler.codegen import Env as _CodegenEnv
 from flowgrad.runtime import backend as _backend
 from flowgrad.runtime.host_memory import keep_freed_memory
-from flowgrad.runtime.placement import Placer
+from flowgrad.runtime.placement import Placer, to_device
 from flowgrad.runtime.plan import compile_plan, failing_op, partial_kernel
 
 _MISSING = object()
@@ -396,7 +396,7 @@ class BaseSession:
             from flowgrad.runtime import tracing  # noqa: PLC0415
             return tracing.traced_run(self, plan, feed_values, run_metadata)
         if self._on_device:
-            feed_values = [self._backend.asarray(v) for v in feed_values]
+            feed_values = [to_device(self._backend, v) for v in feed_values]
         self._undo = {}
         try:
             out = plan.fn(*feed_values)

@@ -85,3 +85,17 @@ def test_cpu_sessions_never_import_cupy():
 def test_device_listing():
     assert tf.config.list_physical_devices("CPU")[0].device_type == "CPU"
     assert isinstance(tf.test.is_gpu_available(), bool)
+
+
+def test_strings_stay_on_the_host(device):
+    names = tf.placeholder(tf.string, (None,))
+    both = tf.concat([tf.identity(names), tf.constant(["c"])], 0)
+    v = tf.Variable(np.ones(2, np.float32), name="weights")
+    n = tf.range(tf.size(names)) * 2           # a number computed from a string tensor
+    with tf.Session() as s:
+        assert list(s.run(tf.report_uninitialized_variables())) == ["weights"]
+        out, counts = s.run([both, n], {names: np.array(["a", "b"], dtype=object)})
+        assert list(out) == ["a", "b", "c"]
+        assert counts.tolist() == [0, 2] and type(counts) is np.ndarray
+        s.run(v.initializer)
+        assert list(s.run(tf.report_uninitialized_variables())) == []
