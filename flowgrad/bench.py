@@ -31,7 +31,7 @@ from typing import Callable
 import numpy as np
 
 WORKLOADS = ("xor", "mlp", "lenet", "resnet50")
-FRAMEWORKS = ("flowgrad", "numpy", "torch", "tensorflow", "jax")
+FRAMEWORKS = ("flowgrad", "numpy", "cupy", "torch", "tensorflow", "jax")
 
 
 # ----- data and initial weights shared by all frameworks -------------------------------
@@ -227,9 +227,16 @@ def _flowgrad(workload: str, **options) -> Runner:
         with tf.control_dependencies(updates):
             train = tf.train.GradientDescentOptimizer(lr).minimize(loss)
         init = tf.global_variables_initializer()
-    sess = tf.Session(graph=g)
+    config = None if _device() == "gpu" else tf.ConfigProto(device_count={"GPU": 0})
+    sess = tf.Session(graph=g, config=config)
     sess.run(init)
     feed = {x: x0, y: y0}
+    if _device() == "gpu":
+        # the batch stays on the device, as the other frameworks' does: a CuPy array is fed
+        # without a copy (a numpy feed would add its host-to-device copy to every step)
+        import cupy  # noqa: PLC0415
+
+        feed = {x: cupy.asarray(x0), y: cupy.asarray(y0)}
     fetches = [train, loss]
 
     def trace():
@@ -279,19 +286,21 @@ def _flowgrad_lenet(tf, x, y, ws):
 
 
 # ----- hand-written numpy ----------------------------------------------------------------
-def _numpy(workload: str, **options) -> Runner:
+def _numpy(workload: str, xp=np, **options) -> Runner:
+    """Hand-written numpy; with ``xp=cupy`` the same xor and mlp steps in CuPy (unfused)."""
     x, y, params, lr = _DATA[workload](**options)
-    p = [a.copy() for a in params]
+    p = [xp.asarray(a).copy() for a in params]
+    x, y = xp.asarray(x), xp.asarray(y)
     lr = np.float32(lr)
     if workload == "resnet50":
         return _numpy_resnet(x, y, p, lr, _resnet_config(**options)["blocks"])
     if workload == "xor":
         def step():
             w1, b1, w2, b2 = p
-            h = np.tanh(x @ w1 + b1)
-            o = 0.5 * (np.tanh(0.5 * (h @ w2 + b2)) + 1)
+            h = xp.tanh(x @ w1 + b1)
+            o = 0.5 * (xp.tanh(0.5 * (h @ w2 + b2)) + 1)
             d = o - y
-            loss = np.mean(d * d)
+            loss = xp.mean(d * d)
             do = (2.0 / d.size) * d
             dz2 = do * o * (1 - o)
             dh = dz2 @ w2.T
@@ -304,13 +313,13 @@ def _numpy(workload: str, **options) -> Runner:
     elif workload == "mlp":
         def step():
             w1, b1, w2, b2, w3, b3 = p
-            h1 = np.maximum(x @ w1 + b1, 0)
-            h2 = np.maximum(h1 @ w2 + b2, 0)
+            h1 = xp.maximum(x @ w1 + b1, 0)
+            h2 = xp.maximum(h1 @ w2 + b2, 0)
             z = h2 @ w3 + b3
             z -= z.max(1, keepdims=True)
-            e = np.exp(z)
+            e = xp.exp(z)
             s = e.sum(1, keepdims=True)
-            loss = np.mean(np.log(s[:, 0]) - (y * z).sum(1))
+            loss = xp.mean(xp.log(s[:, 0]) - (y * z).sum(1))
             dz = (e / s - y) / np.float32(len(x))
             dh2 = (dz @ w3.T) * (h2 > 0)
             dh1 = (dh2 @ w2.T) * (h1 > 0)
@@ -323,7 +332,17 @@ def _numpy(workload: str, **options) -> Runner:
             return loss
     else:
         return _numpy_lenet(x, y, p, lr)
+    if xp is not np:
+        return Runner(lambda: float(step()), float)     # the loss fetched every step
     return Runner(step, float)
+
+
+def _cupy(workload: str, **options) -> Runner:
+    import cupy  # noqa: PLC0415
+
+    if workload not in ("xor", "mlp"):
+        raise ValueError("hand-written CuPy covers the xor and mlp workloads only")
+    return _numpy(workload, xp=cupy, **options)
 
 
 def _im2col(x, k):
@@ -544,10 +563,12 @@ def _torch(workload: str, **options) -> Runner:
     x0, y0, params, lr = _DATA[workload](**options)
     if _threads():
         torch.set_num_threads(_threads())
+    dev = "cuda" if _device() == "gpu" else "cpu"
     if workload == "resnet50":
-        return _torch_resnet(torch, x0, y0, params, lr, _resnet_config(**options)["blocks"])
-    x, y = torch.from_numpy(x0), torch.from_numpy(y0)
-    ps = [torch.tensor(a, requires_grad=True) for a in params]
+        return _torch_resnet(torch, x0, y0, params, lr, _resnet_config(**options)["blocks"],
+                             dev)
+    x, y = torch.from_numpy(x0).to(dev), torch.from_numpy(y0).to(dev)
+    ps = [torch.tensor(a, requires_grad=True, device=dev) for a in params]
     opt = torch.optim.SGD(ps, lr=lr)
     F = torch.nn.functional
 
@@ -574,19 +595,20 @@ def _torch(workload: str, **options) -> Runner:
         loss = forward()
         loss.backward()
         opt.step()
-        return loss
-    return Runner(step, lambda v: v.item())
+        return loss.item() if dev == "cuda" else loss    # on a GPU: fetched every step
+    return Runner(step, float if dev == "cuda" else lambda v: v.item())
 
 
-def _torch_resnet(torch, x0, y0, params, lr, blocks):
+def _torch_resnet(torch, x0, y0, params, lr, blocks, dev="cpu"):
     """PyTorch's usual layout: NCHW activations, OIHW kernels (converted once)."""
     F = torch.nn.functional
-    x = torch.from_numpy(x0).permute(0, 3, 1, 2).contiguous()
-    y = torch.from_numpy(y0)
-    ps = [torch.tensor(a.transpose(3, 2, 0, 1) if a.ndim == 4 else a, requires_grad=True)
-          for a in params]
-    ps[-2] = torch.tensor(params[-2].T, requires_grad=True)      # F.linear's (out, in)
-    moving = [(torch.zeros(len(g)), torch.ones(len(g))) for g in ps[1:-2:3]]
+    x = torch.from_numpy(x0).permute(0, 3, 1, 2).contiguous().to(dev)
+    y = torch.from_numpy(y0).to(dev)
+    ps = [torch.tensor(a.transpose(3, 2, 0, 1) if a.ndim == 4 else a, requires_grad=True,
+                       device=dev) for a in params]
+    ps[-2] = torch.tensor(params[-2].T, requires_grad=True, device=dev)  # F.linear's (out, in)
+    moving = [(torch.zeros(len(g), device=dev), torch.ones(len(g), device=dev))
+              for g in ps[1:-2:3]]
     opt = torch.optim.SGD(ps, lr=lr)
     bn = iter(())
 
@@ -619,8 +641,8 @@ def _torch_resnet(torch, x0, y0, params, lr, blocks):
         loss = _resnet_forward(P, x, y, ps, blocks)
         loss.backward()
         opt.step()
-        return loss
-    return Runner(step, lambda v: v.item())
+        return loss.item() if dev == "cuda" else loss
+    return Runner(step, float if dev == "cuda" else lambda v: v.item())
 
 
 # ----- TensorFlow (tf.compat.v1 graph mode) ----------------------------------------------
@@ -650,6 +672,7 @@ def _tensorflow(workload: str, **options) -> Runner:
 
 # ----- JAX ---------------------------------------------------------------------------------
 def _jax(workload: str, **options) -> Runner:
+    os.environ.setdefault("JAX_PLATFORMS", "cuda" if _device() == "gpu" else "cpu")
     if _threads() == 1:
         os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false "
                                            "intra_op_parallelism_threads=1")
@@ -752,19 +775,37 @@ def _jax_resnet(jax, jnp, x, y, params, lr, blocks):
     return Runner(step, float)
 
 
+def _device() -> str:
+    """The device ``--device`` asked for: "cpu" (default) or "gpu"."""
+    return os.environ.get("FLOWGRAD_BENCH_DEVICE", "cpu")
+
+
 def _threads() -> int:
     """The thread count ``--threads`` asked for (0: each framework's default)."""
     return int(os.environ.get("FLOWGRAD_BENCH_THREADS", "0") or 0)
 
 
-_BUILDERS = {"flowgrad": _flowgrad, "numpy": _numpy, "torch": _torch,
+_BUILDERS = {"flowgrad": _flowgrad, "numpy": _numpy, "cupy": _cupy, "torch": _torch,
              "tensorflow": _tensorflow, "jax": _jax}
-_MODULES = {"torch": "torch", "tensorflow": "tensorflow", "jax": "jax"}
+_MODULES = {"torch": "torch", "tensorflow": "tensorflow", "jax": "jax", "cupy": "cupy"}
+# what runs where: numpy and TF1 on the CPU runs, hand-written CuPy on the GPU runs
+_ON = {"cpu": ("flowgrad", "numpy", "torch", "tensorflow", "jax"),
+       "gpu": ("flowgrad", "cupy", "torch", "jax")}
 
 
 def available(framework: str) -> bool:
     mod = _MODULES.get(framework)
-    return mod is None or importlib.util.find_spec(mod) is not None
+    return (mod is None or importlib.util.find_spec(mod) is not None) and \
+        framework in _ON[_device()]
+
+
+def covers(framework: str, workload: str) -> bool:
+    """Whether the framework has a version of the workload (hand-written CuPy: xor, mlp)."""
+    return framework != "cupy" or workload.split("-")[0] in ("xor", "mlp")
+
+
+# workload variants: name -> (workload, options)
+VARIANTS = {"mlp-4096": ("mlp", {"batch": 4096}), "resnet50-64": ("resnet50", {"batch": 64})}
 
 
 _NEEDS = {"lenet": ("conv2d", "max_pool"), "resnet50": ("conv2d", "max_pool", "fused_batch_norm")}
@@ -974,6 +1015,11 @@ _DEFAULTS = {"xor": (10, 400, 200), "mlp": (10, 20, 10), "lenet": (6, 10, 5),
              "resnet50": (5, 1, 1)}     # ~2 s a step: 7 steps per framework in all
 
 
+# on a GPU even ResNet-50 steps take milliseconds
+_GPU_DEFAULTS = {"xor": (6, 100, 50), "mlp": (6, 100, 50), "lenet": (6, 50, 20),
+                 "resnet50": (4, 10, 5)}
+
+
 def format_table(workload: str, res: dict) -> str:
     """The median ms of each framework and its ratio to flowgrad: the median over rounds
     of the same round's ratio, with the lowest and highest round (``rounds``)."""
@@ -994,7 +1040,8 @@ def format_table(workload: str, res: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="flowgrad bench", description=__doc__.split("\n")[0])
     ap.add_argument("workloads", nargs="*", default=["xor", "mlp"],
-                    help=f"workloads to run, of {', '.join(WORKLOADS)} (default: xor mlp; "
+                    help=f"workloads to run, of {', '.join(WORKLOADS + tuple(VARIANTS))} "
+                         "(default: xor mlp; mlp-4096 and resnet50-64 are batch 4096 and 64; "
                          "resnet50 is ResNet-50 at batch 4, 224x224: about 2 minutes for "
                          "five frameworks, with --threads 1)")
     ap.add_argument("--frameworks", default=",".join(FRAMEWORKS),
@@ -1011,6 +1058,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="after each workload, flowgrad's time per op type and its N "
                          "slowest ops in one traced step (RunOptions FULL_TRACE; peak RSS "
                          "is taken before it)")
+    ap.add_argument("--device", choices=("cpu", "gpu"), default="cpu",
+                    help="where every framework trains: cpu (default), or gpu (CUDA: "
+                         "flowgrad on CuPy, hand-written CuPy, PyTorch CUDA, JAX; each step "
+                         "fetches its loss, so each timed step includes the device sync)")
     ap.add_argument("--threads", type=int, default=0,
                     help="threads for every framework's math (BLAS, OpenMP, Eigen, XLA); "
                          "default: each framework's own choice. Workers inherit it.")
@@ -1021,9 +1072,10 @@ def main(argv: list[str] | None = None) -> int:
             os.environ[var] = str(args.threads)
         if args.no_subprocess:
             ap.error("--threads needs worker processes (drop --no-subprocess)")
+    os.environ["FLOWGRAD_BENCH_DEVICE"] = args.device
     wanted = [f.strip() for f in args.frameworks.split(",") if f.strip()]
     unknown = [f for f in wanted if f not in _BUILDERS] + \
-        [w for w in args.workloads if w not in WORKLOADS]
+        [w for w in args.workloads if w not in WORKLOADS and w not in VARIANTS]
     if unknown:
         ap.error(f"unknown framework or workload: {', '.join(unknown)}")
     fws = [f for f in wanted if available(f)]
@@ -1033,15 +1085,22 @@ def main(argv: list[str] | None = None) -> int:
           f"{os.cpu_count()} CPUs, load average {load:.1f}, threads "
           f"{args.threads or 'default'}; frameworks: {', '.join(fws)}"
           + (f" (not installed: {', '.join(skipped)})" if skipped else ""))
-    for w in args.workloads:
+    if args.device == "gpu":
+        import cupy  # noqa: PLC0415
+
+        props = cupy.cuda.runtime.getDeviceProperties(0)
+        print(f"device: {props['name'].decode()}, CuPy {cupy.__version__}, CUDA runtime "
+              f"{cupy.cuda.runtime.runtimeGetVersion()}")
+    for name in args.workloads:
+        w, options = VARIANTS.get(name, (name, {}))
         if not workload_available(w):
-            print(f"{w}: skipped (needs tf.nn.{', tf.nn.'.join(_NEEDS[w])})")
+            print(f"{name}: skipped (needs tf.nn.{', tf.nn.'.join(_NEEDS[w])})")
             continue
-        rounds, steps, warmup = _DEFAULTS[w]
-        res = measure(w, fws, args.rounds or rounds, args.steps or steps,
-                      args.warmup if args.warmup is not None else warmup,
-                      isolate=not args.no_subprocess, profile=args.profile)
-        print(format_table(w, res))
+        rounds, steps, warmup = _DEFAULTS[w] if args.device == "cpu" else _GPU_DEFAULTS[w]
+        res = measure(w, [f for f in fws if covers(f, w)], args.rounds or rounds,
+                      args.steps or steps, args.warmup if args.warmup is not None else warmup,
+                      isolate=not args.no_subprocess, options=options, profile=args.profile)
+        print(format_table(name, res))
         if "profile" in res.get("flowgrad", {}):
             print(res["flowgrad"]["profile"])
         sys.stdout.flush()

@@ -9,3 +9,10 @@ def fresh_graph():
     tf.reset_default_graph()
     yield
     tf.reset_default_graph()
+
+
+@pytest.fixture
+def on_cpu(monkeypatch):
+    """Sessions run on the CPU even where a GPU is visible: for tests of host-only code
+    generation (the BLAS fold, blocked and out= updates), which a GPU plan does not use."""
+    monkeypatch.setenv("FLOWGRAD_DEVICE", "cpu")

@@ -20,10 +20,11 @@ from typing import Callable
 
 import numpy as np
 
+from flowgrad.compiler import fusion
 from flowgrad.compiler.ir import Node, Program, Ref, Value
 from flowgrad.ops.nn_ops import tiled_bias
 from flowgrad.ops.reduce_ops import gemv_reduces
-from flowgrad.runtime import blas
+from flowgrad.runtime import blas, placement
 
 _BINOP = {"AddV2": "+", "Sub": "-", "Mul": "*"}
 _UFUNC2 = {"AddV2": "add", "Sub": "subtract", "Mul": "multiply", "RealDiv": "true_divide",
@@ -43,8 +44,32 @@ class Env:
     kernels and leaves updates to theirs.
     """
 
-    def __init__(self, xp, store: dict, owned: dict, take: Callable) -> None:
+    def __init__(self, xp, store: dict, owned: dict, take: Callable, backend=None) -> None:
         self.xp, self.store, self.owned, self.take = xp, store, owned, take
+        #: the session's device (``runtime.backend``); None: plain numpy on the host
+        self.backend = backend
+        self.platform = backend.platform if backend is not None else "cpu"
+        self.array_type = backend.array_type if backend is not None else np.ndarray
+
+    @property
+    def fold_call(self) -> Callable | None:
+        """How constant folding runs a node on a device plan: its own device kernel, on
+        constants placed as the run would place them (``place_const``), so a folded value
+        is bit for bit what the unfolded plan computes."""
+        if self.platform == "cpu":
+            return None
+
+        def call(node: Node, consts: list):
+            return node.kernel(*[self.place_const(c, node.type, j)
+                                 for j, c in enumerate(consts)])
+        return call
+
+    def place_const(self, value, op_type: str, index: int):
+        """A constant as a device kernel reads it: a host array for a host-memory argument
+        (shapes, sizes), else a device array (strings stay host arrays)."""
+        if placement.host_memory_arg(op_type, index):
+            return self.backend.to_host(value)
+        return placement.to_device(self.backend, value)
 
 
 def _float(v: Value) -> bool:
@@ -164,12 +189,27 @@ def generate(prog: Program, opts, env: Env, filename: str, specialized: bool,
         ns[nm] = obj
         return nm
 
+    on_device = env.platform != "cpu"
+    placed: dict[tuple, str] = {}
+
     def vname(v: Value) -> str:
         nm = names.get(id(v))
         if nm is None:
             if not v.is_const:
                 raise AssertionError(f"value {v} used before it is computed")
             nm = names[id(v)] = name_obj(v.const)
+        return nm
+
+    def arg_name(node: Node, j: int, a: Value) -> str:
+        """An argument's name; on a device plan a constant is placed once, here, where the
+        kernel reads it (``Env.place_const``)."""
+        if not on_device or not a.is_const:
+            return vname(a)
+        host = placement.host_memory_arg(node.type, j)
+        key = (id(a), host)
+        nm = placed.get(key)
+        if nm is None:
+            nm = placed[key] = name_obj(env.place_const(a.const, node.type, j))
         return nm
 
     for i, v in enumerate(prog.feeds):
@@ -204,7 +244,7 @@ def generate(prog: Program, opts, env: Env, filename: str, specialized: bool,
 
     lines = [f"def plan({', '.join(f'f{i}' for i in range(len(prog.feeds)))}):"]
     if guard:
-        ns["ndarray"] = np.ndarray
+        ns["ndarray"] = env.array_type
         cond = " or ".join(f"f{i}.__class__ is not ndarray or f{i}.shape != {name_obj(s)}"
                            for i, s in guard)
         ns["fallback"] = fallback
@@ -215,6 +255,7 @@ def generate(prog: Program, opts, env: Env, filename: str, specialized: bool,
         ns["rec"] = record
     line_ops: dict[int, object] = {}
     tmp = itertools.count()
+    device_updates: list = []
     frees: dict[int, list[str]] = {}
     tail: list[str] = []
     for i, node in enumerate(nodes):
@@ -222,13 +263,13 @@ def generate(prog: Program, opts, env: Env, filename: str, specialized: bool,
             continue            # computed by its update's GEMM at the end of the plan
         mm = folds.get(node)
         args = []
-        for a in node.args:
+        for j, a in enumerate(node.args):
             if isinstance(a, Ref):
                 args.append(name_obj(a.ref))
             elif mm is not None and a is node.args[2]:
                 args.append(None)
             else:
-                args.append(vname(a))
+                args.append(arg_name(node, j, a))
         outs = []
         for o in node.outs:
             if o is None or (id(o) not in last_use and id(o) not in fetch_ids):
@@ -240,7 +281,10 @@ def generate(prog: Program, opts, env: Env, filename: str, specialized: bool,
                 if id(o) not in fetch_ids:
                     frees.setdefault(last_use[id(o)], []).append(nm)
         upd = updates.get(node)
-        if mm is not None:
+        if upd is not None and on_device:
+            _emit_device_update(node, args, i, lines, line_ops, device_updates, env,
+                                name_obj)
+        elif mm is not None:
             _emit_gemm_update(node, mm, [vname(a) for a in mm.args], args, i, lines, line_ops,
                               tail, env, ns, name_obj)
         elif upd is not None:
@@ -263,7 +307,7 @@ def generate(prog: Program, opts, env: Env, filename: str, specialized: bool,
                 expr = f"{k}({', '.join(args)})"
             if not node.outs:
                 line = expr
-            elif not node.op._multi:
+            elif not multi_output(node):
                 line = f"{outs[0]} = {expr}" if outs[0] != "_" else expr
             else:
                 line = f"{', '.join(outs)}, = {expr}"
@@ -276,12 +320,48 @@ def generate(prog: Program, opts, env: Env, filename: str, specialized: bool,
         dead = frees.get(i)
         if dead:
             lines.append(f"    del {', '.join(dead)}")
+    if device_updates:
+        ns["_sgd_all"] = fusion.multi_sgd([(n, dt, lr) for n, dt, lr, _, _ in device_updates],
+                                          env)
+        call_args = ", ".join(a for *_, names, _ in device_updates for a in names)
+        tail.append((f"_sgd_all({call_args})", device_updates[-1][4]))
     for ln, op in tail:
         lines.append("    " + ln)
         line_ops[len(lines)] = op
-    lines.append(f"    return ({''.join(vname(v) + ', ' for v in prog.fetches)})")
+    def fetch_name(v: Value) -> str:
+        # a sub-plan's outputs feed device kernels: a folded constant goes out placed too
+        if on_device and v.is_const:
+            key = (id(v), False)
+            if key not in placed:
+                placed[key] = name_obj(placement.to_device(env.backend, v.const))
+            return placed[key]
+        return vname(v)
+    lines.append(f"    return ({''.join(fetch_name(v) + ', ' for v in prog.fetches)})")
     alias_out = tuple(not v.fresh and not _fresh_kernel_output(v) for v in prog.fetches)
+    ns["_replayable"] = on_device and _replayable(prog, updates)
     return "\n".join(lines) + "\n", ns, line_ops, alias_out
+
+
+def _replayable(prog: Program, updates: dict) -> bool:
+    """Whether the plan may be recorded once and replayed (a CUDA graph): every node is a
+    pure kernel, a variable read, a fused cluster or an in-place update (the variables'
+    buffers then stay the same objects from run to run), and none runs on the host."""
+    for node in prog.nodes:
+        if node.opdef is None:
+            continue                    # a fused cluster: pure
+        if node.type in placement.HOST_ONLY or "CPU" in node.op.device:
+            return False
+        if node.type == "VariableV2" or node in updates:
+            continue
+        if not node.pure:
+            return False
+    return True
+
+
+def multi_output(node: Node) -> bool:
+    """Whether the node's kernel returns a sequence of outputs (fused nodes with more than
+    one escaping value do)."""
+    return node.op._multi or len(node.outs) > 1
 
 
 def _fresh_kernel_output(v: Value) -> bool:
@@ -426,6 +506,27 @@ def _emit_update(node: Node, args, i, last_use, fetch_ids, lines, line_ops, tail
         lines.append(f"    {d} = {args[2]} * {args[1]}")
     line_ops[len(lines)] = node.op
     tail.append((f"xp_subtract({w}, {d}, out={w})", node.op))
+
+
+def _emit_device_update(node: Node, args, i, lines, line_ops, group: list, env,
+                        name_obj) -> None:
+    """An in-place update on a device plan: here the variable's own buffer is taken and the
+    step made contiguous; the end of the plan updates every such variable in one call
+    (``fusion.multi_sgd``: one kernel launch on CUDA)."""
+    ref, alpha, delta = node.args
+    key = name_obj(ref.op)
+    var_shape = tuple(ref.op.outputs[0].shape.as_list())
+    dtype = np.dtype(ref.op.outputs[0].dtype.np)
+    take = name_obj(env.take(ref.ref, var_shape, dtype, node.op))
+    contiguous = name_obj(env.xp.ascontiguousarray)
+    w, d = f"w{i}", f"d{i}"
+    for ln in (f"{w} = S[{key}]", f"if {w} is not OWN.get({key}):", f"    {w} = {take}({w})",
+               f"{d} = {contiguous}({args[2]})"):
+        lines.append(f"    {ln}")
+        line_ops[len(lines)] = node.op
+    lr = float(env.backend.to_host(alpha.const)) if alpha.is_const else None
+    names = [w, d] if lr is not None else [w, d, args[1]]
+    group.append((int(np.prod(var_shape)), dtype, lr, names, node.op))
 
 
 # ----- SGD folded into the weight-gradient GEMM ----------------------------------------------

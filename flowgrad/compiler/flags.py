@@ -19,7 +19,7 @@ import os
 from dataclasses import dataclass, fields, replace
 
 PASSES = ("fold", "cse", "simplify", "specialize", "inline", "buffer_reuse", "inplace_updates",
-          "fold_sgd_gemm")
+          "fold_sgd_gemm", "fuse_elementwise", "cuda_graphs")
 _DOC = {
     "fold": "constant folding: ops whose inputs are all constant run once at compile time",
     "cse": "common-subexpression elimination: identical pure ops are computed once",
@@ -36,6 +36,11 @@ _DOC = {
                      "becomes one BLAS call w = -lr * a @ b + w at the end of the run (the "
                      "gradient matrix is never written; numpy backend with a direct BLAS; "
                      "equal up to rounding, not bit for bit)",
+    "fuse_elementwise": "device plans: each chain of elementwise ops of one shape runs as one "
+                        "generated kernel (CuPy ElementwiseKernel), and the in-place SGD "
+                        "updates of a step as one multi-tensor kernel",
+    "cuda_graphs": "CUDA plans: a specialized step whose state changes are all in-place "
+                   "updates is recorded once as a CUDA graph and replayed (one launch)",
 }
 
 
@@ -49,6 +54,8 @@ class CompilerOptions:
     buffer_reuse: bool = True
     inplace_updates: bool = True
     fold_sgd_gemm: bool = True
+    fuse_elementwise: bool = True
+    cuda_graphs: bool = True
     # buffer reuse only pays off above this many elements (below it, out= costs more
     # in argument parsing than the allocation it saves)
     reuse_min_elements: int = 2048

@@ -35,7 +35,8 @@ SHAPE_PURE = _ELEMENTWISE | {
     "SparseSoftmaxCrossEntropyWithLogits", "Shape", "Size", "Rank", "Transpose",
     "ExpandDims", "Squeeze", "Tile", "Pack", "Cumsum", "Cumprod", "ApplyGradientDescent",
     "PadV2", "Conv2D", "DepthwiseConv2dNative", "MaxPool", "AvgPool", "MaxPoolGrad",
-    "MaxPoolGradGrad",
+    "MaxPoolGradGrad", "FusedBatchNormV3", "FusedBatchNormGradV3", "ConcatV2", "SplitV",
+    "StridedSlice", "OneHot", "GatherV2", "Unpack",
 }
 # ops whose output shape depends on the *value* of these inputs (must be constants here)
 VALUE_SHAPED = {"Reshape": (1,), "BroadcastTo": (1,), "SumToShape": (1,), "Fill": (0,),
@@ -46,7 +47,10 @@ VALUE_SHAPED = {"Reshape": (1,), "BroadcastTo": (1,), "SumToShape": (1,), "Fill"
 _FOLD_LIMIT = 1 << 20       # elements: larger constants are computed at run time
 
 
-def optimize(prog: Program, opts, shapes: dict | None = None) -> Program:
+def optimize(prog: Program, opts, shapes: dict | None = None, fold_call=None) -> Program:
+    """``fold_call(node, values)`` runs a node on constant values for folding (a device plan
+    places them first, so folding computes exactly what the run would); default: the node's
+    kernel on the values as they are."""
     subst: dict[Value, Value] = {}
     seen: dict = {}
     kept: list[Node] = []
@@ -58,7 +62,7 @@ def optimize(prog: Program, opts, shapes: dict | None = None) -> Program:
         node.args = [_resolve(subst, a) if isinstance(a, Value) else a for a in node.args]
         if shapes is not None:
             _specialize_shapes(node, shapes)
-        if opts.fold and _fold(node, shapes is not None):
+        if opts.fold and _fold(node, shapes is not None, fold_call):
             continue
         if opts.simplify:
             alias = _simplify(node)
@@ -106,7 +110,7 @@ def _specialize_shapes(node: Node, shapes: dict) -> None:
 
 
 # ----- constant folding ----------------------------------------------------------------
-def _fold(node: Node, specialized: bool) -> bool:
+def _fold(node: Node, specialized: bool, fold_call=None) -> bool:
     t = node.type
     outs = node.outs
     if t == "Const":
@@ -134,7 +138,8 @@ def _fold(node: Node, specialized: bool) -> bool:
     if any(getattr(v.const, "size", 1) > _FOLD_LIMIT for v in vals):
         return False
     try:
-        res = node.kernel(*[v.const for v in vals])
+        consts = [v.const for v in vals]
+        res = node.kernel(*consts) if fold_call is None else fold_call(node, consts)
     except Exception:  # noqa: BLE001 - leave the error to the run, where it is reported
         return False
     res = list(res) if node.op._multi else [res]

@@ -158,6 +158,23 @@ def fused_batch_norm_v3(xp, x, scale, offset, mean, variance, *, epsilon=1e-4,
             xp.zeros(0, dtype=pd))
 
 
+@fused_batch_norm_v3.device_kernel("cuda")
+def _fused_batch_norm_v3_cuda(xp, x, scale, offset, mean, variance, *, epsilon=1e-4,
+                              exponential_avg_factor=1.0, data_format="NHWC",
+                              is_training=True):
+    """Training on channels-last arrays in three generated kernels (``runtime.cuda``)."""
+    if is_training and not data_format.startswith("NC"):
+        from flowgrad.runtime import cuda  # noqa: PLC0415 - imports CuPy
+        out = cuda.batch_norm_train(x, scale, offset, mean, variance, epsilon,
+                                    exponential_avg_factor)
+        if out is not None:
+            return out
+    return fused_batch_norm_v3.opdef.kernel(
+        xp, x, scale, offset, mean, variance, epsilon=epsilon,
+        exponential_avg_factor=exponential_avg_factor, data_format=data_format,
+        is_training=is_training)
+
+
 def _zeros(t) -> bool:
     return t is None or t.op.type == "ZerosLike"
 
@@ -264,6 +281,22 @@ def fused_batch_norm_grad_v3(xp, y_backprop, x, scale, reserve_space_1, reserve_
     dx = _unrows(xp, dx2, x.shape, data_format, x.dtype)
     empty = xp.zeros(0, dtype=pd)
     return dx, (sum_dy_xmu * inv).astype(pd), sum_dy.astype(pd), empty, empty.copy()
+
+
+@fused_batch_norm_grad_v3.device_kernel("cuda")
+def _fused_batch_norm_grad_v3_cuda(xp, y_backprop, x, scale, reserve_space_1, reserve_space_2,
+                                   reserve_space_3, *, epsilon=1e-4, data_format="NHWC",
+                                   is_training=True):
+    """Training gradient on channels-last arrays in three generated kernels."""
+    if is_training and not data_format.startswith("NC"):
+        from flowgrad.runtime import cuda  # noqa: PLC0415 - imports CuPy
+        out = cuda.batch_norm_grad_train(y_backprop, x, scale, reserve_space_1,
+                                         reserve_space_2, epsilon)
+        if out is not None:
+            return out
+    return fused_batch_norm_grad_v3.opdef.kernel(
+        xp, y_backprop, x, scale, reserve_space_1, reserve_space_2, reserve_space_3,
+        epsilon=epsilon, data_format=data_format, is_training=is_training)
 
 
 def _composite_grad(dy, x, scale, mean, var, epsilon, data_format, training):

@@ -645,6 +645,16 @@ def _matmul_grad(op, dy):
 _matmul2d = op("MatMul", shape=_matmul_shape, same_dtype=True, broadcasting=False)(
     _matmul_kernel)
 _batch_matmul = op("BatchMatMulV2", shape=_matmul_shape, same_dtype=True)(_matmul_kernel)
+
+
+@_matmul2d.device_kernel("cuda")
+def _matmul_cuda(xp, a, b, *, transpose_a=False, transpose_b=False):
+    """One direct cuBLAS GEMM (``runtime.cuda.gemm``), else CuPy's matmul."""
+    from flowgrad.runtime import cuda  # noqa: PLC0415 - imports CuPy
+    out = cuda.gemm(a, b, transpose_a, transpose_b)
+    if out is None:
+        out = _matmul_kernel(xp, a, b, transpose_a=transpose_a, transpose_b=transpose_b)
+    return out
 _matmul2d.grad(_matmul_grad)
 _batch_matmul.grad(_matmul_grad)
 

@@ -189,6 +189,14 @@ def _softmax_xent(xp, features, labels):
     return loss, e
 
 
+@_softmax_xent.device_kernel("cuda")
+def _softmax_xent_cuda(xp, features, labels):
+    """Loss and backprop in one generated kernel (``runtime.cuda.softmax_xent``)."""
+    from flowgrad.runtime import cuda  # noqa: PLC0415 - imports CuPy
+    out = cuda.softmax_xent(features, labels)
+    return out if out is not None else _softmax_xent.opdef.kernel(xp, features, labels)
+
+
 @_softmax_xent.grad
 def _softmax_xent_grad(op, dloss, dbackprop):
     logits, labels = op.inputs

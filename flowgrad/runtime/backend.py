@@ -22,6 +22,7 @@ class Backend:
     #: which device-specific kernels (``OpBuilder.device_kernel``) apply: "cuda" on CuPy
     platform = "cpu"
     xp = np
+    array_type = np.ndarray     # what a fed value becomes on this device (plans guard it)
 
     def asarray(self, value, dtype=None):
         return np.asarray(value, dtype=dtype)
@@ -41,6 +42,7 @@ class CupyBackend(Backend):
     def __init__(self) -> None:
         import cupy  # noqa: PLC0415 - the only cupy import in flowgrad
         self.xp = cupy
+        self.array_type = cupy.ndarray
 
     def asarray(self, value, dtype=None):
         return self.xp.asarray(value, dtype=dtype)

@@ -22,6 +22,22 @@ from flowgrad.runtime import backend as _backend
 HOST_ONLY = {"PyFunc", "Print", "Assert", "ReportUninitialized", "Multinomial"}
 
 
+# Inputs that kernels read as Python numbers (shapes, sizes, ranges), TF's "HostMemory"
+# arguments: on a device plan a constant given there stays a host array, where any other
+# constant is copied to the device once, when the plan is built.
+HOST_MEMORY_ARGS = {
+    "Reshape": (1,), "BroadcastTo": (1,), "SumToShape": (1,), "Fill": (0,),
+    "Conv2DBackpropInput": (0,), "Conv2DBackpropFilter": (1,),
+    "DepthwiseConv2dNativeBackpropInput": (0,), "DepthwiseConv2dNativeBackpropFilter": (1,),
+    "AvgPoolGrad": (0,), "Range": (0, 1, 2), "Slice": (1, 2), "SliceGrad": (1, 2),
+    "RandomStandardNormal": (0,), "RandomUniform": (0,), "TruncatedNormal": (0,),
+}
+
+
+def host_memory_arg(op_type: str, index: int) -> bool:
+    return index in HOST_MEMORY_ARGS.get(op_type, ())
+
+
 def register_host_only(*op_types: str) -> None:
     """Declares op types whose kernels need host (numpy) arrays."""
     HOST_ONLY.update(op_types)

@@ -29,7 +29,7 @@ from typing import Callable
 import numpy as np
 
 import flowgrad.compiler as _compiler
-from flowgrad.compiler import codegen, ir, passes
+from flowgrad.compiler import codegen, fusion, ir, passes
 from flowgrad.compiler.flags import CompilerOptions
 from flowgrad.framework import errors
 from flowgrad.framework.graph import Operation, Tensor
@@ -42,7 +42,8 @@ class Plan:
 
     __slots__ = ("fn", "feeds", "fetches", "targets", "ops", "line_ops", "filename",
                  "alias_out", "source", "namespace", "program", "codes", "generic",
-                 "specialized_source", "specialized", "options", "_recorded", "__weakref__")
+                 "specialized_source", "specialized", "options", "_recorded", "replayable",
+                 "replays", "__weakref__")
 
     def __init__(self) -> None:
         self.line_ops: dict[int, Operation] = {}
@@ -51,6 +52,8 @@ class Plan:
         self.specialized_source: str | None = None
         self.specialized = None     # (guarded feed shapes, program) once specialized
         self._recorded: dict = {}
+        self.replayable = False     # the specialized plan may be captured as a device graph
+        self.replays: dict = {}     # feed shapes -> the captured graph (False: not capturable)
 
 
 def prune(fetch_tensors, target_ops, fed: set) -> list[Operation]:
@@ -137,13 +140,16 @@ def compile_plan(fetch_tensors: list[Tensor], target_ops: list[Operation],
     def program(shapes=None) -> ir.Program:
         prog = ir.build(ops, fetch_tensors, feed_tensors, target_ops, bind_cached, ref_of)
         if opts.fold or opts.cse or opts.simplify or shapes is not None:
-            prog = passes.optimize(prog, opts, shapes)
+            prog = passes.optimize(prog, opts, shapes, env.fold_call)
+        if opts.fuse_elementwise and env.platform != "cpu":
+            prog = fusion.fuse_elementwise(prog, env, shapes is not None)
         return prog
 
     def emit(prog, specialized, guard=None, fallback=None, record=None):
         filename = f"<flowgrad-plan-{next(_counter)}>"
         source, ns, line_ops, alias = codegen.generate(
-            prog, opts, env, filename, specialized, lambda n: bind_cached(n.op), guard,
+            prog, opts, env, filename, specialized,
+            lambda n: n.kernel if n.opdef is None else bind_cached(n.op), guard,
             fallback, record)
         exec(compile(source, filename, "exec"), ns)  # noqa: S102 - generated from the graph
         plan.codes[filename] = (source, line_ops)
@@ -161,9 +167,11 @@ def compile_plan(fetch_tensors: list[Tensor], target_ops: list[Operation],
         recorder, *_ = emit(program(), False,
                             record=lambda t, v: rec.__setitem__(t, getattr(v, "shape", None)))
 
+        array_type = env.array_type
+
         def first_run(*feed_values):
             out = recorder(*feed_values)
-            if all(type(v) is np.ndarray for v in feed_values):
+            if all(type(v) is array_type for v in feed_values):
                 _specialize(plan, program, emit, feed_values)
             else:           # only arrays' shapes can be guarded
                 plan.fn = generic
@@ -184,7 +192,8 @@ def _specialize(plan: Plan, program, emit, feed_values) -> None:
         shapes[t] = tuple(v.shape)
         guard.append((i, tuple(v.shape)))
     prog = program(shapes)       # the fed shapes are guarded, so they are known
-    fn, source, *_ = emit(prog, True, guard=guard, fallback=plan.generic)
+    fn, source, ns, *_ = emit(prog, True, guard=guard, fallback=plan.generic)
+    plan.replayable = ns.get("_replayable", False)
     plan.specialized_source = source
     plan.specialized = ([s for _, s in guard], prog)
     plan.fn = fn

@@ -198,11 +198,11 @@ class BaseSession:
         self._options = _compiler.resolve(_compiler.options,
                                           getattr(config, "graph_options", None))
         if self._on_device:
-            # constants, inlined numpy code and in-place tricks assume host arrays; on a
-            # device session only the graph rewrites that create no values apply
-            self._options = self._options.copy(fold=False, inline=False, buffer_reuse=False,
-                                               inplace_updates=False, specialize=False)
-        self._env = _CodegenEnv(self._backend.xp, self._store, self._owned, self._take)
+            # inlined numpy expressions and out= buffer reuse are host techniques; a device
+            # plan fuses elementwise chains into generated kernels instead (compiler.fusion)
+            self._options = self._options.copy(inline=False, buffer_reuse=False)
+        self._env = _CodegenEnv(self._backend.xp, self._store, self._owned, self._take,
+                                backend=self._backend)
 
     # --- properties -----------------------------------------------------------------
     @property
@@ -338,14 +338,16 @@ class BaseSession:
 
     def _take(self, ref: VarRef, shape: tuple, dtype, op: Operation):
         """For in-place updates: gives the variable a buffer of its own (undo-logged)."""
+        xp = self._backend.xp
+
         def take(w):
             if getattr(w, "shape", None) != shape or getattr(w, "dtype", None) != dtype:
                 raise errors.InvalidArgumentError(
                     None, op, f"{op.type} '{op.name}': variable '{ref.name}' holds a value of "
-                    f"shape {np.shape(w)} {np.asarray(w).dtype}, but the plan was compiled for "
-                    f"{shape} "
-                    f"{np.dtype(dtype)}")
-            own = np.array(w, copy=True)
+                    f"shape {getattr(w, 'shape', np.shape(w))} "
+                    f"{getattr(w, 'dtype', type(w).__name__)}, but the plan was compiled for "
+                    f"{shape} {np.dtype(dtype)}")
+            own = xp.array(w, copy=True)
             ref.set(own)
             self._owned[ref.key] = own
             return own
@@ -382,7 +384,11 @@ class BaseSession:
                     tensors.append(tt)
                     values.append(_convert_feed(tt, vv))
                 continue
-            arr = _convert_feed(t, v)
+            if self._on_device and isinstance(v, self._backend.array_type):
+                arr = _check_feed_shape(t, v if v.dtype == t.dtype.np else
+                                        v.astype(t.dtype.np))     # already there: no copy
+            else:
+                arr = _convert_feed(t, v)
             tensors.append(t)
             values.append(arr)
             if type(k) is Tensor and arr is v:
@@ -392,11 +398,17 @@ class BaseSession:
     def _execute(self, plan, feed_values, options, run_metadata):
         trace = options is not None and getattr(options, "trace_level", 0) and \
             run_metadata is not None
-        if trace:
-            from flowgrad.runtime import tracing  # noqa: PLC0415
-            return tracing.traced_run(self, plan, feed_values, run_metadata)
+        if plan.replayable and self._backend.platform == "cuda" and not trace and \
+                self._options.cuda_graphs:
+            out = self._replay(plan, feed_values)
+            if out is not None:
+                return out
         if self._on_device:
             feed_values = [to_device(self._backend, v) for v in feed_values]
+        if trace:
+            from flowgrad.runtime import tracing  # noqa: PLC0415
+            out = tracing.traced_run(self, plan, feed_values, run_metadata)
+            return tuple(self._backend.to_host(v) for v in out) if self._on_device else out
         self._undo = {}
         try:
             out = plan.fn(*feed_values)
@@ -408,6 +420,39 @@ class BaseSession:
         if self._on_device:
             out = tuple(self._backend.to_host(v) for v in out)
         return out
+
+    #: runs of a specialized plan before it is recorded as a device graph (the memory pool
+    #: and the kernels' compiled code are warm by then)
+    REPLAY_AFTER = 3
+
+    def _replay(self, plan, feed_values):
+        """The step as a replay of the plan's recorded device graph (``runtime.cuda``):
+        one launch instead of one per kernel.  None: run the plan as usual (not recorded
+        yet, or not recordable, or the variables' buffers changed since)."""
+        key = tuple(getattr(v, "shape", None) for v in feed_values)
+        rep = plan.replays.get(key)
+        if rep is None:
+            count = plan.replays.get(("runs",) + key, 0) + 1
+            plan.replays[("runs",) + key] = count
+            if count <= self.REPLAY_AFTER or plan.specialized is None or \
+                    [tuple(s) for s in plan.specialized[0]] != list(key):
+                return None
+            from flowgrad.runtime import cuda  # noqa: PLC0415 - imports CuPy
+            dev = [self._backend.asarray(v) for v in feed_values]
+            self._undo = {}
+            try:
+                rep = cuda.record(plan.fn, dev, self._store) or False
+            finally:
+                self._undo = None
+            plan.replays[key] = rep
+        if rep is False:
+            return None
+        if not rep.valid(self._store):
+            plan.replays[key] = None            # record again after a few runs
+            plan.replays[("runs",) + key] = 0
+            return None
+        out = rep.run(feed_values)
+        return tuple(self._backend.to_host(v) for v in out)
 
     def _rollback(self) -> None:
         undo = self._undo or {}
@@ -600,6 +645,10 @@ def _convert_feed(t: Tensor, v):
         except (TypeError, ValueError) as e:
             raise TypeError(f"Cannot feed value {v!r} to Tensor '{t.name}' of dtype "
                             f"{t.dtype.name}: {e}") from None
+    return _check_feed_shape(t, arr)
+
+
+def _check_feed_shape(t: Tensor, arr):
     dims = t._shape._dims
     if dims is not None:
         shp = arr.shape

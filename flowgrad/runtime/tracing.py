@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 
+from flowgrad.compiler.codegen import multi_output
 from flowgrad.compiler.ir import Ref
 from flowgrad.framework import errors
 
@@ -71,14 +72,23 @@ def traced_run(session, plan, feed_values, run_metadata):
             [tuple(getattr(v, "shape", ())) for v in feed_values] == plan.specialized[0]:
         prog = plan.specialized[1]
     env = {id(v): x for v, x in zip(prog.feeds, feed_values)}
-    dev = DeviceStepStats(DEVICE)
+    backend = session._backend
+    dev = DeviceStepStats(DEVICE if backend.name == "cpu" else
+                          "/job:localhost/replica:0/task:0" + backend.device_name)
+    sync = backend.synchronize      # device kernels run asynchronously: time each to its end
     clock = time.perf_counter
     epoch0 = time.time() - clock()
     session._undo = {}
+    on_device = backend.platform != "cpu"
+
+    place = session._env.place_const
+
+    def const(node, j, v):
+        return place(v.const, node.type, j) if on_device else v.const
     try:
         for node in prog.nodes:
-            args = [a.ref if isinstance(a, Ref) else a.const if a.is_const else env[id(a)]
-                    for a in node.args]
+            args = [a.ref if isinstance(a, Ref) else const(node, j, a) if a.is_const else
+                    env[id(a)] for j, a in enumerate(node.args)]
             t0 = clock()
             try:
                 res = node.kernel(*args)
@@ -88,8 +98,9 @@ def traced_run(session, plan, feed_values, run_metadata):
                 raise
             except Exception as e:
                 raise _kernel_error(node.op, e, args) from e
+            sync()
             t1 = clock()
-            res = list(res) if node.op._multi else [res]
+            res = list(res) if multi_output(node) else [res]
             outs = []
             for slot, (o, r) in enumerate(zip(node.outs, res)):
                 if o is not None:

@@ -124,6 +124,7 @@ class FakeDeviceBackend(Backend):
     name = "gpu"
     device_name = "/device:GPU:0"
     platform = "simulated"      # runs the generic kernels, not the CUDA-only ones
+    array_type = DeviceArray
 
     def __init__(self) -> None:
         self.xp = _StrictNumpy("fake_device_numpy")

@@ -33,13 +33,6 @@ def _all(on: bool) -> dict:
     return {p: on for p in PASSES}
 
 
-@pytest.fixture
-def cpu_session(monkeypatch):
-    """Sessions on the CPU: shape specialization, inlined numpy code and in-place updates
-    are the numpy backend's (a GPU session keeps only the graph rewrites)."""
-    monkeypatch.setenv("FLOWGRAD_DEVICE", "cpu")
-
-
 # every pass but fold_sgd_gemm keeps results bit for bit (that one rounds the step once less;
 # tests/compiler/test_sgd_gemm_fold.py compares it with a tolerance)
 BITWISE = {"fold_sgd_gemm": False}
@@ -165,7 +158,7 @@ Y = np.array([[0], [1], [1], [0]], np.float32)
 
 
 @pytest.mark.parametrize("fold", [False, True])
-def test_failed_run_rolls_back_in_place_updates(fold, monkeypatch, cpu_session):
+def test_failed_run_rolls_back_in_place_updates(fold, monkeypatch, on_cpu):
     from flowgrad.runtime import blas
     if fold and not blas.available():
         pytest.skip("no direct BLAS in this numpy")
@@ -218,7 +211,7 @@ def test_new_feed_shape_falls_back_to_the_generic_plan():
     np.testing.assert_array_equal(results["off"][1], results["on"][1])
 
 
-def test_constant_folding_cse_and_simplification_show_in_the_plan(cpu_session):
+def test_constant_folding_cse_and_simplification_show_in_the_plan(on_cpu):
     g = tf.Graph()
     with g.as_default():
         x = tf.placeholder(tf.float64, (None, 3))
@@ -239,7 +232,7 @@ def test_constant_folding_cse_and_simplification_show_in_the_plan(cpu_session):
         assert plan.source.count("(") > 8
 
 
-def test_shape_specialization_removes_dynamic_shape_machinery(cpu_session):
+def test_shape_specialization_removes_dynamic_shape_machinery(on_cpu):
     g, x, y, w, loss, checked, train = _xor_graph()
     with tf.Session(graph=g) as sess:
         sess.run(w.initializer)
@@ -280,7 +273,7 @@ def test_options_from_env_and_config():
     assert "cse" not in tf.Session(config=cfg)._options.enabled()
 
 
-def test_large_variables_update_in_place_block_by_block_identically(cpu_session):
+def test_large_variables_update_in_place_block_by_block_identically(on_cpu):
     def run():
         rng = np.random.RandomState(3)
         g = tf.Graph()

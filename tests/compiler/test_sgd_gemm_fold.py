@@ -16,7 +16,8 @@ from flowgrad.compiler import PASSES, CompilerOptions
 from flowgrad.compiler import codegen
 from flowgrad.runtime import blas
 
-pytestmark = pytest.mark.skipif(not blas.available(), reason="no direct BLAS in this numpy")
+pytestmark = [pytest.mark.skipif(not blas.available(), reason="no direct BLAS in this numpy"),
+              pytest.mark.usefixtures("on_cpu")]      # the fold is host code generation
 DEFAULT_MIN = CompilerOptions().fold_min_elements
 
 

@@ -25,7 +25,7 @@ XS = np.arange(6, dtype=np.float32).reshape(2, 3) / 10
 
 
 @pytest.mark.parametrize("warm", [0, 2])
-def test_traced_run_fills_step_stats_and_matches_untraced(warm):
+def test_traced_run_fills_step_stats_and_matches_untraced(warm, on_cpu):
     g, x, w, loss, train, bad = _model()
     with tf.Session(graph=g) as s1, tf.Session(graph=g) as s2:
         for s in (s1, s2):
