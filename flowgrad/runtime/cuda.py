@@ -56,9 +56,11 @@ def gemm(a, b, transpose_a: bool, transpose_b: bool):
     c = cupy.empty((m, n), dt)
     one, zero = _SCALARS[dt]
     fn = cublas.sgemm if dt == np.float32 else cublas.dgemm
+    handle = cupy.cuda.device.get_cublas_handle()
+    cublas.setStream(handle, cupy.cuda.get_current_stream().ptr)    # ours, also when captured
     # row-major C = A @ B is column-major C^T = B^T @ A^T: each C-ordered operand read
     # column-major is its own transpose, so the transposes swap roles
-    fn(cupy.cuda.device.get_cublas_handle(),
+    fn(handle,
        1 if transpose_b else 0, 1 if transpose_a else 0, n, m, k,
        one.ctypes.data, b.data.ptr, b.shape[1], a.data.ptr, a.shape[1],
        zero.ctypes.data, c.data.ptr, n)

@@ -404,7 +404,9 @@ class BaseSession:
             if out is not None:
                 return out
         if self._on_device:
-            feed_values = [to_device(self._backend, v) for v in feed_values]
+            dev = self._backend
+            feed_values = [v if type(v) is dev.array_type else to_device(dev, v)
+                           for v in feed_values]
         if trace:
             from flowgrad.runtime import tracing  # noqa: PLC0415
             out = tracing.traced_run(self, plan, feed_values, run_metadata)
