@@ -66,10 +66,10 @@ class Env:
 
     def place_const(self, value, op_type: str, index: int):
         """A constant as a device kernel reads it: a host array for a host-memory argument
-        (shapes, sizes), else a device array."""
+        (shapes, sizes), else a device array (strings stay host arrays)."""
         if placement.host_memory_arg(op_type, index):
             return self.backend.to_host(value)
-        return self.backend.asarray(value)
+        return placement.to_device(self.backend, value)
 
 
 def _float(v: Value) -> bool:
@@ -333,7 +333,7 @@ def generate(prog: Program, opts, env: Env, filename: str, specialized: bool,
         if on_device and v.is_const:
             key = (id(v), False)
             if key not in placed:
-                placed[key] = name_obj(env.backend.asarray(v.const))
+                placed[key] = name_obj(placement.to_device(env.backend, v.const))
             return placed[key]
         return vname(v)
     lines.append(f"    return ({''.join(fetch_name(v) + ', ' for v in prog.fetches)})")

@@ -16,6 +16,7 @@ from flowgrad.framework.graph import Tensor, name_scope
 from flowgrad.framework.registry import (NodeSpec, NotDifferentiable, constant_value,
                                          convert_to_tensor, op)
 from flowgrad.framework.shapes import TensorShape
+from flowgrad.ops._xp import ufunc_at
 from flowgrad.ops import array_ops as A
 from flowgrad.ops import math_ops as M
 from flowgrad.ops import reduce_ops as R
@@ -252,7 +253,7 @@ def _segment_kernel(xp, data, ids, n, kind):
         return out
     if kind == "prod":
         out = xp.ones((n,) + rest, dtype=data.dtype)
-        xp.multiply.at(out, flat_ids, rows)
+        ufunc_at(xp, "multiply", out, flat_ids, rows)
         return out
     if data.dtype.kind == "f":
         lowest, highest = -np.inf, np.inf
@@ -260,7 +261,7 @@ def _segment_kernel(xp, data, ids, n, kind):
         info = np.iinfo(data.dtype)
         lowest, highest = info.min, info.max
     out = xp.full((n,) + rest, lowest if kind == "max" else highest, dtype=data.dtype)
-    (xp.maximum if kind == "max" else xp.minimum).at(out, flat_ids, rows)
+    ufunc_at(xp, "maximum" if kind == "max" else "minimum", out, flat_ids, rows)
     return out
 
 

@@ -463,6 +463,8 @@ def _range_shape(node: NodeSpec):
 
 @op("Range", shape=_range_shape)
 def _range(xp, start, limit, delta, *, Tidx):  # noqa: N803
+    if xp is not np:        # device arrays: CuPy's arange takes host scalars only
+        start, limit, delta = (getattr(v, "item", lambda v=v: v)() for v in (start, limit, delta))
     return xp.arange(start, limit, delta, dtype=Tidx.np)
 
 

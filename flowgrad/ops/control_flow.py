@@ -434,7 +434,7 @@ def _case_check(xp, *preds, exclusive, need_one):
         raise errors.InvalidArgumentError(
             None, None, "Input error: none of the predicates evaluated to True and no default "
             f"was given: {[bool(p) for p in preds]}")
-    return np.array(True)
+    return xp.asarray(True)
 
 
 # ----- While ---------------------------------------------------------------------------------

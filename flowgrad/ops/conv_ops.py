@@ -15,6 +15,7 @@ from flowgrad.framework.registry import (NodeSpec, constant, constant_shape, con
                                          require_float)
 from flowgrad.framework.shapes import TensorShape
 from flowgrad.framework import dtypes as _dt
+from flowgrad.ops import _xp
 from flowgrad.ops import array_ops as A
 from flowgrad.ops.conv_geometry import (conv_filter_grad, conv_forward, crop,
                                         conv_input_grad, explicit_pair, four, out_size,
@@ -308,7 +309,7 @@ def depthwise_backprop_input_op(xp, input_sizes, filter, out_backprop, *,  # noq
             if m == 1:
                 xp.multiply(dy5[..., 0], filter[i, j, :, 0], out=part)
             else:
-                xp.einsum("nhwcm,cm->nhwc", dy5, filter[i, j], out=part)
+                _xp.einsum_into(xp, "nhwcm,cm->nhwc", dy5, filter[i, j], out=part)
             dxpad[:, wh.offset(i), ww.offset(j)] += part
     return _from_nhwc(xp, crop(xp, dxpad, shape, wh, ww), data_format)
 

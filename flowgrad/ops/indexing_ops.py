@@ -12,6 +12,7 @@ from flowgrad.framework.graph import Tensor
 from flowgrad.framework.registry import (NodeSpec, NotDifferentiable, constant, constant_shape,
                                          constant_value, op)
 from flowgrad.framework.shapes import TensorShape
+from flowgrad.ops._xp import ufunc_at
 from flowgrad.ops.array_ops import _int_list, _norm_axis, _shape_literal, _shape_of, shape, stack
 
 
@@ -355,7 +356,7 @@ def _scatter_add(xp, out, idx, updates) -> None:
         sums = np.add.reduceat(updates[order], starts, axis=0)
         out[sidx[starts]] += sums
     else:
-        xp.add.at(out, idx, updates)
+        ufunc_at(xp, "add", out, idx, updates)
 
 
 @_gather_grad_op.grad

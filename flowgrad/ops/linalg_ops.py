@@ -16,6 +16,7 @@ from flowgrad.framework.graph import Tensor, name_scope
 from flowgrad.framework.registry import (NodeSpec, NotDifferentiable, constant, constant_value,
                                          convert_to_tensor, op, require_float)
 from flowgrad.framework.shapes import TensorShape
+from flowgrad.ops import _xp
 from flowgrad.ops import array_ops as A
 from flowgrad.ops import math_ops as M
 from flowgrad.ops import reduce_ops as R
@@ -168,7 +169,7 @@ def _solve_shape(node: NodeSpec):
 def _matrix_solve(xp, matrix, rhs, *, adjoint=False):
     if adjoint:
         matrix = xp.swapaxes(matrix, -1, -2)
-    return xp.linalg.solve(matrix, rhs)
+    return _xp.linalg_solve(xp, matrix, rhs)
 
 
 @_matrix_solve.grad
@@ -190,7 +191,7 @@ def _matrix_triangular_solve(xp, matrix, rhs, *, lower=True, adjoint=False):
     tri = xp.tril(matrix) if lower else xp.triu(matrix)
     if adjoint:
         tri = xp.swapaxes(tri, -1, -2)
-    return xp.linalg.solve(tri, rhs)
+    return _xp.linalg_solve(xp, tri, rhs)
 
 
 @_matrix_triangular_solve.grad
@@ -215,7 +216,8 @@ def matrix_triangular_solve(matrix, rhs, lower: bool = True, adjoint: bool = Fal
 @op("Cholesky", shape=_square_matrix_shape)
 def _cholesky(xp, input):  # noqa: A002
     try:
-        return xp.linalg.cholesky(input)
+        with _xp.raise_linalg_errors(xp):
+            return xp.linalg.cholesky(input)
     except np.linalg.LinAlgError as e:
         from flowgrad.framework.errors import InvalidArgumentError  # noqa: PLC0415
         raise InvalidArgumentError(None, None, "Cholesky decomposition was not successful. "

@@ -16,8 +16,10 @@ from flowgrad.framework.graph import Tensor, name_scope
 from flowgrad.framework.registry import (NodeSpec, NotDifferentiable, constant_shape,
                                          convert_to_tensor, op, require_float)
 from flowgrad.framework.shapes import Dimension, TensorShape, as_shape, broadcast_shapes
+from flowgrad.ops import _xp
 from flowgrad.ops import array_ops as A
 from flowgrad.ops import math_ops as M
+from flowgrad.ops._xp import ufunc_at
 
 
 def _float_unary(node: NodeSpec):
@@ -63,8 +65,7 @@ def _atanh_grad(op_, dy):
 @op("Erfc", shape=_float_unary)
 def erfc(xp, x):
     """``tf.erfc``: the complementary error function ``1 - erf(x)``."""
-    f = np.vectorize(math.erfc, otypes=[x.dtype])
-    return xp.asarray(f(x) if x.ndim else math.erfc(float(x)), dtype=x.dtype)
+    return _xp.erfc(xp, x)
 
 
 @erfc.grad
@@ -135,9 +136,11 @@ def _take_along_axis_grad(op_, dy):
 def _put_along_axis_add(xp, dy, indices, shape, *, axis):
     """Zeros of ``shape`` with ``dy`` added at ``indices`` along ``axis``."""
     out = xp.zeros(tuple(int(d) for d in shape), dtype=dy.dtype)
-    grids = list(xp.indices(indices.shape, sparse=True))
-    grids[axis % indices.ndim] = indices
-    xp.add.at(out, tuple(grids), dy)
+    k = indices.ndim
+    grids = [xp.arange(d).reshape((1,) * i + (d,) + (1,) * (k - i - 1))   # open grids
+             for i, d in enumerate(indices.shape)]
+    grids[axis % k] = indices
+    ufunc_at(xp, "add", out, tuple(grids), dy)
     return out
 
 
@@ -251,10 +254,8 @@ def _tensor_scatter(xp, tensor, indices, updates, *, mode):
     key = tuple(indices[..., j] for j in builtins.range(k))
     if mode == "update":
         out[key] = updates
-    elif mode == "add":
-        xp.add.at(out, key, updates)
     else:
-        xp.subtract.at(out, key, updates)
+        ufunc_at(xp, "add" if mode == "add" else "subtract", out, key, updates)
     return out
 
 

@@ -12,6 +12,7 @@ from flowgrad.framework import dtypes as _dt
 from flowgrad.framework.registry import (NodeSpec, NotDifferentiable, comparison, convert_to_tensor,
                                          elementwise, op, require_float, unary)
 from flowgrad.framework.shapes import TensorShape, broadcast_shapes
+from flowgrad.ops import _xp
 from flowgrad.ops import array_ops as A
 
 
@@ -415,9 +416,7 @@ for _t in ("Floor", "Ceil", "Round", "Rint"):
 
 @op("Erf", shape=_float_unary)
 def erf(xp, x):
-    import math  # noqa: PLC0415
-    return xp.vectorize(math.erf, otypes=[x.dtype])(x) if x.ndim else \
-        xp.asarray(math.erf(float(x)), dtype=x.dtype)
+    return _xp.erf(xp, x)
 
 
 @erf.grad

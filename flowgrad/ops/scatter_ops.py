@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import builtins
 
-import numpy as np
-
 from flowgrad.framework.graph import Tensor
 from flowgrad.framework.registry import (NodeSpec, NotDifferentiable, convert_to_tensor, op)
+from flowgrad.ops._xp import ufunc_at
 from flowgrad.ops.indexing_ops import _scatter_add
 from flowgrad.ops.state_ops import _ref_tensor
 
@@ -37,8 +36,8 @@ def _scatter_shape(node: NodeSpec):
     return ref.shape, ref.dtype
 
 
-_SCATTER_UFUNC = {"add": np.add, "sub": np.subtract, "mul": np.multiply,
-                  "div": np.true_divide, "max": np.maximum, "min": np.minimum}
+_SCATTER_UFUNC = {"add": "add", "sub": "subtract", "mul": "multiply", "div": "divide",
+                  "max": "maximum", "min": "minimum"}
 
 
 @op("ScatterUpdateOp", shape=_scatter_shape, ref_inputs=(0,), stateful=True)
@@ -57,9 +56,9 @@ def _scatter(xp, ref, indices, updates, *, mode, use_locking=False):
         flat = upd.reshape((-1,) + old.shape[1:])
         _scatter_add(xp, new, indices.reshape(-1), flat if mode == "add" else -flat)
     elif mode == "div" and old.dtype.kind in "iu":
-        xp.floor_divide.at(new, indices, upd)
+        ufunc_at(xp, "floor_divide", new, indices, upd)
     else:
-        _SCATTER_UFUNC[mode].at(new, indices, upd)
+        ufunc_at(xp, _SCATTER_UFUNC[mode], new, indices, upd)
     ref.set(new)
     return new
 
@@ -104,7 +103,7 @@ def _scatter_nd_ref(xp, ref, indices, updates, *, mode, use_locking=False):
     if mode == "update":
         new[key] = updates
     else:
-        _SCATTER_UFUNC[mode].at(new, key, updates)
+        ufunc_at(xp, _SCATTER_UFUNC[mode], new, key, updates)
     ref.set(new)
     return new
 

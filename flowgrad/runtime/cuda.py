@@ -402,7 +402,7 @@ class Replay:
             if isinstance(v, cupy.ndarray):
                 cupy.copyto(buf, v)
             else:
-                buf.set(np.ascontiguousarray(v))
+                buf.set(np.asarray(v, order="C"))     # ascontiguousarray makes 0-d 1-d
         self.graph.launch(stream=self.stream)
         return self.outputs
 

@@ -6,18 +6,20 @@ Python callback, printing); its kernel is then wrapped to copy inputs to the hos
 outputs back, so copies are decided once, when the plan is built, never per surprise.
 Ops that update variables always run where the variables live.  Feeds are copied to the
 device once per run and fetched values once back to the host (``Session._execute``).
+String tensors stay on the host, and so do the ops that make or read them.
 """
 
 from __future__ import annotations
 
 import sys
 
+from flowgrad.framework import dtypes as _dt
 from flowgrad.framework import errors
 from flowgrad.framework.graph import Operation
 from flowgrad.runtime import backend as _backend
 
 # op types whose kernels only run on the host (Python callbacks, host-side effects)
-HOST_ONLY = {"PyFunc", "Print", "Assert", "Erf", "ReportUninitialized", "Multinomial"}
+HOST_ONLY = {"PyFunc", "Print", "Assert", "ReportUninitialized", "Multinomial"}
 
 
 # Inputs that kernels read as Python numbers (shapes, sizes, ranges), TF's "HostMemory"
@@ -62,6 +64,8 @@ class Placer:
             return host
         if self.device is host:
             return host
+        if _has_strings(op):
+            return host                   # device arrays hold numbers: strings stay on the host
         if op._opdef is not None and op._opdef.ref_inputs:
             return self.device            # updates run where the variables live
         if "CPU" in want or op.type in HOST_ONLY:
@@ -84,14 +88,28 @@ class Placer:
         return _on_host(kernel, self.device)
 
 
+def _has_strings(op: Operation) -> bool:
+    return any(t.dtype == _dt.string for t in op.outputs) or \
+        any(t.dtype == _dt.string for t in op.inputs)
+
+
+def to_device(device: _backend.Backend, value):
+    """``value`` copied to ``device``; strings and objects stay host arrays (as in TF, string
+    tensors live on the host: device arrays hold numbers only)."""
+    dtype = getattr(value, "dtype", None)
+    if dtype is not None and dtype.kind in "OSUV":
+        return value
+    return device.asarray(value)
+
+
 def _on_host(kernel, device: _backend.Backend):
-    to_host, to_device = device.to_host, device.asarray
+    to_host = device.to_host
 
     def host_kernel(*args):
         out = kernel(*[to_host(a) for a in args])
         if out is None:
             return None
         if isinstance(out, list | tuple):
-            return type(out)(to_device(o) for o in out)
-        return to_device(out)
+            return type(out)(to_device(device, o) for o in out)
+        return to_device(device, out)
     return host_kernel

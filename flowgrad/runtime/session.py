@@ -21,7 +21,7 @@ from flowgrad import compiler as _compiler
 from flowgrad.compiler.codegen import Env as _CodegenEnv
 from flowgrad.runtime import backend as _backend
 from flowgrad.runtime.host_memory import keep_freed_memory
-from flowgrad.runtime.placement import Placer
+from flowgrad.runtime.placement import Placer, to_device
 from flowgrad.runtime.plan import compile_plan, failing_op, partial_kernel
 
 _MISSING = object()
@@ -405,7 +405,7 @@ class BaseSession:
                 return out
         if self._on_device:
             dev = self._backend
-            feed_values = [v if type(v) is dev.array_type else dev.asarray(v)
+            feed_values = [v if type(v) is dev.array_type else to_device(dev, v)
                            for v in feed_values]
         if trace:
             from flowgrad.runtime import tracing  # noqa: PLC0415

@@ -2,7 +2,11 @@
 
 Its arrays (``DeviceArray``) are numpy arrays tagged as living on the device, and its array
 module refuses host arrays the way CuPy does, so a feed, constant, random draw or fetch
-that misses its copy fails loudly in tests.
+that misses its copy fails loudly in tests.  It also refuses a few numpy-only spellings that
+CuPy lacks, so CPU tests catch kernels that would fail on a GPU: ``ufunc.at`` beyond what
+``flowgrad.ops._xp.DEVICE_UFUNC_AT`` lists, ``indices(sparse=)``, ``einsum(out=)``, device
+scalars as ``arange`` bounds, ``linalg.solve`` broadcasting batch dimensions, and string or
+object arrays.
 """
 
 from __future__ import annotations
@@ -11,14 +15,37 @@ import types
 
 import numpy as np
 
+from flowgrad.ops._xp import DEVICE_UFUNC_AT
 from flowgrad.runtime.backend import Backend
+
+# keyword arguments numpy takes and CuPy's function of the same name does not
+_NUMPY_ONLY_KWARGS = {"indices": {"sparse"}, "einsum": {"out"}}
+# functions whose arguments must be host scalars on CuPy (device arrays are refused there)
+_HOST_SCALAR_ARGS = {"arange"}
+
+
+def _solve_batches_equal(a, b, *_, **__) -> None:
+    """CuPy's ``linalg.solve`` does not broadcast batch dimensions."""
+    if np.ndim(b) > 1 and np.shape(a)[:-1] != np.shape(b)[:-1]:
+        raise ValueError("a must have (..., M, M) shape and b must have (..., M, K) for "
+                         "multidimensional b")
+
+
+# argument checks CuPy makes where numpy would broadcast or convert
+_CHECKS = {"fake_device_numpy.linalg.solve": _solve_batches_equal}
 
 
 class DeviceArray(np.ndarray):
     """A numpy array standing for memory on the simulated device."""
 
+    def __getitem__(self, key):
+        return _wrap(super().__getitem__(key))      # like CuPy: an element is a 0-d array
+
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         _refuse_host(inputs + tuple(kwargs.get("out", ()) or ()))
+        if method == "at" and inputs[0].dtype not in DEVICE_UFUNC_AT.get(ufunc.__name__, ()):
+            raise TypeError(f"{ufunc.__name__}.at on {inputs[0].dtype} is not supported on "
+                            "the device: use flowgrad.ops._xp.ufunc_at")
         args = [_plain(x) for x in inputs]
         if "out" in kwargs and kwargs["out"] is not None:
             kwargs["out"] = tuple(_plain(o) for o in kwargs["out"])
@@ -77,7 +104,19 @@ class _StrictNumpy(types.ModuleType):
         def call(*args, **kwargs):
             if name not in ("asarray", "array"):
                 _refuse_host(args)
-            return _wrap(attr(*[_plain(a) for a in args], **kwargs))
+            bad = _NUMPY_ONLY_KWARGS.get(name, set()) & set(kwargs)
+            if bad:
+                raise TypeError(f"{name}() got an unexpected keyword argument {bad.pop()!r}")
+            check = _CHECKS.get(f"{self.__name__}.{name}")
+            if check is not None:
+                check(*args, **kwargs)
+            if name in _HOST_SCALAR_ARGS and any(isinstance(a, DeviceArray) for a in args):
+                raise TypeError("Implicit conversion to a NumPy array is not allowed: pass "
+                                f"{name}() host scalars (int(x), x.item())")
+            out = _wrap(attr(*[_plain(a) for a in args], **kwargs))
+            if isinstance(out, DeviceArray) and out.dtype.kind in "OSUV":
+                raise ValueError(f"Unsupported dtype {out.dtype}")
+            return out
         return call
 
 
@@ -94,7 +133,10 @@ class FakeDeviceBackend(Backend):
 
     def asarray(self, value, dtype=None):
         self.copies_to_device += 1
-        return np.array(value, dtype=dtype).view(DeviceArray)
+        arr = np.array(value, dtype=dtype)
+        if arr.dtype.kind in "OSUV":
+            raise ValueError(f"Unsupported dtype {arr.dtype}")
+        return arr.view(DeviceArray)
 
     def to_host(self, value):
         if isinstance(value, DeviceArray):

@@ -11,6 +11,7 @@ Each kernel copies the arrays it updates and replaces them, so a failed run roll
 from __future__ import annotations
 
 from flowgrad.framework.registry import NodeSpec, op
+from flowgrad.ops._xp import ufunc_at
 
 
 def _sparse_shape(node: NodeSpec):
@@ -33,7 +34,7 @@ def _dedupe(xp, values, indices, nrows):
         raise ValueError(f"index {int(bad)} is not in [0, {nrows})")
     uniq, inverse = xp.unique(idx, return_inverse=True)
     summed = xp.zeros((uniq.shape[0],) + vals.shape[1:], dtype=vals.dtype)
-    xp.add.at(summed, inverse.reshape(-1), vals)
+    ufunc_at(xp, "add", summed, inverse.reshape(-1), vals)
     return uniq, summed
 
 

@@ -62,12 +62,13 @@ def test_host_pinned_and_host_only_ops_get_copies(device, capsys):
 def test_gpu_pinned_ops_without_gpu_need_soft_placement():
     with tf.device("/gpu:0"):
         c = tf.constant(1.0) * 2.0
-    with tf.Session() as s:
-        with pytest.raises(tf.errors.InvalidArgumentError,
-                           match="allow_soft_placement=True"):
-            s.run(c)
-    with tf.Session(config=tf.ConfigProto(allow_soft_placement=True)) as s:
-        assert s.run(c) == 2.0
+    with backend.use_gpu_backend(None):         # a machine without a GPU, even on one with
+        with tf.Session() as s:
+            with pytest.raises(tf.errors.InvalidArgumentError,
+                               match="allow_soft_placement=True"):
+                s.run(c)
+        with tf.Session(config=tf.ConfigProto(allow_soft_placement=True)) as s:
+            assert s.run(c) == 2.0
 
 
 def test_cpu_sessions_never_import_cupy():
@@ -84,3 +85,17 @@ def test_cpu_sessions_never_import_cupy():
 def test_device_listing():
     assert tf.config.list_physical_devices("CPU")[0].device_type == "CPU"
     assert isinstance(tf.test.is_gpu_available(), bool)
+
+
+def test_strings_stay_on_the_host(device):
+    names = tf.placeholder(tf.string, (None,))
+    both = tf.concat([tf.identity(names), tf.constant(["c"])], 0)
+    v = tf.Variable(np.ones(2, np.float32), name="weights")
+    n = tf.range(tf.size(names)) * 2           # a number computed from a string tensor
+    with tf.Session() as s:
+        assert list(s.run(tf.report_uninitialized_variables())) == ["weights"]
+        out, counts = s.run([both, n], {names: np.array(["a", "b"], dtype=object)})
+        assert list(out) == ["a", "b", "c"]
+        assert counts.tolist() == [0, 2] and type(counts) is np.ndarray
+        s.run(v.initializer)
+        assert list(s.run(tf.report_uninitialized_variables())) == []
