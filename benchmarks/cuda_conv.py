@@ -85,6 +85,9 @@ def main(argv=None) -> int:
     sys.path.insert(0, ROOT)
     if args.tf32:
         os.environ["FLOWGRAD_CUDNN_TF32"] = "1"
+    # opt-in paths until a GPU run has checked them: this script measures them
+    os.environ.setdefault("FLOWGRAD_CUDNN", "1")
+    os.environ.setdefault("FLOWGRAD_CUDA_POOL", "1")
     from flowgrad.framework import registry  # noqa: PLC0415
     from flowgrad.ops import cuda_conv  # noqa: PLC0415
     from flowgrad.runtime import backend  # noqa: PLC0415

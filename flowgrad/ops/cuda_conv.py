@@ -65,9 +65,10 @@ _STATE = _State()
 
 
 def enabled() -> bool:
-    """Whether cuDNN may be used: ``$FLOWGRAD_CUDNN=0`` turns it off (the generic kernels
-    then run on CuPy)."""
-    return os.environ.get("FLOWGRAD_CUDNN", "1") != "0"
+    """Whether cuDNN may be used: only with ``$FLOWGRAD_CUDNN=1`` until this path has run on
+    a GPU (it is checked against an emulated ``cudnn`` only); otherwise the generic kernels
+    run on CuPy."""
+    return os.environ.get("FLOWGRAD_CUDNN", "0") == "1"
 
 
 def _tf32() -> bool:

@@ -175,8 +175,9 @@ def source(name: str, dtype) -> str:
 
 
 def enabled() -> bool:
-    """``$FLOWGRAD_CUDA_POOL=0`` runs the generic pooling kernels on CuPy instead."""
-    return os.environ.get("FLOWGRAD_CUDA_POOL", "1") != "0"
+    """Only with ``$FLOWGRAD_CUDA_POOL=1`` until these kernels have run on a GPU (they are
+    checked compiled as C++ on the host); otherwise the generic kernels run on CuPy."""
+    return os.environ.get("FLOWGRAD_CUDA_POOL", "0") == "1"
 
 
 def _kernel(xp, name: str, dtype):

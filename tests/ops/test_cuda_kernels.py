@@ -260,6 +260,14 @@ _CXX = shutil.which("g++") or shutil.which("c++") or shutil.which("clang++")
 _CXX_DIR = None
 
 
+@pytest.fixture(autouse=True)
+def _cuda_paths_on(monkeypatch):
+    """The cuDNN and CUDA pooling paths are opt-in until they have run on a GPU: these tests
+    turn them on (a test that checks the fallback sets its variable to 0 itself)."""
+    monkeypatch.setenv("FLOWGRAD_CUDNN", "1")
+    monkeypatch.setenv("FLOWGRAD_CUDA_POOL", "1")
+
+
 @pytest.fixture(scope="module")
 def cpu_xp(tmp_path_factory):
     global _CXX_DIR
