@@ -267,28 +267,41 @@ def conv2d_kernel(generic: Callable) -> Callable:
     return conv2d_cuda
 
 
+def _grad_plan(xp, kind: str, dtype, data_format, x: tuple, filter_hwio: tuple, dy_shape,
+               strides, padding, explicit_paddings, dilations):
+    """``(plan, key, handle, k)`` of a backward convolution (``kind``: dgrad or wgrad) with
+    input ``x`` (NCHW order) and an HWIO filter, or None where cuDNN does not apply."""
+    kh, kw, ci, co = filter_hwio
+    dy = _nchw(dy_shape, data_format)
+    if x[1] != ci or not _usable(dtype, x, dy, filter_hwio):
+        return None
+    wh, ww = _windows(x[2], x[3], kh, kw, strides, padding, explicit_paddings, data_format,
+                      dilations)
+    k = (co, ci, kh, kw)
+    if dy != (x[0], co, wh.out, ww.out):
+        return None
+    plan, key, h = _plan(xp, (kind, dtype.str, data_format, x, k, wh, ww), kind, dtype,
+                         data_format, x, k, dy, wh, ww)
+    return None if plan is None else (plan, key, h, k)
+
+
 def conv2d_backprop_input_kernel(generic: Callable) -> Callable:
     """The CUDA kernel of Conv2DBackpropInput (cuDNN's dgrad)."""
 
     def conv2d_backprop_input_cuda(xp, input_sizes, filter, out_backprop, *,  # noqa: A002
                                    strides, padding, explicit_paddings=(),
                                    data_format="NHWC", dilations=(1, 1, 1, 1)):
-        kh, kw, ci, co = (int(d) for d in filter.shape)
         x = _nchw(input_sizes, data_format)
-        dy = _nchw(out_backprop.shape, data_format)
-        if x[1] == ci and out_backprop.dtype == filter.dtype and \
-                _usable(filter.dtype, x, dy, filter.shape):
-            wh, ww = _windows(x[2], x[3], kh, kw, strides, padding, explicit_paddings,
-                              data_format, dilations)
-            k = (co, ci, kh, kw)
-            if dy == (x[0], co, wh.out, ww.out):
-                key = ("dgrad", filter.dtype.str, data_format, x, k, wh, ww)
-                plan, key, h = _plan(xp, key, "dgrad", filter.dtype, data_format, x, k, dy, wh, ww)
-                if plan is not None:
-                    dx = xp.empty(_in_layout(x, data_format), dtype=filter.dtype)
-                    if _run(xp, key, plan, h, xp.ascontiguousarray(out_backprop),
-                            _filter_to_cudnn(xp, filter, data_format), dx):
-                        return dx
+        got = _grad_plan(xp, "dgrad", filter.dtype, data_format, x,
+                         tuple(int(d) for d in filter.shape), out_backprop.shape, strides,
+                         padding, explicit_paddings, dilations) \
+            if out_backprop.dtype == filter.dtype else None
+        if got is not None:
+            plan, key, h, _ = got
+            dx = xp.empty(_in_layout(x, data_format), dtype=filter.dtype)
+            if _run(xp, key, plan, h, xp.ascontiguousarray(out_backprop),
+                    _filter_to_cudnn(xp, filter, data_format), dx):
+                return dx
         _STATE.counts["generic"] += 1
         return generic(xp, input_sizes, filter, out_backprop, strides=strides,
                        padding=padding, explicit_paddings=explicit_paddings,
@@ -303,22 +316,17 @@ def conv2d_backprop_filter_kernel(generic: Callable) -> Callable:
     def conv2d_backprop_filter_cuda(xp, input, filter_sizes, out_backprop, *,  # noqa: A002
                                     strides, padding, explicit_paddings=(),
                                     data_format="NHWC", dilations=(1, 1, 1, 1)):
-        kh, kw, ci, co = (int(d) for d in filter_sizes)
         x = _nchw(input.shape, data_format)
-        dy = _nchw(out_backprop.shape, data_format)
-        if x[1] == ci and out_backprop.dtype == input.dtype and \
-                _usable(input.dtype, x, dy, (kh, kw, ci, co)):
-            wh, ww = _windows(x[2], x[3], kh, kw, strides, padding, explicit_paddings,
-                              data_format, dilations)
-            k = (co, ci, kh, kw)
-            if dy == (x[0], co, wh.out, ww.out):
-                key = ("wgrad", input.dtype.str, data_format, x, k, wh, ww)
-                plan, key, h = _plan(xp, key, "wgrad", input.dtype, data_format, x, k, dy, wh, ww)
-                if plan is not None:
-                    dk = xp.empty(_in_layout(k, data_format), dtype=input.dtype)
-                    if _run(xp, key, plan, h, xp.ascontiguousarray(input),
-                            xp.ascontiguousarray(out_backprop), dk):
-                        return _filter_from_cudnn(xp, dk, data_format)
+        got = _grad_plan(xp, "wgrad", input.dtype, data_format, x,
+                         tuple(int(d) for d in filter_sizes), out_backprop.shape, strides,
+                         padding, explicit_paddings, dilations) \
+            if out_backprop.dtype == input.dtype else None
+        if got is not None:
+            plan, key, h, k = got
+            dk = xp.empty(_in_layout(k, data_format), dtype=input.dtype)
+            if _run(xp, key, plan, h, xp.ascontiguousarray(input),
+                    xp.ascontiguousarray(out_backprop), dk):
+                return _filter_from_cudnn(xp, dk, data_format)
         _STATE.counts["generic"] += 1
         return generic(xp, input, filter_sizes, out_backprop, strides=strides,
                        padding=padding, explicit_paddings=explicit_paddings,

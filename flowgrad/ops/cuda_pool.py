@@ -214,22 +214,28 @@ def _runs_here(dtype, *sizes) -> bool:
 
 
 # ----- the kernels -----------------------------------------------------------------------
-def max_pool_kernel(generic: Callable) -> Callable:
-    """The CUDA kernel of MaxPool; ``generic`` (the op's own kernel) runs where it does not
-    apply."""
-    def max_pool_cuda(xp, input, *, ksize, strides, padding, data_format="NHWC",  # noqa: A002
-                      dilations=(1, 1, 1, 1)):
-        (n, c, h, w), wh, ww, geo = _geometry(input.shape, ksize, strides, padding,
+def _forward_kernel(name: str, generic: Callable, init_lowest: bool) -> Callable:
+    """The CUDA kernel of a pooling forward op (``name``: max_pool or avg_pool); ``generic``
+    (the op's own kernel) runs where it does not apply."""
+    def pool_cuda(xp, value, *, ksize, strides, padding, data_format="NHWC",
+                  dilations=(1, 1, 1, 1)):
+        (n, c, h, w), wh, ww, geo = _geometry(value.shape, ksize, strides, padding,
                                               data_format, dilations)
-        if _runs_here(input.dtype, n, c, h, w, wh.out, ww.out):
-            out = xp.empty(_out_shape(n, c, wh.out, ww.out, data_format), dtype=input.dtype)
-            _launch(xp, "max_pool", input.dtype, out.size, xp.ascontiguousarray(input), out,
-                    *geo, input.dtype.type(-np.inf))
+        if _runs_here(value.dtype, n, c, h, w, wh.out, ww.out):
+            out = xp.empty(_out_shape(n, c, wh.out, ww.out, data_format), dtype=value.dtype)
+            lowest = (value.dtype.type(-np.inf),) if init_lowest else ()
+            _launch(xp, name, value.dtype, out.size, xp.ascontiguousarray(value), out, *geo,
+                    *lowest)
             return out
-        return generic(xp, input, ksize=ksize, strides=strides, padding=padding,
+        return generic(xp, value, ksize=ksize, strides=strides, padding=padding,
                        data_format=data_format, dilations=dilations)
 
-    return max_pool_cuda
+    pool_cuda.__name__ = name + "_cuda"
+    return pool_cuda
+
+
+def max_pool_kernel(generic: Callable) -> Callable:
+    return _forward_kernel("max_pool", generic, True)
 
 
 def max_pool_grad_kernel(generic: Callable) -> Callable:
@@ -256,21 +262,7 @@ def max_pool_grad_kernel(generic: Callable) -> Callable:
 
 
 def avg_pool_kernel(generic: Callable) -> Callable:
-    """The CUDA kernel of AvgPool; ``generic`` (the op's own kernel) runs where it does not
-    apply."""
-    def avg_pool_cuda(xp, value, *, ksize, strides, padding, data_format="NHWC",
-                      dilations=(1, 1, 1, 1)):
-        (n, c, h, w), wh, ww, geo = _geometry(value.shape, ksize, strides, padding,
-                                              data_format, dilations)
-        if _runs_here(value.dtype, n, c, h, w, wh.out, ww.out):
-            out = xp.empty(_out_shape(n, c, wh.out, ww.out, data_format), dtype=value.dtype)
-            _launch(xp, "avg_pool", value.dtype, out.size, xp.ascontiguousarray(value), out,
-                    *geo)
-            return out
-        return generic(xp, value, ksize=ksize, strides=strides, padding=padding,
-                       data_format=data_format, dilations=dilations)
-
-    return avg_pool_cuda
+    return _forward_kernel("avg_pool", generic, False)
 
 
 def avg_pool_grad_kernel(generic: Callable) -> Callable:
