@@ -51,6 +51,18 @@ def _accuracy(proc: subprocess.Popen) -> tuple[float | None, str]:
     return (float(found[-1]) if found else None), out
 
 
+def _paths_report() -> None:
+    """Which opt-in paths ran so far: graph replays recorded or refused (and why), and the
+    convolutions that went through cuDNN or fell back."""
+    if "flowgrad.runtime.cuda" in sys.modules:
+        st = sys.modules["flowgrad.runtime.cuda"].replay_stats
+        print(f"   CUDA graphs recorded: {st['recorded']}, refused: {st['refused'] or 0}")
+    if "flowgrad.ops.cuda_conv" in sys.modules:
+        st = sys.modules["flowgrad.ops.cuda_conv"].stats()
+        print(f"   convolutions through cuDNN: {st['counts']['cudnn']}, generic: "
+              f"{st['counts']['generic']}, refused: {st['unsupported'] or 0}")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--skip-tests", action="store_true")
@@ -58,19 +70,26 @@ def main(argv=None) -> int:
     ap.add_argument("--frameworks", default="flowgrad,cupy,torch,jax")
     ap.add_argument("--epochs", type=int, default=5, help="LeNet digits epochs (each device)")
     ap.add_argument("--rounds", type=int, default=None)
+    ap.add_argument("--no-graphs", action="store_true",
+                    help="leave CUDA-graph replay off (default: on for this check)")
     ap.add_argument("--profile", type=int, default=8,
                     help="flowgrad's N slowest op types and ops of one traced step")
     args = ap.parse_args(argv)
+    # The cuDNN convolutions, the CUDA pooling kernels and CUDA-graph replay are opt-in
+    # until a GPU run has checked them. This script is that check, so it turns them on
+    # (before flowgrad is imported: the compiler reads FLOWGRAD_PASSES then); the harness
+    # compares with the CPU. FLOWGRAD_CUDNN=0 / FLOWGRAD_CUDA_POOL=0 / --no-graphs
+    # measure without them.
+    os.environ.setdefault("FLOWGRAD_CUDNN", "1")
+    os.environ.setdefault("FLOWGRAD_CUDA_POOL", "1")
+    if not args.no_graphs:
+        passes = os.environ.get("FLOWGRAD_PASSES", "")
+        os.environ["FLOWGRAD_PASSES"] = passes + ("," if passes else "") + "+cuda_graphs"
     sys.path.insert(0, ROOT)
     from flowgrad.runtime import backend  # noqa: PLC0415
     if not backend.gpu_available():
         print("no GPU visible to CuPy: nothing to do here")
         return 2
-    # the cuDNN convolutions and CUDA pooling kernels are opt-in until a GPU run has checked
-    # them: this script is that check, so it turns them on (the harness compares with the
-    # CPU); FLOWGRAD_CUDNN=0 / FLOWGRAD_CUDA_POOL=0 measure without them
-    os.environ.setdefault("FLOWGRAD_CUDNN", "1")
-    os.environ.setdefault("FLOWGRAD_CUDA_POOL", "1")
     t0 = time.perf_counter()
     cpu_lenet = _lenet("cpu", args.epochs) if args.epochs else None
     status = 0
@@ -105,6 +124,7 @@ def main(argv=None) -> int:
         except Exception as e:  # noqa: BLE001 - report and go on with the next workload
             status = 1
             print(f"{w}: failed: {type(e).__name__}: {e}")
+        _paths_report()
         print(f"   ({time.perf_counter() - t0:.0f} s)", flush=True)
     if cpu_lenet is not None:
         print(f"== 3. LeNet-5 on the digits, seed 0, {args.epochs} epochs", flush=True)

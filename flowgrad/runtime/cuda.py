@@ -407,6 +407,14 @@ class Replay:
         return self.outputs
 
 
+#: how recordings went in this process: counts, and why captures were refused
+replay_stats: dict = {"recorded": 0, "refused": {}}
+
+
+def _refused(reason: str) -> None:
+    replay_stats["refused"][reason] = replay_stats["refused"].get(reason, 0) + 1
+
+
 def record(fn, feed_values, store: dict):
     """``Replay`` of ``fn(*feeds)``, or None when the step cannot be captured (it reads a
     device value on the host, or a library call refuses capture): the caller then goes on
@@ -424,8 +432,11 @@ def record(fn, feed_values, store: dict):
                 outputs = fn(*inputs)
             finally:
                 graph = stream.end_capture()
-    except Exception:  # noqa: BLE001 - any refusal means: not capturable, run as before
+    except Exception as e:  # noqa: BLE001 - any refusal means: not capturable, run as before
+        _refused(f"{type(e).__name__}: {str(e)[:200]}")
         return None
     if graph is None or any(store.get(k) is not v for k, v in snapshot):
+        _refused("the recorded step replaced a variable's buffer")
         return None
+    replay_stats["recorded"] += 1
     return Replay(graph, stream, inputs, tuple(outputs), pool, snapshot)
