@@ -1,6 +1,18 @@
+import os
+
 import pytest
 
 import flowgrad as tf
+
+
+def pytest_configure(config):
+    """``FLOWGRAD_TEST_DEVICE=simulated``: every session that would take a GPU gets the strict
+    simulated device (``tests/runtime/test_suite_on_simulated_device.py`` runs part of the
+    suite that way, so CPU CI covers the device plans)."""
+    if os.environ.get("FLOWGRAD_TEST_DEVICE") == "simulated":
+        from flowgrad.runtime import backend
+        from flowgrad.testing.fake_device import FakeDeviceBackend
+        backend._GPU[:] = [FakeDeviceBackend()]
 
 
 @pytest.fixture(autouse=True)
