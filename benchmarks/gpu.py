@@ -71,20 +71,16 @@ def main(argv=None) -> int:
     ap.add_argument("--epochs", type=int, default=5, help="LeNet digits epochs (each device)")
     ap.add_argument("--rounds", type=int, default=None)
     ap.add_argument("--no-graphs", action="store_true",
-                    help="leave CUDA-graph replay off (default: on for this check)")
+                    help="turn CUDA-graph replay off")
     ap.add_argument("--profile", type=int, default=8,
                     help="flowgrad's N slowest op types and ops of one traced step")
     args = ap.parse_args(argv)
-    # The cuDNN convolutions, the CUDA pooling kernels and CUDA-graph replay are opt-in
-    # until a GPU run has checked them. This script is that check, so it turns them on
-    # (before flowgrad is imported: the compiler reads FLOWGRAD_PASSES then); the harness
-    # compares with the CPU. FLOWGRAD_CUDNN=0 / FLOWGRAD_CUDA_POOL=0 / --no-graphs
-    # measure without them.
-    os.environ.setdefault("FLOWGRAD_CUDNN", "1")
-    os.environ.setdefault("FLOWGRAD_CUDA_POOL", "1")
-    if not args.no_graphs:
+    # cuDNN convolutions, the CUDA pooling kernels and CUDA-graph replay are on by default;
+    # FLOWGRAD_CUDNN=0 / FLOWGRAD_CUDA_POOL=0 / --no-graphs measure without them (before
+    # flowgrad is imported: the compiler reads FLOWGRAD_PASSES then)
+    if args.no_graphs:
         passes = os.environ.get("FLOWGRAD_PASSES", "")
-        os.environ["FLOWGRAD_PASSES"] = passes + ("," if passes else "") + "+cuda_graphs"
+        os.environ["FLOWGRAD_PASSES"] = passes + ("," if passes else "") + "-cuda_graphs"
     sys.path.insert(0, ROOT)
     from flowgrad.runtime import backend  # noqa: PLC0415
     if not backend.gpu_available():

@@ -3,8 +3,8 @@
 The process-wide defaults live in ``flowgrad.compiler.options`` (all passes on), and can be
 changed at run time (``flowgrad.compiler.options.cse = False``) or from the environment
 before import: ``FLOWGRAD_PASSES=none`` turns every pass off, ``FLOWGRAD_PASSES=-cse,-inline``
-turns the named passes off, ``FLOWGRAD_PASSES=+cuda_graphs`` turns one on besides the
-defaults, ``FLOWGRAD_PASSES=fold,cse`` turns only those on.  A session
+turns the named passes off (``+name`` turns one on), ``FLOWGRAD_PASSES=fold,cse`` turns
+only those on.  A session
 can override the defaults with TF1's config::
 
     tf.Session(config=tf.ConfigProto(graph_options=tf.GraphOptions(
@@ -41,8 +41,7 @@ _DOC = {
                         "generated kernel (CuPy ElementwiseKernel), and the in-place SGD "
                         "updates of a step as one multi-tensor kernel",
     "cuda_graphs": "CUDA plans: a specialized step whose state changes are all in-place "
-                   "updates is recorded once as a CUDA graph and replayed (one launch); "
-                   "off by default until it has been seen to work on a GPU",
+                   "updates is recorded once as a CUDA graph and replayed (one launch)",
 }
 
 
@@ -57,8 +56,7 @@ class CompilerOptions:
     inplace_updates: bool = True
     fold_sgd_gemm: bool = True
     fuse_elementwise: bool = True
-    # off by default: built, but not yet seen to engage on a GPU (docs/gpu.md)
-    cuda_graphs: bool = False
+    cuda_graphs: bool = True
     # buffer reuse only pays off above this many elements (below it, out= costs more
     # in argument parsing than the allocation it saves)
     reuse_min_elements: int = 2048

@@ -175,13 +175,12 @@ def source(name: str, dtype) -> str:
 
 
 def enabled() -> bool:
-    """Only with ``$FLOWGRAD_CUDA_POOL=1`` until these kernels have run on a GPU (they are
-    checked compiled as C++ on the host); otherwise the generic kernels run on CuPy."""
-    return os.environ.get("FLOWGRAD_CUDA_POOL", "0") == "1"
+    """On by default; ``$FLOWGRAD_CUDA_POOL=0`` runs the generic kernels on CuPy instead."""
+    return os.environ.get("FLOWGRAD_CUDA_POOL", "1") != "0"
 
 
 def _kernel(xp, name: str, dtype):
-    key = (name, dtype)
+    key = (xp, name, dtype)           # per array module: CuPy, or a host stand-in in tests
     k = _kernels.get(key)
     if k is None:
         k = _kernels[key] = xp.RawKernel(source(name, dtype), name)

@@ -303,6 +303,15 @@ def _sparse_softmax_xent(xp, features, labels):
     return loss, e
 
 
+@_sparse_softmax_xent.device_kernel("cuda")
+def _sparse_softmax_xent_cuda(xp, features, labels):
+    """One generated kernel (``runtime.cuda.sparse_softmax_xent``); an out-of-range label
+    gives NaN for its row, as TF's GPU kernel does, instead of the CPU's error."""
+    from flowgrad.runtime import cuda  # noqa: PLC0415 - CuPy only on a CUDA device
+    out = cuda.sparse_softmax_xent(features, labels)
+    return out if out is not None else _sparse_softmax_xent.opdef.kernel(xp, features, labels)
+
+
 @_sparse_softmax_xent.grad
 def _sparse_softmax_xent_grad(op, dloss, dbackprop):
     logits = op.inputs[0]

@@ -13,6 +13,7 @@ and GEMMs that call cuBLAS directly.
 
 from __future__ import annotations
 
+import ctypes
 import math
 
 import cupy
@@ -39,6 +40,42 @@ _SCALARS = {np.dtype(np.float32): (np.ones(1, np.float32), np.zeros(1, np.float3
             np.dtype(np.float64): (np.ones(1, np.float64), np.zeros(1, np.float64))}
 
 
+class _Cublas:
+    """``cublasSetStream_v2`` / ``cublasSgemm_v2`` / ``cublasDgemm_v2`` of the libcublas that
+    CuPy loaded, called through ctypes.  CuPy's own wrappers refuse every cuBLAS call while
+    a stream is being captured; cuBLAS itself records GEMMs into CUDA graphs, so a step
+    whose GEMMs go through here can be replayed as one graph.  ``None`` entries where the
+    library cannot be found (CuPy's wrappers are then used)."""
+
+    def __init__(self) -> None:
+        from cupy_backends.cuda.libs import cublas  # noqa: PLC0415 - loads libcublas
+        self.cupy = cublas
+        self.set_stream = self.gemm = None
+        try:
+            with open("/proc/self/maps") as f:
+                paths = {ln.split()[-1] for ln in f if "/libcublas.so" in ln}
+            lib = ctypes.CDLL(sorted(paths)[0])
+        except (OSError, IndexError):
+            return
+        vp, i = ctypes.c_void_p, ctypes.c_int
+        lib.cublasSetStream_v2.argtypes = [vp, vp]
+        self.set_stream = lib.cublasSetStream_v2
+        self.gemm = {}
+        for dt, name in ((np.dtype(np.float32), "cublasSgemm_v2"),
+                         (np.dtype(np.float64), "cublasDgemm_v2")):
+            fn = getattr(lib, name)
+            fn.argtypes = [vp, i, i, i, i, i, vp, vp, i, vp, i, vp, vp, i]
+            self.gemm[dt] = fn
+
+
+_blas: list = []
+
+
+def _check(status: int, what: str) -> None:
+    if status:
+        raise RuntimeError(f"{what} failed with cuBLAS status {status}")
+
+
 def gemm(a, b, transpose_a: bool, transpose_b: bool):
     """``op(a) @ op(b)`` for C-contiguous 2-D float32/float64 CuPy arrays through one direct
     cuBLAS call (about 5 µs of host time against ``cupy.matmul``'s 27); None when the
@@ -51,19 +88,24 @@ def gemm(a, b, transpose_a: bool, transpose_b: bool):
     kb, n = (b.shape[1], b.shape[0]) if transpose_b else b.shape
     if k != kb or m == 0 or n == 0 or k == 0:
         return None
-    from cupy_backends.cuda.libs import cublas  # noqa: PLC0415 - loads libcublas on first use
-
+    if not _blas:
+        _blas.append(_Cublas())
+    blas = _blas[0]
     c = cupy.empty((m, n), dt)
     one, zero = _SCALARS[dt]
-    fn = cublas.sgemm if dt == np.float32 else cublas.dgemm
     handle = cupy.cuda.device.get_cublas_handle()
-    cublas.setStream(handle, cupy.cuda.get_current_stream().ptr)    # ours, also when captured
+    stream = cupy.cuda.get_current_stream().ptr
     # row-major C = A @ B is column-major C^T = B^T @ A^T: each C-ordered operand read
     # column-major is its own transpose, so the transposes swap roles
-    fn(handle,
-       1 if transpose_b else 0, 1 if transpose_a else 0, n, m, k,
-       one.ctypes.data, b.data.ptr, b.shape[1], a.data.ptr, a.shape[1],
-       zero.ctypes.data, c.data.ptr, n)
+    args = (handle, 1 if transpose_b else 0, 1 if transpose_a else 0, n, m, k,
+            one.ctypes.data, b.data.ptr, b.shape[1], a.data.ptr, a.shape[1],
+            zero.ctypes.data, c.data.ptr, n)
+    if blas.gemm is not None:
+        _check(blas.set_stream(handle, stream), "cublasSetStream")
+        _check(blas.gemm[dt](*args), "cublas gemm")
+    else:
+        blas.cupy.setStream(handle, stream)
+        (blas.cupy.sgemm if dt == np.float32 else blas.cupy.dgemm)(*args)
     return c
 
 
@@ -164,6 +206,58 @@ def softmax_xent(features, labels):
     if n:
         kern(((n + 127) // 128,), (128,), (features, labels, loss, bp, np.int32(n),
                                           np.int32(k)))
+    return loss, bp
+
+
+_SPARSE_XENT = r"""
+extern "C" __global__ void NAME(const T* __restrict__ f, const L* __restrict__ y,
+                                T* __restrict__ loss, T* __restrict__ bp, int n, int k) {
+  int r = blockIdx.x * blockDim.x + threadIdx.x;
+  if (r >= n) return;
+  const T* fr = f + (long long)r * k;
+  T* br = bp + (long long)r * k;
+  long long lab = (long long)y[r];
+  if (lab < 0 || lab >= k) {          // as TF on a GPU: no error, the row is NaN
+    T zero = 0, nan = zero / zero;
+    for (int j = 0; j < k; ++j) br[j] = nan;
+    loss[r] = nan;
+    return;
+  }
+  T m = fr[0];
+  for (int j = 1; j < k; ++j) m = fr[j] > m ? fr[j] : m;
+  T s = 0;
+  for (int j = 0; j < k; ++j) s += exp(fr[j] - m);
+  for (int j = 0; j < k; ++j) br[j] = exp(fr[j] - m) / s - (j == lab ? (T)1 : (T)0);
+  loss[r] = log(s) - (fr[lab] - m);
+}
+"""
+_LABEL_CT = {np.dtype(np.int32): "int", np.dtype(np.int64): "long long"}
+
+
+def sparse_softmax_xent(features, labels):
+    """``(loss, backprop)`` of ``SparseSoftmaxCrossEntropyWithLogits`` in one launch, with
+    TF's GPU semantics for a label outside ``[0, classes)``: that row's loss and backprop
+    are NaN (no error: checking would read the labels back to the host every step, and a
+    step that reads back cannot be replayed as a CUDA graph).  None for arrays it does not
+    take."""
+    dt = features.dtype
+    if dt not in _CT or labels.dtype not in _LABEL_CT or features.ndim != 2 or \
+            labels.shape != features.shape[:1] or not features.flags.c_contiguous or \
+            features.shape[1] == 0:
+        return None
+    key = ("sparse_xent", dt.str, labels.dtype.str)
+    kern = _cache.get(key)
+    if kern is None:
+        name = f"fg_sparse_xent_{_CT[dt]}_{labels.dtype.itemsize}"
+        kern = _cache[key] = cupy.RawKernel(
+            f"typedef {_CT[dt]} T;\ntypedef {_LABEL_CT[labels.dtype]} L;\n"
+            + _SPARSE_XENT.replace("NAME", name), name)
+    n, k = features.shape
+    loss = cupy.empty((n,), dt)
+    bp = cupy.empty((n, k), dt)
+    if n:
+        kern(((n + 127) // 128,), (128,), (features, cupy.ascontiguousarray(labels), loss,
+                                          bp, np.int32(n), np.int32(k)))
     return loss, bp
 
 
@@ -329,6 +423,8 @@ def batch_norm_train(x, scale, offset, mean, variance, epsilon: float, factor: f
     """``FusedBatchNormV3``'s training outputs for channels-last ``x`` in three launches
     (statistics by row groups, per-channel finalize, normalize), or None for arrays it does
     not take (other layouts or dtypes: the caller's generic kernel then runs)."""
+    if factor == 1.0 and (mean.size == 0 or variance.size == 0):
+        mean = variance = scale         # TF's empty running statistics: not read at factor 1
     x2 = _bn_rows(x, scale, offset, mean, variance)
     if x2 is None:
         return None

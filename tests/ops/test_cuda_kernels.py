@@ -466,7 +466,17 @@ def fake_cudnn(monkeypatch):
 
 
 @pytest.mark.parametrize("data_format", FORMATS)
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cudnn_float64_runs_the_generic_kernels(fake_cudnn, cpu_xp, data_format):
+    """float64 never goes to cuDNN (see ``cuda_conv._IO_TYPES``)."""
+    x, w, dy, attrs = _conv_inputs(CONV_CASES[1], data_format, np.float64)
+    for g, ww in zip(_conv_runs(cpu_xp, _dev(x), _dev(w), _dev(dy), attrs),
+                     _conv_runs(np, x, w, dy, attrs)):
+        _close(np.asarray(g), ww, np.float64)
+    assert fake_cudnn.counts == {"cudnn": 0, "generic": 3} and not fake_cudnn.plans
+
+
+@pytest.mark.parametrize("data_format", FORMATS)
+@pytest.mark.parametrize("dtype", [np.float32])
 def test_cudnn_wrappers_emulated(fake_cudnn, cpu_xp, dtype, data_format):
     for case in CONV_CASES:
         x, w, dy, attrs = _conv_inputs(case, data_format, dtype)
@@ -477,7 +487,7 @@ def test_cudnn_wrappers_emulated(fake_cudnn, cpu_xp, dtype, data_format):
     counts = fake_cudnn.counts
     assert counts == {"cudnn": 3 * len(CONV_CASES), "generic": 0}
     assert len(fake_cudnn.plans) == 3 * len(CONV_CASES)
-    # float32 and float64 keep their own precision: no TF32 tensor-core engines
+    # float32 keeps its own precision: no TF32 tensor-core engines
     assert all(p.graph.deselected == [1, 2, 3] for p in fake_cudnn.plans.values())
     # a second run uses the cached graphs
     _conv_runs(cpu_xp, _dev(x), _dev(w), _dev(dy), attrs)
@@ -486,13 +496,13 @@ def test_cudnn_wrappers_emulated(fake_cudnn, cpu_xp, dtype, data_format):
 
 
 def test_cudnn_unsupported_and_disabled_fall_back(fake_cudnn, cpu_xp, monkeypatch):
-    _FakeGraph.unsupported.add("DOUBLE")
-    x, w, dy, attrs = _conv_inputs(CONV_CASES[1], "NHWC", np.float64)
+    _FakeGraph.unsupported.add("FLOAT")
+    x, w, dy, attrs = _conv_inputs(CONV_CASES[1], "NHWC", np.float32)
     want = _conv_runs(np, x, w, dy, attrs)
     for _ in range(2):
         got = _conv_runs(cpu_xp, _dev(x), _dev(w), _dev(dy), attrs)
         for g, ww in zip(got, want):
-            _close(np.asarray(g), ww, np.float64)
+            _close(np.asarray(g), ww, np.float32)
     assert fake_cudnn.counts == {"cudnn": 0, "generic": 6}
     assert all("no engine" in r for r in cuda_conv.stats()["unsupported"].values())
     monkeypatch.setenv("FLOWGRAD_CUDNN", "0")
@@ -521,7 +531,7 @@ def test_cudnn_without_its_library_falls_back(fake_cudnn, cpu_xp, monkeypatch):
         raise RuntimeError("Unable to find symbol cudnnCreate")
 
     monkeypatch.setattr(fake_cudnn.cudnn, "create_handle", missing)
-    x, w, dy, attrs = _conv_inputs(CONV_CASES[3], "NCHW", np.float64)
+    x, w, dy, attrs = _conv_inputs(CONV_CASES[3], "NCHW", np.float32)
     with pytest.warns(RuntimeWarning, match="cudnnCreate"):
         got = _conv_runs(cpu_xp, _dev(x), _dev(w), _dev(dy), attrs)
     for g, ww in zip(got, _conv_runs(np, x, w, dy, attrs)):
@@ -692,3 +702,23 @@ def test_conv_net_step_gpu_matches_cpu():
     (lg, wg), (lc, wc) = results
     np.testing.assert_allclose(lg, lc, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(wg, wc, rtol=1e-4, atol=1e-5)
+
+
+@gpu
+@pytest.mark.parametrize("label_dtype", [np.int32, np.int64])
+def test_sparse_xent_on_gpu_matches_cpu_and_gives_nan_for_bad_labels(label_dtype):
+    """As TF's GPU kernel: an out-of-range label makes its row NaN instead of raising."""
+    cp = _cupy()
+    rng = np.random.default_rng(0)
+    f = rng.standard_normal((5, 7))
+    lab = np.array([0, 6, 3, 2, 1], label_dtype)
+    want = _kernel("SparseSoftmaxCrossEntropyWithLogits", "cpu")(np, f, lab)
+    got = _kernel("SparseSoftmaxCrossEntropyWithLogits", "cuda")(cp, cp.asarray(f),
+                                                                  cp.asarray(lab))
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(cp.asnumpy(g), w, rtol=1e-12, atol=1e-14)
+    lab[[1, 3]] = [7, -1]
+    loss, bp = (cp.asnumpy(a) for a in _kernel("SparseSoftmaxCrossEntropyWithLogits", "cuda")(
+        cp, cp.asarray(f), cp.asarray(lab)))
+    assert np.isnan(loss[[1, 3]]).all() and np.isnan(bp[[1, 3]]).all()
+    assert np.isfinite(loss[[0, 2, 4]]).all() and np.isfinite(bp[[0, 2, 4]]).all()

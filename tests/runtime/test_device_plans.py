@@ -40,8 +40,8 @@ def test_a_device_feed_of_the_wrong_shape_is_refused(device):
         s.run(x * 1.0, {x: device.asarray(np.zeros((2, 4), np.float32))})
 
 
-def test_graph_replay_is_opt_in():
-    assert not CompilerOptions().cuda_graphs
-    assert CompilerOptions.from_env("+cuda_graphs").cuda_graphs
-    on = CompilerOptions.from_env("+cuda_graphs")
-    assert on.cse and on.fuse_elementwise           # "+" keeps the defaults
+def test_graph_replay_is_on_by_default_and_can_be_turned_off():
+    assert CompilerOptions().cuda_graphs
+    off = CompilerOptions.from_env("-cuda_graphs")
+    assert not off.cuda_graphs
+    assert off.cse and off.fuse_elementwise         # "-" keeps the other defaults
