@@ -557,6 +557,10 @@ def _numpy_resnet(x, y, p, lr, blocks):
 
 
 # ----- PyTorch ---------------------------------------------------------------------------
+def _tf32() -> bool:
+    return os.environ.get("FLOWGRAD_CUDNN_TF32", "0") == "1"
+
+
 def _torch(workload: str, **options) -> Runner:
     import torch  # noqa: PLC0415
 
@@ -564,6 +568,11 @@ def _torch(workload: str, **options) -> Runner:
     if _threads():
         torch.set_num_threads(_threads())
     dev = "cuda" if _device() == "gpu" else "cpu"
+    if dev == "cuda":
+        # the same float32 precision as flowgrad's default (cuDNN without TF32 tensor
+        # cores); $FLOWGRAD_CUDNN_TF32=1 lets every framework use TF32
+        torch.backends.cudnn.allow_tf32 = _tf32()
+        torch.backends.cuda.matmul.allow_tf32 = _tf32()
     if workload == "resnet50":
         return _torch_resnet(torch, x0, y0, params, lr, _resnet_config(**options)["blocks"],
                              dev)
@@ -679,6 +688,9 @@ def _jax(workload: str, **options) -> Runner:
     import jax  # noqa: PLC0415
     import jax.numpy as jnp  # noqa: PLC0415
 
+    if _device() == "gpu":          # float32 precision, as for torch above
+        jax.config.update("jax_default_matmul_precision", "tensorfloat32" if _tf32()
+                          else "highest")
     x0, y0, params, lr = _DATA[workload](**options)
     x, y = jnp.asarray(x0), jnp.asarray(y0)
     if workload == "resnet50":

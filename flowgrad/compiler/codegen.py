@@ -379,14 +379,30 @@ def _reusable(a, out: Value, i: int, last_use: dict, fetch_ids: set, opts) -> bo
 
 
 # ----- in-place optimizer updates ------------------------------------------------------------
+#: the state updates that may write into their variable's buffer: ``w -= lr * d`` and the
+#: moving-average kind, ``w -= d`` / ``w += d`` (batch norm's running statistics)
+_INPLACE_TYPES = ("ApplyGradientDescent", "AssignSub", "AssignAdd")
+
+
+def _update_parts(node: Node):
+    """``(ref, lr, step)`` of an in-place update node: ``w -= lr * step``; ``lr`` is None for
+    ``AssignSub`` / ``AssignAdd`` (a fixed 1 / -1)."""
+    if node.type == "ApplyGradientDescent":
+        return node.args
+    ref, step = node.args
+    return ref, None, step
+
+
 def _inplace_updates(prog: Program, enabled: bool, env: Env) -> dict:
-    """The ``ApplyGradientDescent`` nodes that may update their variable's buffer in place.
+    """The ``ApplyGradientDescent`` / ``AssignSub`` / ``AssignAdd`` nodes that may update
+    their variable's buffer in place.
 
     The buffer write is moved to the end of the plan, so it must not matter when it happens:
     no op of the plan may depend on the update (data or control) and also read the same
     variable; the variable is updated once; its output is not used or fetched; and no
     fetched value may share the variable's buffer (a read of it, or a view of a read); and
-    no read of the variable comes after the update in plan order.
+    no read of the variable comes after the update in plan order; and the step does not
+    share the buffer of any variable the plan writes.
     Failures before the end roll back as always; the buffer writes themselves (same shape
     and dtype, into a buffer the session owns) cannot fail.
     """
@@ -411,20 +427,26 @@ def _inplace_updates(prog: Program, enabled: bool, env: Env) -> dict:
     last_read = {n.op: i for i, n in enumerate(nodes) if n.type == "VariableV2"}
     out = {}
     for i, node in enumerate(nodes):
-        if node.type != "ApplyGradientDescent":
+        if node.type not in _INPLACE_TYPES or len(node.args) != (
+                3 if node.type == "ApplyGradientDescent" else 2):
             continue
         if last_read.get(node.args[0].op, -1) > i:
             continue            # a later read (in plan order) must see the new value
-        ref, alpha, delta = node.args
+        ref, alpha, delta = _update_parts(node)
+        if not isinstance(ref, Ref) or not isinstance(delta, Value):
+            continue
         var = ref.op
-        o = node.outs[0]
+        o = node.outs[0] if node.outs else None
         if count.get(var) != 1 or var in fetched_vars or (o is not None and id(o) in used):
             continue
         if not delta.shape or var.outputs[0].shape.as_list() != list(delta.shape) or \
-                not isinstance(alpha, Value) or alpha.shape not in ((), None):
+                (alpha is not None and (not isinstance(alpha, Value) or
+                                        alpha.shape not in ((), None))):
             continue
         if delta.dtype != var.outputs[0].dtype.np:
             continue
+        if _alias_roots(delta) & set(count):
+            continue            # the step shares a buffer the end of the plan may write
         if _downstream_reads(node.op, var, consumers):
             continue
         out[node] = True
@@ -442,6 +464,8 @@ def _alias_roots(v: Value) -> set:
         p = x.producer
         if p.type == "VariableV2":
             roots.add(p.op)
+        elif isinstance(p, fusion.FusedNode):
+            continue                    # a generated kernel: its outputs are new arrays
         elif p.opdef is None or p.opdef.may_alias or p.opdef.ref_inputs:
             for a in p.args:
                 if isinstance(a, Value):
@@ -477,7 +501,7 @@ def _downstream_reads(op, var, consumers: dict) -> bool:
 
 def _emit_update(node: Node, args, i, last_use, fetch_ids, lines, line_ops, tail, env, ns,
                  name_obj, reuse, opts) -> None:
-    ref, alpha, delta = node.args
+    ref, alpha, delta = _update_parts(node)
     key = name_obj(ref.op)
     var_shape = tuple(ref.op.outputs[0].shape.as_list())
     take = name_obj(env.take(ref.ref, var_shape, ref.op.outputs[0].dtype.np, node.op))
@@ -488,6 +512,12 @@ def _emit_update(node: Node, args, i, last_use, fetch_ids, lines, line_ops, tail
     line_ops[len(lines)] = node.op
     lines.append(f"        {w} = {take}({w})")
     line_ops[len(lines)] = node.op
+    if alpha is None:           # AssignSub / AssignAdd: the step as it is
+        lines.append(f"    {d} = {args[1]}")       # kept alive until the end of the plan
+        line_ops[len(lines)] = node.op
+        fn = "xp_subtract" if node.type == "AssignSub" else "xp_add"
+        tail.append((f"{fn}({w}, {d}, out={w})", node.op))
+        return
     size = int(np.prod(var_shape))
     if size >= 4 * _BLOCK:
         # large: step and subtract block by block, so the scaled step never leaves the
@@ -513,7 +543,7 @@ def _emit_device_update(node: Node, args, i, lines, line_ops, group: list, env,
     """An in-place update on a device plan: here the variable's own buffer is taken and the
     step made contiguous; the end of the plan updates every such variable in one call
     (``fusion.multi_sgd``: one kernel launch on CUDA)."""
-    ref, alpha, delta = node.args
+    ref, alpha, delta = _update_parts(node)
     key = name_obj(ref.op)
     var_shape = tuple(ref.op.outputs[0].shape.as_list())
     dtype = np.dtype(ref.op.outputs[0].dtype.np)
@@ -521,10 +551,13 @@ def _emit_device_update(node: Node, args, i, lines, line_ops, group: list, env,
     contiguous = name_obj(env.xp.ascontiguousarray)
     w, d = f"w{i}", f"d{i}"
     for ln in (f"{w} = S[{key}]", f"if {w} is not OWN.get({key}):", f"    {w} = {take}({w})",
-               f"{d} = {contiguous}({args[2]})"):
+               f"{d} = {contiguous}({args[-1]})"):
         lines.append(f"    {ln}")
         line_ops[len(lines)] = node.op
-    lr = float(env.backend.to_host(alpha.const)) if alpha.is_const else None
+    if alpha is None:           # w - 1 * d and w - (-1) * d round as w - d and w + d
+        lr = 1.0 if node.type == "AssignSub" else -1.0
+    else:
+        lr = float(env.backend.to_host(alpha.const)) if alpha.is_const else None
     names = [w, d] if lr is not None else [w, d, args[1]]
     group.append((int(np.prod(var_shape)), dtype, lr, names, node.op))
 
@@ -560,6 +593,8 @@ def _sgd_gemm_folds(prog: Program, updates: dict, opts, env: Env, fetch_ids: set
     floats = (np.dtype(np.float32), np.dtype(np.float64))
     out = {}
     for node in updates:
+        if node.type != "ApplyGradientDescent":
+            continue
         delta = node.args[2]
         mm = delta.producer
         if mm is None or mm.type != "MatMul" or id(mm) not in in_plan or \

@@ -295,3 +295,56 @@ def test_large_variables_update_in_place_block_by_block_identically(on_cpu):
     assert any("_sgd_blocked" in p for p in plans)
     np.testing.assert_array_equal(l_off, l_on)
     np.testing.assert_array_equal(w_off, w_on)
+
+
+def _moving_average_graph():
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.placeholder(tf.float32, (None, 3), name="x")
+        m = tf.Variable(np.zeros(3, np.float32), name="m")
+        n = tf.Variable(np.ones(3, np.float32), name="n")
+        batch = tf.reduce_mean(x, axis=0)
+        ema = tf.assign_sub(m, (m - batch) * 0.25)          # batch norm's running mean
+        count = tf.assign_add(n, batch * 2.0)
+        step = tf.group(ema, count)
+    return g, x, m, n, step
+
+
+@pytest.mark.parametrize("inplace", [False, True])
+def test_assign_sub_and_add_update_in_place_with_the_same_numbers(inplace, on_cpu):
+    g, x, m, n, step = _moving_average_graph()
+    rng = np.random.default_rng(0)
+    feeds = [rng.standard_normal((5, 3)).astype(np.float32) for _ in range(4)]
+    with passes(inplace_updates=inplace), tf.Session(graph=g) as sess:
+        sess.run(tf.variables_initializer([m, n]))
+        held = sess.run(m)
+        want_m, want_n = np.zeros(3, np.float32), np.ones(3, np.float32)
+        for f in feeds:
+            sess.run(step, {x: f})
+            b = f.mean(axis=0, dtype=np.float32)
+            want_m = want_m - (want_m - b) * np.float32(0.25)
+            want_n = want_n + b * np.float32(2.0)
+        plan = next(p for p in sess._plans.values() if p.specialized_source and p.feeds)
+        assert ("xp_subtract(w" in plan.specialized_source) == inplace
+        assert ("xp_add(w" in plan.specialized_source) == inplace
+        np.testing.assert_allclose(sess.run(m), want_m, rtol=1e-6)
+        np.testing.assert_allclose(sess.run(n), want_n, rtol=1e-6)
+        np.testing.assert_array_equal(held, np.zeros(3, np.float32))   # a user's array
+
+
+def test_an_update_whose_step_is_another_updated_variable_stays_out_of_place(on_cpu):
+    with tf.Graph().as_default() as g:
+        a = tf.Variable(np.full(3, 5.0, np.float32))
+        b = tf.Variable(np.ones(3, np.float32))
+        x = tf.placeholder(tf.float32, (3,))
+        with tf.control_dependencies([tf.assign_sub(a, b)]):    # b's buffer is the step
+            both = tf.assign_add(b, x).op
+    with tf.Session(graph=g) as sess:
+        sess.run(tf.global_variables_initializer())
+        for _ in range(3):
+            sess.run(both, {x: np.ones(3, np.float32)})
+        plan = next(p for p in sess._plans.values() if p.specialized_source and p.feeds)
+        assert "xp_add(w" in plan.specialized_source            # b: in place
+        assert "xp_subtract(w" not in plan.specialized_source   # a: not
+        np.testing.assert_array_equal(sess.run(a), np.full(3, -1.0, np.float32))  # 5-1-2-3
+        np.testing.assert_array_equal(sess.run(b), np.full(3, 4.0, np.float32))

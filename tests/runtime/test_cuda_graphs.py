@@ -38,6 +38,21 @@ def _convnet():
     return x, y, loss, [w1, w2], (lambda r: r.standard_normal((4, 12, 12, 3)))
 
 
+def _bnnet():
+    """Batch norm in training with its running statistics (AssignSub updates)."""
+    x = tf.placeholder(tf.float32, (None, 8, 8, 3))
+    y = tf.placeholder(tf.int32, (None,))
+    w1 = tf.Variable(tf.random_normal([3, 3, 3, 8], stddev=0.3, seed=1))
+    w2 = tf.Variable(tf.random_normal([8, 5], stddev=0.3, seed=2))
+    h = tf.nn.conv2d(x, w1, [1, 1, 1, 1], "SAME")
+    h = tf.nn.relu(tf.layers.batch_normalization(h, training=True, fused=True))
+    loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
+        labels=y, logits=tf.matmul(tf.reduce_mean(h, axis=[1, 2]), w2)))
+    stats = [v for v in tf.global_variables() if "moving" in v.op.name]
+    assert len(stats) == 2
+    return x, y, loss, [w1, w2] + stats, (lambda r: r.standard_normal((4, 8, 8, 3)))
+
+
 def _train(model, graphs: bool, reassign: bool = False):
     from flowgrad.runtime import cuda
     rng = np.random.default_rng(0)
@@ -45,7 +60,8 @@ def _train(model, graphs: bool, reassign: bool = False):
     with tf.Graph().as_default():
         tf.set_random_seed(0)
         x, y, loss, variables, batch = model()
-        step = tf.train.GradientDescentOptimizer(0.1).minimize(loss)
+        with tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS)):
+            step = tf.train.GradientDescentOptimizer(0.1).minimize(loss)
         reset = tf.assign(variables[0], variables[0] * 0.5)
         cfg = tf.ConfigProto(device_count={"GPU": 1}, graph_options={"cuda_graphs": graphs})
         with tf.Session(config=cfg) as sess:
@@ -60,7 +76,7 @@ def _train(model, graphs: bool, reassign: bool = False):
             return losses, sess.run(variables), cuda.replay_stats["recorded"] - before
 
 
-@pytest.mark.parametrize("model", [_mlp, _convnet], ids=["mlp", "convnet"])
+@pytest.mark.parametrize("model", [_mlp, _convnet, _bnnet], ids=["mlp", "convnet", "bn"])
 @pytest.mark.parametrize("reassign", [False, True], ids=["", "reassigned"])
 def test_replayed_steps_match_kernel_by_kernel(model, reassign):
     from flowgrad.runtime import cuda
