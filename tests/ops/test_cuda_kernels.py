@@ -722,3 +722,35 @@ def test_sparse_xent_on_gpu_matches_cpu_and_gives_nan_for_bad_labels(label_dtype
         cp, cp.asarray(f), cp.asarray(lab)))
     assert np.isnan(loss[[1, 3]]).all() and np.isnan(bp[[1, 3]]).all()
     assert np.isfinite(loss[[0, 2, 4]]).all() and np.isfinite(bp[[0, 2, 4]]).all()
+
+
+@gpu
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(8, 20, 20, 64), (3, 7, 5, 200), (2, 1, 1, 5)])
+def test_batch_norm_kernels_on_gpu_match_cpu(dtype, shape):
+    """Training batch norm forward and gradient, large enough for many row groups and the
+    four-row loop, with a mean far from zero (the shifted sums must not cancel)."""
+    cp = _cupy()
+    rng = np.random.default_rng(0)
+    c = shape[-1]
+    x = (100.0 + 3.0 * rng.standard_normal(shape)).astype(dtype)
+    dy = rng.standard_normal(shape).astype(dtype)
+    scale, offset = (rng.standard_normal(c).astype(dtype) for _ in range(2))
+    mean, var = rng.standard_normal(c).astype(dtype), rng.random(c).astype(dtype)
+    tol = {np.float32: 2e-4, np.float64: 1e-10}[dtype]
+    for stats in ((mean, var), (np.zeros(0, dtype), np.zeros(0, dtype))):
+        factor = 0.3 if stats[0].size else 1.0
+        args = (x, scale, offset, *stats)
+        want = _kernel("FusedBatchNormV3", "cpu")(np, *args, epsilon=1e-3,
+                                                   exponential_avg_factor=factor)
+        got = _kernel("FusedBatchNormV3", "cuda")(cp, *(cp.asarray(a) for a in args),
+                                                  epsilon=1e-3, exponential_avg_factor=factor)
+        for g, w in zip(got[:5], want[:5]):
+            np.testing.assert_allclose(cp.asnumpy(g), w, rtol=tol, atol=tol)
+    mu, v = want[3], want[4]
+    gargs = (dy, x, scale, mu, v, np.zeros(0, dtype))
+    want = _kernel("FusedBatchNormGradV3", "cpu")(np, *gargs, epsilon=1e-3)
+    got = _kernel("FusedBatchNormGradV3", "cuda")(cp, *(cp.asarray(a) for a in gargs),
+                                                  epsilon=1e-3)
+    for g, w in zip(got[:3], want[:3]):
+        np.testing.assert_allclose(cp.asnumpy(g), w, rtol=tol, atol=tol * 10)
