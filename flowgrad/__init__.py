@@ -140,6 +140,14 @@ from flowgrad.ops.linalg_ops import (matrix_solve_ls, qr, self_adjoint_eig,  # n
                                     self_adjoint_eigvals)
 from flowgrad.namespaces import app, flags, gfile, logging  # noqa: E402
 
+# --- tf.metrics -----------------------------------------------------------------------------
+
+# --- tf.image ---------------------------------------------------------------------------------
+
+# --- sparse tensors ---------------------------------------------------------------------------
+
+# --- queues and input producers -----------------------------------------------------------------
+
 # --- distributed and GPU ----------------------------------------------------------------------
 
 

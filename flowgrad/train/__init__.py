@@ -22,4 +22,8 @@ from flowgrad.train.saver import (CheckpointState, NewCheckpointReader, Saver,
 from flowgrad.train.meta_graph import (MetaGraphDef, export_meta_graph, import_meta_graph,
                                        read_meta_graph_file)
 
+# --- monitored sessions and hooks ---------------------------------------------------------
+
+# --- queues, coordinators and batching ---------------------------------------------------
+
 # --- distributed -----------------------------------------------------------------------------
