@@ -143,6 +143,8 @@ from flowgrad.namespaces import app, flags, gfile, logging  # noqa: E402
 # --- tf.metrics -----------------------------------------------------------------------------
 
 # --- tf.image ---------------------------------------------------------------------------------
+from flowgrad import image  # noqa: E402
+from flowgrad.image import extract_image_patches, random_crop  # noqa: E402
 
 # --- sparse tensors ---------------------------------------------------------------------------
 
