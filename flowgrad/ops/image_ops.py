@@ -36,6 +36,7 @@ from flowgrad.framework.registry import (NodeSpec, constant, constant_value, con
                                          op)
 from flowgrad.framework.shapes import TensorShape
 from flowgrad.ops import array_ops as A
+from flowgrad.ops import math_ops as M
 
 _F32 = np.float32
 
@@ -274,7 +275,7 @@ def resize_bilinear_grad_op(xp, grads, original_image, *, align_corners=False,
 @resize_bilinear_grad_op.grad
 def _resize_bilinear_grad_grad(op_, ddx):
     dy = op_.inputs[0]
-    return [A.cast(resize_bilinear_op(ddx, _static_hw(dy), **op_.attrs), dy.dtype), None]
+    return [M.cast(resize_bilinear_op(ddx, _static_hw(dy), **op_.attrs), dy.dtype), None]
 
 
 # ----- ResizeBicubic -------------------------------------------------------------------------
@@ -303,7 +304,7 @@ def resize_bicubic_grad_op(xp, grads, original_image, *, align_corners=False,
 @resize_bicubic_grad_op.grad
 def _resize_bicubic_grad_grad(op_, ddx):
     dy = op_.inputs[0]
-    return [A.cast(resize_bicubic_op(ddx, _static_hw(dy), **op_.attrs), dy.dtype), None]
+    return [M.cast(resize_bicubic_op(ddx, _static_hw(dy), **op_.attrs), dy.dtype), None]
 
 
 # ----- ResizeArea ----------------------------------------------------------------------------
@@ -332,7 +333,7 @@ def resize_area_grad_op(xp, grads, original_image, *, align_corners=False):
 @resize_area_grad_op.grad
 def _resize_area_grad_grad(op_, ddx):
     dy = op_.inputs[0]
-    return [A.cast(resize_area_op(ddx, _static_hw(dy), **op_.attrs), dy.dtype), None]
+    return [M.cast(resize_area_op(ddx, _static_hw(dy), **op_.attrs), dy.dtype), None]
 
 
 # ----- ResizeNearestNeighbor -----------------------------------------------------------------
