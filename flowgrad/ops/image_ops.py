@@ -4,9 +4,11 @@
 Every method is separable and linear in the image: the output is ``Wh @ x @ Ww^T`` along the
 height and width axes, where ``Wh`` ``(out_h, in_h)`` and ``Ww`` ``(out_w, in_w)`` depend only
 on the sizes and the coordinate mapping. The kernels build these matrices on the host with
-TF1's exact formulas (coordinates in float32, as TF's C++ kernels compute them) and apply them
-as two matrix products; the gradient op applies the transposed matrices, and the gradient of
-a gradient op is the forward op again, so gradients of any order stay in the graph.
+TF1's exact formulas (coordinates in float32, as TF's C++ kernels compute them, cached per
+size) and apply them one axis at a time: as a few gathers and multiply-adds (a row's
+nonzeros: 2 for bilinear, 4 for bicubic) or, where rows are dense relative to their length,
+as one GEMM. The gradient op applies the transposed matrices, and the gradient of a
+gradient op is the forward op again, so gradients of any order stay in the graph.
 
 Coordinate mappings (``scale = in / out``, or ``(in - 1) / (out - 1)`` with
 ``align_corners`` and ``out > 1``):
@@ -153,31 +155,71 @@ def _matrix(method: str, in_size: int, out_size: int, align_corners: bool,
     return m
 
 
-def _apply(xp, x, wh, ww):
-    """``y[n, o, p, c] = sum_hw wh[o, h] x[n, h, w, c] ww[p, w]`` as two GEMMs."""
-    n, h, w, c = x.shape
-    t = xp.matmul(wh, x.reshape(n, h, w * c)).reshape(n, wh.shape[0], w, c)
-    y = xp.tensordot(t, ww, axes=([2], [1]))          # (n, oh, c, ow)
-    return xp.ascontiguousarray(y.transpose(0, 1, 3, 2))
+#: a resize matrix whose rows hold at most ``k`` nonzeros is applied as ``k`` gathers and
+#: multiply-adds when ``k * TAPS_RATIO <= its number of columns``, else as one GEMM (a GEMM
+#: row costs a multiply-add per column; a tap costs a gather and a multiply-add)
+TAPS_RATIO = 4
+
+
+@functools.lru_cache(maxsize=128)
+def _operator(method: str, in_size: int, out_size: int, align_corners: bool,
+              half_pixel_centers: bool, transposed: bool) -> tuple:
+    """The matrix that maps one axis of the image (the gradient when ``transposed``) to the
+    other, and its nonzeros as taps: ``(matrix, columns (rows, k), weights (rows, k))``."""
+    m = _matrix(method, in_size, out_size, align_corners, half_pixel_centers)
+    if transposed:
+        m = np.ascontiguousarray(m.T)
+    nz = m != 0
+    k = int(nz.sum(axis=1).max()) if m.size else 0
+    cols = np.argsort(~nz, axis=1, kind="stable")[:, :k]
+    weights = np.take_along_axis(m, cols, axis=1)
+    for a in (m, cols, weights):
+        a.setflags(write=False)
+    return m, cols, weights
+
+
+def _apply_axis(xp, x, operator: tuple, axis: int):
+    """``operator``'s matrix applied along ``axis`` (1 or 2) of an (N, H, W, C) array."""
+    m, cols, weights = operator
+    rows, k = cols.shape
+    if k * TAPS_RATIO > m.shape[1]:
+        mat = xp.asarray(m, dtype=x.dtype)
+        n, h, w, c = x.shape
+        if axis == 1:
+            return xp.matmul(mat, x.reshape(n, h, w * c)).reshape(n, rows, w, c)
+        y = xp.tensordot(x, mat, axes=([2], [1]))             # (n, h, c, rows)
+        return xp.ascontiguousarray(y.transpose(0, 1, 3, 2))
+    shape = [1, 1, 1, 1]
+    shape[axis] = rows
+    idx = xp.asarray(cols)
+    wts = xp.asarray(weights, dtype=x.dtype)
+    y = None
+    for j in range(k):
+        t = xp.take(x, idx[:, j], axis=axis)
+        t *= wts[:, j].reshape(shape)
+        y = t if y is None else xp.add(y, t, out=y)
+    return y
 
 
 def _resize_linear(xp, x, method, out_hw, align_corners, half_pixel_centers, dtype):
     """Resizes ``x`` (N, H, W, C) to ``out_hw`` with ``method``'s matrices in ``dtype``."""
     _, h, w, _ = x.shape
-    oh, ow = out_hw
-    wh = xp.asarray(_matrix(method, h, oh, align_corners, half_pixel_centers), dtype=dtype)
-    ww = xp.asarray(_matrix(method, w, ow, align_corners, half_pixel_centers), dtype=dtype)
-    return _apply(xp, x.astype(dtype, copy=False), wh, ww)
+    x = x.astype(dtype, copy=False)
+    x = _apply_axis(xp, x, _operator(method, h, out_hw[0], align_corners, half_pixel_centers,
+                                     False), 1)
+    return _apply_axis(xp, x, _operator(method, w, out_hw[1], align_corners,
+                                        half_pixel_centers, False), 2)
 
 
 def _resize_transposed(xp, dy, method, in_hw, align_corners, half_pixel_centers, dtype):
     """The adjoint of ``_resize_linear``: the gradient with respect to an (N, *in_hw, C)
     image."""
     _, oh, ow, _ = dy.shape
-    h, w = in_hw
-    wh = xp.asarray(_matrix(method, h, oh, align_corners, half_pixel_centers).T, dtype=dtype)
-    ww = xp.asarray(_matrix(method, w, ow, align_corners, half_pixel_centers).T, dtype=dtype)
-    return _apply(xp, dy.astype(dtype, copy=False), wh, ww)
+    dy = dy.astype(dtype, copy=False)
+    dx = _apply_axis(xp, dy, _operator(method, in_hw[0], oh, align_corners, half_pixel_centers,
+                                       True), 1)
+    return _apply_axis(xp, dx, _operator(method, in_hw[1], ow, align_corners,
+                                         half_pixel_centers, True), 2)
 
 
 def _compute_dtype(dt: _dt.DType) -> _dt.DType:

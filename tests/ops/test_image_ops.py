@@ -499,3 +499,40 @@ def test_resize_ops_match_tensorflow():
                     g = _run(grad(tf.constant(dy), tf.constant(x), **flags))
                     want = their_grad(grads=dy, original_image=x, **flags).numpy()
                 np.testing.assert_allclose(g, want, rtol=1e-5, atol=1e-5)
+
+
+def test_docstring_examples():
+    import doctest
+
+    from flowgrad.image import _common, _resize
+    for module in (_common, _resize):
+        failures, _ = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+        assert failures == 0
+
+
+def test_sizes_and_offsets_given_as_tensors():
+    x = np.random.default_rng(5).random((2, 4, 5, 1))
+    size = tf.placeholder(tf.int32, [2])
+    off = tf.placeholder(tf.int32, [])
+    img = tf.placeholder(tf.float64, [None, None, None, 1])
+    resized = tf.image.resize_images(tf.constant(x), size)
+    assert resized.shape.as_list() == [2, None, None, 1]
+    cropped = tf.image.crop_to_bounding_box(img, off, 1, 2, 3)
+    padded = tf.image.pad_to_bounding_box(img, off, 2, 7, 8)
+    centred = tf.image.resize_image_with_crop_or_pad(img, 3, 7)
+    assert padded.shape.as_list() == [None, 7, 8, 1]
+    with tf.Session() as s:
+        r, c, p, m = s.run([resized, cropped, padded, centred], {size: [3, 7], off: 1, img: x})
+    np.testing.assert_allclose(r, ref_bilinear(x, (3, 7)))
+    np.testing.assert_array_equal(c, x[:, 1:3, 1:4])
+    np.testing.assert_array_equal(p, np.pad(x, [(0, 0), (1, 2), (2, 1), (0, 0)]))
+    np.testing.assert_array_equal(m, np.pad(x[:, :3], [(0, 0), (0, 0), (1, 1), (0, 0)]))
+
+
+@pytest.mark.parametrize("ratio", [0, 10**6], ids=["taps", "gemm"])
+def test_resize_rows_with_taps_and_with_gemms(ratio, monkeypatch):
+    """Each resize matrix is applied as gathers or as a GEMM depending on its sparsity; both
+    ways give the rows' results."""
+    monkeypatch.setattr(I, "TAPS_RATIO", ratio)
+    for case in RESIZE_CASES:
+        check_op(case)
