@@ -45,7 +45,7 @@ def _random_flip(image, axis3: int, seed, fn: str, name) -> Tensor:
         n = dims(image)[0]
         u = S.random_uniform(A.reshape(to_int32(n), [1]) if isinstance(n, Tensor) else [n],
                              0, 1.0, seed=seed)
-        flips = A.reshape(M.greater_equal(u, 0.5), [-1, 1, 1, 1])
+        flips = A.reshape(M.greater(u, 0.5), [-1, 1, 1, 1])     # round(u) == 1
         return M.where_v2(flips, flipped, image)
 
 

@@ -536,3 +536,46 @@ def test_resize_rows_with_taps_and_with_gemms(ratio, monkeypatch):
     monkeypatch.setattr(I, "TAPS_RATIO", ratio)
     for case in RESIZE_CASES:
         check_op(case)
+
+
+def test_image_functions_match_tensorflow():
+    tf_ = pytest.importorskip("tensorflow")
+    T = tf_.compat.v1.image
+    rng = np.random.default_rng(6)
+    x = rng.random((2, 7, 9, 3)).astype(np.float32)
+    xu = (x * 255).astype(np.uint8)
+    big = rng.random((2, 24, 26, 3)).astype(np.float32)
+    big2 = np.clip(big + 0.1 * rng.standard_normal(big.shape), 0, 1).astype(np.float32)
+    cases = [
+        (lambda m, c: m.central_crop(c(x), 0.6), 0),
+        (lambda m, c: m.resize_image_with_crop_or_pad(c(x), 4, 12), 0),
+        (lambda m, c: m.resize_image_with_crop_or_pad(c(x[0]), 10, 3), 0),
+        (lambda m, c: m.resize_image_with_pad(c(x), 10, 10), 1e-6),
+        (lambda m, c: m.resize_images(c(x), [12, 20], preserve_aspect_ratio=True), 1e-6),
+        (lambda m, c: m.resize_images(c(xu), [3, 4], method=3), 1e-4),
+        (lambda m, c: m.per_image_standardization(c(x)), 1e-5),
+        (lambda m, c: m.adjust_brightness(c(xu), 0.3), 0),
+        (lambda m, c: m.adjust_contrast(c(xu), 1.7), 0),
+        (lambda m, c: m.adjust_gamma(c(xu), 0.5, 1.2), 0),
+        (lambda m, c: m.adjust_saturation(c(x), 1.7), 1e-6),
+        (lambda m, c: m.adjust_hue(c(xu), 0.45), 0),
+        (lambda m, c: m.rgb_to_grayscale(c(xu)), 0),
+        (lambda m, c: m.rgb_to_hsv(c(x)), 1e-6),
+        (lambda m, c: m.hsv_to_rgb(c(x)), 1e-6),
+        (lambda m, c: m.rgb_to_yiq(c(x)), 1e-6),
+        (lambda m, c: m.sobel_edges(c(x)), 1e-6),
+        (lambda m, c: m.total_variation(c(x)), 1e-4),
+        (lambda m, c: m.psnr(c(xu), c(xu // 2), 255), 1e-5),
+        (lambda m, c: m.rot90(c(x), 3), 0),
+        (lambda m, c: m.extract_image_patches(c(x), [1, 3, 2, 1], [1, 2, 3, 1], [1, 2, 1, 1],
+                                              "SAME"), 0),
+        (lambda m, c: m.ssim(c(big), c(big2), 1.0), 1e-5),
+        (lambda m, c: m.ssim_multiscale(c(big), c(big2), 1.0, power_factors=(0.5, 0.5),
+                                        filter_size=5), 1e-5),
+    ]
+    for i, (fn, atol) in enumerate(cases):
+        tf.reset_default_graph()
+        got = _run(fn(tf.image, tf.constant))
+        want = np.asarray(fn(T, tf_.constant))
+        assert got.dtype == want.dtype, f"case {i}: dtype {got.dtype} vs {want.dtype}"
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=atol, err_msg=f"case {i}")
