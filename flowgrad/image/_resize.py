@@ -12,7 +12,7 @@ from flowgrad.ops import array_ops as A
 from flowgrad.ops import image_ops as I
 from flowgrad.ops import math_ops as M
 from flowgrad.image._common import (as_batch, as_image, dims, dmax, dmin, int_vector, is_static,
-                                    static_check, static_int, unbatch)
+                                    static_check, static_int, to_int32, unbatch)
 from flowgrad.image._geometry import crop_to_bounding_box, pad_to_bounding_box
 
 
@@ -170,15 +170,20 @@ def resize_image_with_pad(image, target_height, target_width, method=ResizeMetho
         static_check(not is_static(th) or th > 0, "target_height must be > 0.")
         static_check(not is_static(tw) or tw > 0, "target_width must be > 0.")
         _, h, w, _ = dims(image4)
-        if not is_static(h, w, th, tw):
-            raise ValueError("resize_image_with_pad needs static image and target sizes, got "
-                             f"image shape {image4.shape} and target ({th}, {tw}).")
-        f32 = np.float32
-        ratio = max(f32(w) / f32(tw), f32(h) / f32(th))
-        rh, rw = f32(h) / ratio, f32(w) / ratio
-        ph = max(0, int(np.floor((f32(th) - rh) / f32(2))))
-        pw = max(0, int(np.floor((f32(tw) - rw) / f32(2))))
-        resized = resize_images(image4, [int(np.floor(rh)), int(np.floor(rw))], method,
-                                align_corners)
+        if is_static(h, w, th, tw):
+            f32 = np.float32
+            ratio = max(f32(w) / f32(tw), f32(h) / f32(th))
+            rh, rw = f32(h) / ratio, f32(w) / ratio
+            ph = max(0, int(np.floor((f32(th) - rh) / f32(2))))
+            pw = max(0, int(np.floor((f32(tw) - rw) / f32(2))))
+            size = [int(np.floor(rh)), int(np.floor(rw))]
+        else:
+            fh, fw, fth, ftw = (M.cast(to_int32(d), _dt.float32) for d in (h, w, th, tw))
+            ratio = M.maximum(fw / ftw, fh / fth)
+            rh, rw = fh / ratio, fw / ratio
+            ph = M.maximum(0, M.cast(M.floor((fth - rh) / 2.0), _dt.int32))
+            pw = M.maximum(0, M.cast(M.floor((ftw - rw) / 2.0), _dt.int32))
+            size = A.stack([M.cast(M.floor(rh), _dt.int32), M.cast(M.floor(rw), _dt.int32)])
+        resized = resize_images(image4, size, method, align_corners)
         out = pad_to_bounding_box(resized, ph, pw, th, tw)
         return unbatch(out, is_batch)

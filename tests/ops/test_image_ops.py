@@ -520,9 +520,13 @@ def test_sizes_and_offsets_given_as_tensors():
     cropped = tf.image.crop_to_bounding_box(img, off, 1, 2, 3)
     padded = tf.image.pad_to_bounding_box(img, off, 2, 7, 8)
     centred = tf.image.resize_image_with_crop_or_pad(img, 3, 7)
+    fitted = tf.image.resize_image_with_pad(img, 9, 9)
+    fitted_static = tf.image.resize_image_with_pad(tf.constant(x), 9, 9)
     assert padded.shape.as_list() == [None, 7, 8, 1]
     with tf.Session() as s:
-        r, c, p, m = s.run([resized, cropped, padded, centred], {size: [3, 7], off: 1, img: x})
+        r, c, p, m, f, fs = s.run([resized, cropped, padded, centred, fitted, fitted_static],
+                                  {size: [3, 7], off: 1, img: x})
+    np.testing.assert_array_equal(f, fs)
     np.testing.assert_allclose(r, ref_bilinear(x, (3, 7)))
     np.testing.assert_array_equal(c, x[:, 1:3, 1:4])
     np.testing.assert_array_equal(p, np.pad(x, [(0, 0), (1, 2), (2, 1), (0, 0)]))
