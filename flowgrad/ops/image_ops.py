@@ -213,13 +213,14 @@ def _resize_linear(xp, x, method, out_hw, align_corners, half_pixel_centers, dty
 
 def _resize_transposed(xp, dy, method, in_hw, align_corners, half_pixel_centers, dtype):
     """The adjoint of ``_resize_linear``: the gradient with respect to an (N, *in_hw, C)
-    image."""
+    image of ``dtype`` (float16 is summed in float32)."""
     _, oh, ow, _ = dy.shape
-    dy = dy.astype(dtype, copy=False)
+    dy = dy.astype(_compute_dtype(_dt.as_dtype(dtype)).np, copy=False)
     dx = _apply_axis(xp, dy, _operator(method, in_hw[0], oh, align_corners, half_pixel_centers,
                                        True), 1)
-    return _apply_axis(xp, dx, _operator(method, in_hw[1], ow, align_corners,
-                                         half_pixel_centers, True), 2)
+    dx = _apply_axis(xp, dx, _operator(method, in_hw[1], ow, align_corners,
+                                       half_pixel_centers, True), 2)
+    return dx.astype(dtype, copy=False)
 
 
 def _compute_dtype(dt: _dt.DType) -> _dt.DType:

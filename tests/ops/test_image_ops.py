@@ -583,3 +583,12 @@ def test_image_functions_match_tensorflow():
         want = np.asarray(fn(T, tf_.constant))
         assert got.dtype == want.dtype, f"case {i}: dtype {got.dtype} vs {want.dtype}"
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=atol, err_msg=f"case {i}")
+
+
+def test_float16_images_get_float16_gradients():
+    x = tf.placeholder(tf.float16, [1, 3, 4, 1])
+    y = tf.image.resize_bicubic(x, [5, 7])
+    g, = tf.gradients(tf.reduce_sum(y), [x])
+    assert y.dtype == tf.float32 and g.dtype == tf.float16
+    got = _run(g, {x: np.ones((1, 3, 4, 1), np.float16)})
+    assert got.dtype == np.float16 and abs(float(got.astype(np.float64).sum()) - 35) < 0.05
