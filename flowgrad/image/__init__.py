@@ -13,10 +13,11 @@ from flowgrad.image._color import (adjust_brightness, adjust_contrast, adjust_ga
                                    rgb_to_grayscale, rgb_to_hsv, rgb_to_yiq, rgb_to_yuv,
                                    yiq_to_rgb, yuv_to_rgb)
 from flowgrad.image._common import convert_image_dtype
-from flowgrad.image._geometry import (central_crop, crop_to_bounding_box, extract_image_patches,
-                                      extract_patches, flip_left_right, flip_up_down,
-                                      pad_to_bounding_box, random_crop, random_flip_left_right,
-                                      random_flip_up_down, rot90, transpose_image)
+from flowgrad.image._geometry import (central_crop, crop_to_bounding_box, extract_glimpse,
+                                      extract_image_patches, extract_patches, flip_left_right,
+                                      flip_up_down, pad_to_bounding_box, random_crop,
+                                      random_flip_left_right, random_flip_up_down, rot90,
+                                      transpose_image)
 from flowgrad.image._quality import (image_gradients, psnr, sobel_edges, ssim, ssim_multiscale,
                                      total_variation)
 from flowgrad.image._resize import (ResizeMethod, resize, resize_area, resize_bicubic,

@@ -255,3 +255,65 @@ def extract_image_patches(images, ksizes=None, strides=None, rates=None, padding
 def extract_patches(images, sizes, strides, rates, padding, name: str | None = None) -> Tensor:
     """``tf.image.extract_patches``: ``extract_image_patches`` with TF2's argument name."""
     return extract_image_patches(images, sizes, strides, rates, padding, name=name)
+
+
+def extract_glimpse(input, size, offsets, centered: bool = True, normalized: bool = True,  # noqa: A002
+                    uniform_noise: bool = True, name: str | None = None) -> Tensor:
+    """``tf.image.extract_glimpse``: a ``size`` window of each image of a 4-D batch, centred at
+    ``offsets[i] = (y, x)``; the parts outside the image are noise (uniform between the
+    image's minimum and maximum, or Gaussian with its mean and standard deviation).
+
+    With ``normalized`` the offsets are fractions of the image size; with ``centered`` they
+    are measured from the image's centre (so -1 and 1 are its edges when also normalized),
+    else from its top-left corner. The window's corner is the centre minus half the window,
+    truncated to an integer as TF1's kernel does. Gradients reach the pixels inside the
+    windows (TF1 has none for this op); the noise carries none.
+    """
+    from flowgrad.ops import reduce_ops as R  # noqa: PLC0415
+    images = convert_to_tensor(input, name="input")
+    if images.shape.ndims != 4:
+        raise ValueError(f"extract_glimpse expects a 4-D [batch, height, width, channels] "
+                         f"tensor, got shape {images.shape}.")
+    if not images.dtype.is_floating:
+        raise TypeError(f"extract_glimpse expects a float tensor, got {images.dtype.name}.")
+    sv = constant_value(size) if isinstance(size, Tensor) else np.asarray(size)
+    if sv is None or np.asarray(sv).size != 2:
+        raise ValueError(f"extract_glimpse: size must be 2 ints [glimpse_height, "
+                         f"glimpse_width] known at build time, got {size!r}.")
+    gh, gw = (int(v) for v in np.asarray(sv).reshape(-1))
+    with name_scope(name, "extract_glimpse"):
+        offsets = M.cast(convert_to_tensor(offsets, name="offsets"), _dt.float32)
+        n, h, w, c = dims(images)
+        hf, wf = (M.cast(to_int32(d), _dt.float32) for d in (h, w))
+        oy, ox = offsets[:, 0], offsets[:, 1]
+        if normalized:
+            oy, ox = oy * hf, ox * wf
+        if centered:
+            oy, ox = oy / 2.0 + hf / 2.0, ox / 2.0 + wf / 2.0
+        top = M.cast(oy - gh / 2.0, _dt.int32)
+        left = M.cast(ox - gw / 2.0, _dt.int32)
+        rows = A.expand_dims(top, 1) + A.range(gh)                   # [N, gh]
+        cols = A.expand_dims(left, 1) + A.range(gw)                  # [N, gw]
+        row_ok = M.logical_and(M.greater_equal(rows, 0), M.less(rows, to_int32(h)))
+        col_ok = M.logical_and(M.greater_equal(cols, 0), M.less(cols, to_int32(w)))
+        rows = M.clip_by_value(rows, 0, to_int32(h) - 1)
+        cols = M.clip_by_value(cols, 0, to_int32(w) - 1)
+        grid = int_vector([n, gh, gw])
+        index = A.stack([A.broadcast_to(A.reshape(A.range(to_int32(n)), [-1, 1, 1]), grid),
+                         A.broadcast_to(A.expand_dims(rows, 2), grid),
+                         A.broadcast_to(A.expand_dims(cols, 1), grid)], axis=-1)
+        window = A.gather_nd(images, index)
+        inside = M.logical_and(A.reshape(row_ok, [-1, gh, 1, 1]),
+                               A.reshape(col_ok, [-1, 1, gw, 1]))
+        shape = int_vector([n, gh, gw, c])
+        if uniform_noise:
+            lo = R.reduce_min(images, axis=[1, 2, 3], keepdims=True)
+            hi = R.reduce_max(images, axis=[1, 2, 3], keepdims=True)
+            noise = lo + S.random_uniform(shape, dtype=images.dtype) * (hi - lo)
+        else:
+            mean = R.reduce_mean(images, axis=[1, 2, 3], keepdims=True)
+            std = R.reduce_std(images, axis=[1, 2, 3], keepdims=True)
+            noise = mean + S.random_normal(shape, dtype=images.dtype) * std
+        out = M.where(inside, window, A.stop_gradient(noise))
+        out.set_shape([images.shape[0], gh, gw, images.shape[3]])
+        return out

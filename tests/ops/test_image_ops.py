@@ -592,3 +592,66 @@ def test_float16_images_get_float16_gradients():
     assert y.dtype == tf.float32 and g.dtype == tf.float16
     got = _run(g, {x: np.ones((1, 3, 4, 1), np.float16)})
     assert got.dtype == np.float16 and abs(float(got.astype(np.float64).sum()) - 35) < 0.05
+
+
+def _np_glimpse_corner(offset, size, hw, centered, normalized):
+    """TF1's glimpse corner, in float32: the centre minus half the window, truncated."""
+    y, x = (F32(v) for v in offset)
+    h, w = (F32(v) for v in hw)
+    if normalized:
+        y, x = y * h, x * w
+    if centered:
+        y, x = y / F32(2) + h / F32(2), x / F32(2) + w / F32(2)
+    return int(y - F32(size[0] / 2.0)), int(x - F32(size[1] / 2.0))
+
+
+@pytest.mark.parametrize("centered,normalized,offsets", [
+    (False, False, [[1.0, 1.0], [3.3, 4.7], [6.0, 8.0]]),
+    (True, True, [[0.0, 0.0], [0.5, -0.5], [-0.9, 0.95]]),
+    (True, False, [[0.0, 0.0], [-2.5, 3.2], [3.0, -5.0]]),
+    (False, True, [[0.5, 0.5], [0.1, 0.9], [1.0, 0.0]]),
+])
+def test_extract_glimpse(centered, normalized, offsets):
+    x = np.random.default_rng(7).random((3, 7, 9, 2)).astype(np.float32)
+    size = (3, 4)
+    out = tf.image.extract_glimpse(tf.constant(x), size, offsets, centered=centered,
+                                   normalized=normalized)
+    assert out.shape.as_list() == [3, 3, 4, 2]
+    got = _run(out)
+    for i, off in enumerate(offsets):
+        top, left = _np_glimpse_corner(off, size, (7, 9), centered, normalized)
+        for r in range(size[0]):
+            for c in range(size[1]):
+                yy, xx = top + r, left + c
+                if 0 <= yy < 7 and 0 <= xx < 9:
+                    np.testing.assert_array_equal(got[i, r, c], x[i, yy, xx])
+                else:       # uniform noise between the image's minimum and maximum
+                    assert (got[i, r, c] >= x[i].min()).all() and \
+                        (got[i, r, c] <= x[i].max()).all()
+    # the gradient reaches the pixels inside the windows
+    img = tf.placeholder(tf.float32, [3, 7, 9, 2])
+    g, = tf.gradients(tf.reduce_sum(tf.image.extract_glimpse(img, size, offsets,
+                                                             centered=centered,
+                                                             normalized=normalized,
+                                                             uniform_noise=False)), [img])
+    assert _run(g, {img: x}).sum() > 0
+
+
+def test_extract_glimpse_matches_tensorflow():
+    tf_ = pytest.importorskip("tensorflow")
+    x = np.random.default_rng(8).random((3, 7, 9, 2)).astype(np.float32)
+    for centered in (False, True):
+        for normalized in (False, True):
+            for size in [(2, 2), (3, 4), (5, 6)]:
+                offsets = np.array([[1, 1], [3.3, 4.7], [0.4, -0.6]], np.float32)
+                tf.reset_default_graph()
+                got = _run(tf.image.extract_glimpse(tf.constant(x), size, offsets,
+                                                    centered=centered, normalized=normalized))
+                want = tf_.compat.v1.image.extract_glimpse(
+                    x, size, offsets, centered=centered, normalized=normalized).numpy()
+                for i, off in enumerate(offsets):
+                    top, left = _np_glimpse_corner(off, size, (7, 9), centered, normalized)
+                    r = np.arange(size[0])[:, None] + top
+                    c = np.arange(size[1])[None, :] + left
+                    inside = (r >= 0) & (r < 7) & (c >= 0) & (c < 9)
+                    np.testing.assert_array_equal(got[i][inside], want[i][inside])
