@@ -20,7 +20,8 @@ from flowgrad.image._geometry import (central_crop, crop_to_bounding_box, extrac
                                       transpose_image)
 from flowgrad.image._quality import (image_gradients, psnr, sobel_edges, ssim, ssim_multiscale,
                                      total_variation)
-from flowgrad.image._resize import (ResizeMethod, resize, resize_area, resize_bicubic,
+from flowgrad.image._resize import (ResizeMethod, crop_and_resize, resize, resize_area,
+                                    resize_bicubic,
                                     resize_bilinear, resize_image_with_crop_or_pad,
                                     resize_image_with_pad, resize_images,
                                     resize_nearest_neighbor)

@@ -187,3 +187,81 @@ def resize_image_with_pad(image, target_height, target_width, method=ResizeMetho
         resized = resize_images(image4, size, method, align_corners)
         out = pad_to_bounding_box(resized, ph, pw, th, tw)
         return unbatch(out, is_batch)
+
+
+def _sample_coords(lo, hi, n_out: int, n_in: Tensor):
+    """TF's crop_and_resize source coordinates along one axis: ``[boxes, n_out]``."""
+    last = n_in - 1.0
+    if n_out > 1:
+        step = (hi - lo) * last / float(n_out - 1)
+        pos = A.expand_dims(lo * last, 1) + A.expand_dims(step, 1) * \
+            M.cast(A.range(n_out), lo.dtype)
+    else:
+        pos = A.expand_dims(0.5 * (lo + hi) * last, 1)
+    inside = M.logical_and(M.greater_equal(pos, 0.0), M.less_equal(pos, last))
+    return pos, inside
+
+
+def crop_and_resize(image, boxes, box_ind, crop_size, method: str = "bilinear",
+                    extrapolation_value: float = 0, name: str | None = None,
+                    box_indices=None) -> Tensor:
+    """``tf.image.crop_and_resize``: crops ``boxes`` (normalised ``[y1, x1, y2, x2]``, of
+    image ``box_ind[i]``) out of a 4-D batch and resizes each to ``crop_size`` by bilinear or
+    nearest sampling; samples outside the image are ``extrapolation_value``. Float32 result
+    (float64 stays float64); gradients reach the image and the boxes."""
+    box_ind = box_indices if box_ind is None else box_ind
+    images = convert_to_tensor(image, name="image")
+    if images.shape.ndims != 4:
+        raise ValueError(f"crop_and_resize expects a 4-D [batch, height, width, channels] "
+                         f"image, got shape {images.shape}.")
+    if method not in ("bilinear", "nearest"):
+        raise ValueError(f"crop_and_resize: method must be 'bilinear' or 'nearest', got "
+                         f"{method!r}.")
+    cv = constant_value(crop_size) if isinstance(crop_size, Tensor) else np.asarray(crop_size)
+    if cv is None or np.asarray(cv).size != 2 or min(np.asarray(cv).reshape(-1)) <= 0:
+        raise ValueError(f"crop_and_resize: crop_size must be 2 positive ints known at build "
+                         f"time, got {crop_size!r}.")
+    ch, cw = (int(v) for v in np.asarray(cv).reshape(-1))
+    dtype = _dt.float64 if images.dtype == _dt.float64 else _dt.float32
+    with name_scope(name, "crop_and_resize"):
+        x = M.cast(images, dtype)
+        boxes = convert_to_tensor(boxes, name="boxes")
+        if boxes.shape.ndims not in (None, 2) or boxes.shape.ndims == 2 and \
+                boxes.shape[1] not in (None, 4):
+            raise ValueError(f"crop_and_resize: boxes must be [num_boxes, 4], got shape "
+                             f"{boxes.shape}.")
+        boxes = M.cast(boxes, dtype)
+        box_ind = M.cast(convert_to_tensor(box_ind, name="box_ind"), _dt.int32)
+        _, h, w, _ = dims(x)
+        hf, wf = (M.cast(to_int32(d), dtype) for d in (h, w))
+        y1, x1, y2, x2 = A.unstack(boxes, num=4, axis=1)
+        ys, y_in = _sample_coords(y1, y2, ch, hf)               # [B, ch]
+        xs, x_in = _sample_coords(x1, x2, cw, wf)               # [B, cw]
+        nb = A.shape(boxes)[0]
+        grid = A.stack([nb, ch, cw])
+
+        def gather(rows, cols):
+            index = A.stack([A.broadcast_to(A.reshape(box_ind, [-1, 1, 1]), grid),
+                             A.broadcast_to(A.expand_dims(rows, 2), grid),
+                             A.broadcast_to(A.expand_dims(cols, 1), grid)], axis=-1)
+            return A.gather_nd(x, index)                        # [B, ch, cw, C]
+
+        def index(pos, n, fn):
+            return M.clip_by_value(M.cast(fn(pos), _dt.int32), 0, to_int32(n) - 1)
+        if method == "nearest":
+            # roundf: halves away from zero (the positions are never negative here)
+            out = gather(index(ys + 0.5, h, M.floor), index(xs + 0.5, w, M.floor))
+        else:
+            top, bottom = index(ys, h, M.floor), index(ys, h, M.ceil)
+            left, right = index(xs, w, M.floor), index(xs, w, M.ceil)
+            ly = A.reshape(ys - M.floor(ys), A.stack([nb, ch, 1, 1]))
+            lx = A.reshape(xs - M.floor(xs), A.stack([nb, 1, cw, 1]))
+            upper = gather(top, left) + (gather(top, right) - gather(top, left)) * lx
+            lower = gather(bottom, left) + (gather(bottom, right) - gather(bottom, left)) * lx
+            out = upper + (lower - upper) * ly
+        inside = M.logical_and(A.reshape(y_in, A.stack([nb, ch, 1, 1])),
+                               A.reshape(x_in, A.stack([nb, 1, cw, 1])))
+        fill = A.zeros_like(out) + M.cast(extrapolation_value, dtype)
+        out = M.where(inside, out, fill)
+        out.set_shape([boxes.shape[0], ch, cw, images.shape[3]])
+        return out

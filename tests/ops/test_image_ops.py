@@ -293,6 +293,13 @@ IMAGE_CASES = [
            [(2, 3, 4, 3), (2, 3, 4, 3)]),
     OpCase("ssim", lambda a, b: tf.image.ssim(a, b, 1.0, filter_size=5), None,
            [(2, 7, 8, 2), (2, 7, 8, 2)], domain=(0.0, 1.0)),
+    # gradients for the image and the boxes (samples stay off the pixel grid's kinks)
+    OpCase("crop_and_resize", lambda x, b: tf.image.crop_and_resize(x, b, [1, 0, 1], [3, 4]),
+           None, [(2, 5, 6, 2), (3, 4)], domain=[(-1.0, 1.0), (0.05, 0.95)]),
+    OpCase("crop_and_resize_nearest_extrapolated",
+           lambda x: tf.image.crop_and_resize(x, [[-0.3, 0.1, 0.8, 1.2]], [0], [4, 3],
+                                              method="nearest", extrapolation_value=0.5),
+           None, [(1, 5, 6, 2)]),
 ]
 for _c in IMAGE_CASES:
     _c.dynamic = False      # tf.image functions need the image's rank at build time
@@ -453,6 +460,13 @@ def test_ssim_of_identical_images_is_one():
                                             [1, 1, 1, 1], "SAME"), "ksizes"),
     (lambda: tf.image.ssim(tf.zeros([1, 8, 8, 1]), tf.zeros([1, 8, 8, 1]), 1.0), "filter_size"),
     (lambda: tf.image.image_gradients(tf.zeros([4, 4, 1])), "4-D"),
+    (lambda: tf.image.crop_and_resize(tf.zeros([1, 4, 4, 1]), [[0, 0, 1, 1]], [0], [2, 2],
+                                      method="bicubic"), "method"),
+    (lambda: tf.image.crop_and_resize(tf.zeros([1, 4, 4, 1]), [[0, 0, 1, 1]], [0], [2]),
+     "crop_size"),
+    (lambda: tf.image.crop_and_resize(tf.zeros([1, 4, 4, 1]), [[0, 0, 1]], [0], [2, 2]),
+     "boxes"),
+    (lambda: tf.image.extract_glimpse(tf.zeros([4, 4, 1]), [2, 2], [[0, 0]]), "4-D"),
 ])
 def test_build_time_errors(build, match):
     with pytest.raises((ValueError, TypeError), match=match):
@@ -550,6 +564,8 @@ def test_image_functions_match_tensorflow():
     xu = (x * 255).astype(np.uint8)
     big = rng.random((2, 24, 26, 3)).astype(np.float32)
     big2 = np.clip(big + 0.1 * rng.standard_normal(big.shape), 0, 1).astype(np.float32)
+    boxes = np.array([[0.1, 0.2, 0.8, 0.9], [0.0, 0.0, 1.0, 1.0], [-0.2, 0.3, 0.5, 1.3],
+                      [0.6, 0.7, 0.2, 0.1]], np.float32)
     cases = [
         (lambda m, c: m.central_crop(c(x), 0.6), 0),
         (lambda m, c: m.resize_image_with_crop_or_pad(c(x), 4, 12), 0),
@@ -574,6 +590,10 @@ def test_image_functions_match_tensorflow():
         (lambda m, c: m.extract_image_patches(c(x), [1, 3, 2, 1], [1, 2, 3, 1], [1, 2, 1, 1],
                                               "SAME"), 0),
         (lambda m, c: m.ssim(c(big), c(big2), 1.0), 1e-5),
+        (lambda m, c: m.crop_and_resize(c(x), c(boxes), [0, 1, 1, 0], [4, 5],
+                                        extrapolation_value=-1.0), 0),
+        (lambda m, c: m.crop_and_resize(c(xu), c(boxes), [0, 1, 1, 0], [1, 6],
+                                        method="nearest"), 0),
         (lambda m, c: m.ssim_multiscale(c(big), c(big2), 1.0, power_factors=(0.5, 0.5),
                                         filter_size=5), 1e-5),
     ]
@@ -655,3 +675,24 @@ def test_extract_glimpse_matches_tensorflow():
                     c = np.arange(size[1])[None, :] + left
                     inside = (r >= 0) & (r < 7) & (c >= 0) & (c < 9)
                     np.testing.assert_array_equal(got[i][inside], want[i][inside])
+
+
+def test_crop_and_resize_gradients_match_tensorflow():
+    tf_ = pytest.importorskip("tensorflow")
+    rng = np.random.default_rng(9)
+    x = rng.random((2, 7, 9, 3)).astype(np.float32)
+    boxes = np.array([[0.1, 0.2, 0.8, 0.9], [0.0, 0.0, 1.0, 1.0], [-0.2, 0.3, 0.5, 1.3],
+                      [0.6, 0.7, 0.2, 0.1], [0.3, 0.3, 0.3, 0.3]], np.float32)
+    ind = np.array([0, 1, 1, 0, 1], np.int32)
+    for size in [(4, 5), (1, 1), (1, 6)]:
+        tf.reset_default_graph()
+        dy = rng.standard_normal((5,) + size + (3,)).astype(np.float32)
+        xt, bt = tf.constant(x), tf.constant(boxes)
+        y = tf.image.crop_and_resize(xt, bt, ind, size)
+        gi, gb = _run(tf.gradients(tf.reduce_sum(y * dy), [xt, bt]))
+        raw = tf_.raw_ops
+        np.testing.assert_allclose(gi, raw.CropAndResizeGradImage(
+            grads=dy, boxes=boxes, box_ind=ind, image_size=x.shape, T=tf_.float32).numpy(),
+            rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(gb, raw.CropAndResizeGradBoxes(
+            grads=dy, image=x, boxes=boxes, box_ind=ind).numpy(), rtol=1e-4, atol=1e-4)
