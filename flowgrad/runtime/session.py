@@ -582,6 +582,9 @@ def _spec(graph, f, leaves):
         return ("namedtuple", type(f), [_spec(graph, v, leaves) for v in f])
     if isinstance(f, list | tuple):
         return ("seq", type(f), [_spec(graph, v, leaves) for v in f])
+    if hasattr(f, "_session_components"):     # a composite (SparseTensor): its parts' values
+        return ("composite", f._session_value,
+                [_spec(graph, t, leaves) for t in f._session_components()])
     leaves.append(_element(graph, f))
     return ("leaf",)
 
@@ -593,7 +596,7 @@ def _build(spec, it):
     if kind == "dict":
         out = {k: _build(s, it) for k, s in spec[2]}
         return out if spec[1] is dict else spec[1](out) if spec[1] is not dict else out
-    if kind == "namedtuple":
+    if kind == "namedtuple" or kind == "composite":
         return spec[1](*[_build(s, it) for s in spec[2]])
     return spec[1](_build(s, it) for s in spec[2])
 
@@ -624,6 +627,8 @@ def _feed_key(graph: Graph, k):
         return graph.as_graph_element(k, allow_operation=False)
     if isinstance(k, tuple | list):
         return tuple(_feed_key(graph, x) for x in k)
+    if hasattr(k, "_session_components"):     # a SparseTensor is fed its parts' values
+        return tuple(k._session_components())
     if hasattr(k, "_as_graph_element"):
         el = k._as_graph_element()
         if isinstance(el, Tensor):
