@@ -125,10 +125,8 @@ def _with_segments(out: Tensor, num_segments) -> Tensor:
     if num_segments is None:
         return out
     n = M.cast(convert_to_tensor(num_segments), _dt.int32)
-    pad = A.reshape(n - A.shape(out)[0], [1, 1])
-    paddings = A.concat([A.concat([A.zeros([1, 1], _dt.int32), pad], 1),
-                         A.zeros(A.stack([A.rank(out) - 1, 2]), _dt.int32)], 0)
-    return A.pad(out, paddings)
+    extra = A.concat([A.reshape(n - A.shape(out)[0], [1]), A.shape(out)[1:]], 0)
+    return A.concat([out, A.zeros(extra, dtype=out.dtype)], 0)
 
 
 # ----- embedding lookups ---------------------------------------------------------------------
@@ -211,7 +209,6 @@ def safe_embedding_lookup_sparse(embedding_weights, sparse_ids, sparse_weights=N
         out = embedding_lookup_sparse(tables, sp_ids, sp_w, combiner=combiner,
                                       partition_strategy=partition_strategy, max_norm=max_norm)
         if default_id is None:
-            mask = A.reshape(empty, [-1, 1])
-            out = M.where(A.tile(mask, A.stack([1, A.shape(out)[1]])), A.zeros_like(out), out)
+            out = out * A.reshape(M.cast(M.logical_not(empty), out.dtype), [-1, 1])
         out_shape = A.concat([M.cast(batch, _dt.int32), A.shape(out)[1:]], 0)
         return A.reshape(out, out_shape)

@@ -81,8 +81,8 @@ def sparse_concat(axis, sp_inputs, name: str | None = None, expand_nonconcat_dim
     sps = [convert_to_sparse(s, "sp_inputs") for s in sp_inputs]
     if not sps:
         raise ValueError("sparse_concat needs at least one SparseTensor")
-    parts = _sparse_concat(*[s.indices for s in sps], *[s.values for s in sps],
-                           *[s.dense_shape for s in sps], concat_dim=int(axis),
+    parts = _sparse_concat([s.indices for s in sps] + [s.values for s in sps] +
+                           [s.dense_shape for s in sps], concat_dim=int(axis),
                            expand_nonconcat_dim=bool(expand_nonconcat_dim),
                            name=name or "SparseConcat")
     out = _sp(parts)

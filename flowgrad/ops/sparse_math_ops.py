@@ -85,8 +85,7 @@ def sparse_tensor_dense_matmul(sp_a, b, adjoint_a: bool = False, adjoint_b: bool
     """
     sp = convert_to_sparse(sp_a, "sp_a")
     with name_scope(name, "SparseTensorDenseMatMul"):
-        return _sparse_dense_matmul(sp.indices, sp.values, sp.dense_shape,
-                                    convert_to_tensor(b, dtype=sp.dtype),
+        return _sparse_dense_matmul(sp.indices, sp.values, sp.dense_shape, b,
                                     adjoint_a=bool(adjoint_a), adjoint_b=bool(adjoint_b))
 
 
