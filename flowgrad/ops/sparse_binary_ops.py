@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from flowgrad.framework import dtypes as _dt
-from flowgrad.framework.graph import Tensor, name_scope
+from flowgrad.framework.graph import name_scope
 from flowgrad.framework.registry import (NodeSpec, NotDifferentiable, constant_shape,
                                          convert_to_tensor, op)
 from flowgrad.framework.shapes import TensorShape

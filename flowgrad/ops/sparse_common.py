@@ -89,7 +89,8 @@ def _check_sparse(node: NodeSpec, i: int, j: int, k: int, what: str = "sparse in
     return rank
 
 
-def _sparse_out(rank, dtype, static_shape: TensorShape | None = None):
+def _sparse_out(rank, dtype) -> list:
+    """Shape-rule outputs of a SparseTensor: indices, values, dense_shape."""
     return [(TensorShape([None, rank]), _I64), (TensorShape([None]), dtype),
             (TensorShape([rank]), _I64)]
 

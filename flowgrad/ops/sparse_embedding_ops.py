@@ -18,7 +18,7 @@ from flowgrad.ops.embedding_ops import embedding_lookup
 from flowgrad.ops.indexing_ops import _scatter_add
 from flowgrad.ops.sparse_layout_ops import sparse_fill_empty_rows
 from flowgrad.ops.sparse_ops import sparse_reshape, sparse_retain
-from flowgrad.ops.sparse_tensor import SparseTensor, convert_to_sparse
+from flowgrad.ops.sparse_tensor import convert_to_sparse
 
 _I64 = _dt.int64
 
@@ -170,7 +170,10 @@ def embedding_lookup_sparse(params, sp_ids, sp_weights, partition_strategy: str 
             return total
         if combiner == "mean":
             return M.div_no_nan(total, AE.segment_sum(w, segment_ids))
-        return M.div_no_nan(total, M.sqrt(AE.segment_sum(M.square(w), segment_ids)))
+        # rows without ids have no weights: keep sqrt (and its gradient) away from 0 there
+        sq = AE.segment_sum(M.square(w), segment_ids)
+        tiny = convert_to_tensor(np.finfo(emb.dtype.np).tiny, dtype=emb.dtype)
+        return M.div_no_nan(total, M.sqrt(M.maximum(sq, tiny)))
 
 
 def safe_embedding_lookup_sparse(embedding_weights, sparse_ids, sparse_weights=None,

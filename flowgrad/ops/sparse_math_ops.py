@@ -9,7 +9,7 @@ from flowgrad.framework import dtypes as _dt
 from flowgrad.framework.graph import Tensor, name_scope
 from flowgrad.framework.registry import (NodeSpec, NotDifferentiable, constant_shape,
                                          constant_value, convert_to_tensor, op)
-from flowgrad.framework.shapes import TensorShape, broadcast_shapes
+from flowgrad.framework.shapes import TensorShape
 from flowgrad.ops import array_ops as A
 from flowgrad.ops import indexing_ops as X
 from flowgrad.ops import math_ops as M
@@ -18,7 +18,7 @@ from flowgrad.ops._xp import ufunc_at
 from flowgrad.ops.indexing_ops import _scatter_add
 from flowgrad.ops.sparse_common import (_check_bounds, _check_sparse, _dims, _host_i64,
                                         _sp, _sparse_out, _unravel)
-from flowgrad.ops.sparse_tensor import SparseTensor, convert_to_sparse, is_sparse
+from flowgrad.ops.sparse_tensor import convert_to_sparse
 
 _I64 = _dt.int64
 

@@ -22,7 +22,7 @@ from flowgrad.ops import indexing_ops as X
 from flowgrad.ops import math_ops as M
 from flowgrad.ops import reduce_ops as R
 from flowgrad.ops.sparse_common import (_check_bounds, _check_order, _check_sparse, _dims,
-                                        _linear, _sp, _unravel)
+                                        _linear, _unravel)
 from flowgrad.ops.sparse_tensor import SparseTensor, convert_to_sparse
 
 _I64 = _dt.int64
@@ -142,12 +142,11 @@ def sparse_reorder(sp_input, name: str | None = None) -> SparseTensor:
 
 # ----- SparseReshape -------------------------------------------------------------------------
 def _reshape_shape(node: NodeSpec):
-    rank = _check_sparse(node, 0, None, 1)
+    _check_sparse(node, 0, None, 1)
     new = node.inputs[2]
     if new.shape.ndims not in (None, 1):
         node.fail(f"new_shape must be a vector, got shape {new.shape}")
     r = new.shape[0] if new.shape.ndims == 1 else None
-    del rank
     return [(TensorShape([node.inputs[0].shape[0] if node.inputs[0].shape.ndims == 2 else None,
                           r]), _I64), (TensorShape([r]), _I64)]
 
