@@ -148,9 +148,9 @@ from flowgrad.namespaces import app, flags, gfile, logging  # noqa: E402
 from flowgrad.namespaces import sparse  # noqa: E402
 from flowgrad.ops.sparse_tensor import (SparseTensor, SparseTensorValue,  # noqa: E402
                                         sparse_placeholder)
-from flowgrad.ops.sparse_ops import (sparse_reorder, sparse_reshape,  # noqa: E402
-                                     sparse_retain, sparse_tensor_to_dense, sparse_to_dense,
-                                     sparse_transpose)
+from flowgrad.ops.sparse_ops import (sparse_merge, sparse_reorder,  # noqa: E402
+                                     sparse_reshape, sparse_retain, sparse_tensor_to_dense,
+                                     sparse_to_dense, sparse_to_indicator, sparse_transpose)
 from flowgrad.ops.sparse_layout_ops import (sparse_concat, sparse_fill_empty_rows,  # noqa: E402
                                             sparse_slice, sparse_split)
 from flowgrad.ops.sparse_math_ops import (sparse_reduce_max, sparse_reduce_max_sparse,  # noqa: E402

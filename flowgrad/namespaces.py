@@ -171,6 +171,7 @@ sparse = _module(
     placeholder=_ST.sparse_placeholder, to_dense=_SO.sparse_tensor_to_dense,
     from_dense=_SO.from_dense, reorder=_SO.sparse_reorder, reshape=_SO.sparse_reshape,
     transpose=_SO.sparse_transpose, retain=_SO.sparse_retain, eye=_SO.sparse_eye,
+    merge=_SO.sparse_merge, to_indicator=_SO.sparse_to_indicator,
     concat=_SL.sparse_concat, slice=_SL.sparse_slice, split=_SL.sparse_split,
     fill_empty_rows=_SL.sparse_fill_empty_rows, matmul=_SM.sparse_tensor_dense_matmul,
     sparse_dense_matmul=_SM.sparse_tensor_dense_matmul, reduce_sum=_SM.reduce_sum_v2,

@@ -246,3 +246,33 @@ def sparse_eye(num_rows, num_columns=None, dtype=_dt.float32,
         out._static_shape = TensorShape([None if rc is None else int(rc),
                                          None if cc is None else int(cc)])
         return out
+
+
+def sparse_merge(sp_ids, sp_values, vocab_size, name: str | None = None,
+                 already_sorted: bool = False) -> SparseTensor:
+    """``tf.sparse_merge``: the ids of each row become the last index column (of size
+    ``vocab_size``), the weights the values: ``out[..., ids[k]] = values[k]``."""
+    ids_sp, vals_sp = convert_to_sparse(sp_ids, "sp_ids"), convert_to_sparse(sp_values,
+                                                                             "sp_values")
+    if isinstance(vocab_size, list | tuple):
+        raise TypeError("sparse_merge takes one vocab_size (an int or a scalar tensor)")
+    with name_scope(name, "SparseMerge"):
+        ids = M.cast(ids_sp.values, _I64) if ids_sp.dtype != _I64 else ids_sp.values
+        keep = ids_sp.indices[:, :-1]
+        indices = A.concat([keep, A.expand_dims(ids, 1)], 1)
+        size = M.cast(convert_to_tensor(vocab_size), _I64)
+        shape = A.concat([ids_sp.dense_shape[:-1], A.reshape(size, [1])], 0)
+        out = SparseTensor(indices, vals_sp.values, shape)
+        if ids_sp.shape.ndims is not None and not isinstance(vocab_size, Tensor):
+            out._static_shape = TensorShape(ids_sp.shape.as_list()[:-1] + [int(vocab_size)])
+        return out if already_sorted else sparse_reorder(out)
+
+
+def sparse_to_indicator(sp_input, vocab_size, name: str | None = None) -> Tensor:
+    """``tf.sparse.to_indicator``: a dense bool tensor, ``out[..., id] = True`` for every id
+    in each row of ``sp_input`` (an int SparseTensor of ids): the multi-hot encoding."""
+    sp = convert_to_sparse(sp_input)
+    with name_scope(name, "SparseToIndicator"):
+        flags = SparseTensor(sp.indices, A.fill(A.shape(sp.values)[0:1], True), sp.dense_shape)
+        merged = sparse_merge(sp, flags, vocab_size)
+        return sparse_tensor_to_dense(merged, default_value=False, validate_indices=False)

@@ -311,13 +311,17 @@ class BaseSession:
     def make_callable(self, fetches, feed_list=None, accept_options: bool = False):
         """A function ``f(*feed_values)`` that runs ``fetches`` with a precompiled plan."""
         elements, rebuild = _flatten_fetches(self._graph, fetches)
-        feed_tensors = [_feed_key(self._graph, k) for k in (feed_list or [])]
+        keys = [_feed_key(self._graph, k) for k in (feed_list or [])]
+        # a composite feed (a SparseTensor, a tuple of placeholders) takes one value per part
+        feed_tensors = [t for k in keys for t in (k if isinstance(k, tuple) else (k,))]
         plan = self._compile(elements, feed_tensors)
 
         def call(*feed_values, options=None, run_metadata=None):
             if self._closed:
                 raise RuntimeError("Attempted to use a closed Session.")
-            vals = [_convert_feed(t, v) for t, v in zip(feed_tensors, feed_values)]
+            flat = [x for k, v in zip(keys, feed_values)
+                    for x in (v if isinstance(k, tuple) else (v,))]
+            vals = [_convert_feed(t, v) for t, v in zip(feed_tensors, flat)]
             return rebuild(self._execute(plan, vals, options, run_metadata), plan)
         return call
 

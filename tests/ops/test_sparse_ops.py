@@ -144,6 +144,10 @@ CASES = [
            lambda x: np.eye(3, 4) * x, [(3, 4)]),
     OpCase("sparse_from_dense", lambda x: tf.sparse.to_dense(tf.sparse.from_dense(x)) * 2.0,
            lambda x: 2 * x, [(3, 4)]),
+    OpCase("sparse_merge",
+           lambda w: tf.sparse.to_dense(tf.sparse_merge(
+               tf.SparseTensor(IND, tf.constant([3, 1, 0, 2], tf.int64), SHAPE), _sp(w), 5)),
+           lambda w: _dense([[0, 3], [1, 1], [1, 0], [2, 2]], w, [3, 5]), [(4,)]),
     OpCase("sparse_segment_sum", lambda d: tf.sparse_segment_sum(d, SEG_IDX, SEG_IDS),
            lambda d: _seg_ref(d, SEG_IDX, SEG_IDS, "sum"), [(4, 3)]),
     OpCase("sparse_segment_mean", lambda d: tf.sparse_segment_mean(d, SEG_IDX, SEG_IDS),
@@ -440,3 +444,18 @@ def test_sparse_segment_errors_and_num_segments():
         _run(tf.sparse_segment_sum(data, [0, 1], [1, 0]))
     with pytest.raises(ValueError, match="same length"):
         tf.sparse_segment_sum(data, [0, 1, 2], [0, 0])
+
+
+def test_to_indicator_merge_and_make_callable():
+    ids = tf.SparseTensor([[0, 0], [0, 1], [2, 0]], tf.constant([3, 1, 2], tf.int64), [3, 2])
+    ind = tf.sparse.to_indicator(ids, 4)
+    assert ind.dtype == tf.bool
+    np.testing.assert_array_equal(_run(ind), [[False, True, False, True], [False] * 4,
+                                             [False, False, True, False]])
+    ph = tf.sparse_placeholder(tf.float32, [None, 2])
+    dense = tf.sparse.to_dense(ph)
+    with tf.Session() as sess:
+        f = sess.make_callable([dense, ph], [ph])
+        d, back = f(tf.SparseTensorValue([[1, 1]], [2.5], [2, 2]))
+        np.testing.assert_array_equal(d, [[0, 0], [0, 2.5]])
+        assert isinstance(back, tf.SparseTensorValue) and back.values.tolist() == [2.5]
