@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 
 from flowgrad.framework import dtypes as _dt
 from flowgrad.framework.graph import Tensor, name_scope
@@ -170,10 +169,12 @@ def embedding_lookup_sparse(params, sp_ids, sp_weights, partition_strategy: str 
             return total
         if combiner == "mean":
             return M.div_no_nan(total, AE.segment_sum(w, segment_ids))
-        # rows without ids have no weights: keep sqrt (and its gradient) away from 0 there
+        # where no weight is nonzero the sum is 0 too: divide by 1 there, and keep sqrt (and
+        # its gradient) away from 0
         sq = AE.segment_sum(M.square(w), segment_ids)
-        tiny = convert_to_tensor(np.finfo(emb.dtype.np).tiny, dtype=emb.dtype)
-        return M.div_no_nan(total, M.sqrt(M.maximum(sq, tiny)))
+        some = M.greater(sq, A.zeros_like(sq))
+        one = A.ones_like(sq)
+        return total / M.where(some, M.sqrt(M.where(some, sq, one)), one)
 
 
 def safe_embedding_lookup_sparse(embedding_weights, sparse_ids, sparse_weights=None,
