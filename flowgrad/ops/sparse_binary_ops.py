@@ -15,7 +15,7 @@ from flowgrad.ops import indexing_ops as X
 from flowgrad.ops import math_ops as M
 from flowgrad.ops._xp import ufunc_at
 from flowgrad.ops.sparse_common import (_check_bounds, _check_sparse, _dims, _linear, _sp,
-                                        _unravel, match_rows)
+                                        _unravel, match_rows, take_matched)
 from flowgrad.ops.sparse_tensor import SparseTensor, convert_to_sparse, is_sparse
 
 _I64 = _dt.int64
@@ -86,9 +86,7 @@ def _add_grad_shape(node: NodeSpec):
 def _sparse_add_grad_op(xp, backprop_val_grad, a_indices, b_indices, sum_indices):
     out = []
     for ind in (a_indices, b_indices):
-        pos = match_rows(xp, ind, sum_indices)
-        g = backprop_val_grad[xp.maximum(pos, 0)]
-        out.append(xp.where(pos >= 0, g, xp.zeros_like(g)))
+        out.append(take_matched(xp, backprop_val_grad, match_rows(xp, ind, sum_indices)))
     return out
 
 

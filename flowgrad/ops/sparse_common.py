@@ -118,3 +118,11 @@ def match_rows(xp, keys, table):
     pos = xp.minimum(xp.searchsorted(sorted_t, lk), sorted_t.shape[0] - 1)
     found = sorted_t[pos] == lk
     return xp.where(found, order[pos], -1).astype(np.int64)
+
+
+def take_matched(xp, values, pos):
+    """``values[pos]``, with 0 where ``pos`` is -1 (no match)."""
+    if values.shape[0] == 0:
+        return xp.zeros(pos.shape[0], dtype=values.dtype)
+    picked = values[xp.maximum(pos, 0)]
+    return xp.where(pos >= 0, picked, xp.zeros_like(picked))

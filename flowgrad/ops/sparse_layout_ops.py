@@ -13,7 +13,8 @@ from flowgrad.framework.shapes import TensorShape
 from flowgrad.ops import indexing_ops as X
 from flowgrad.ops import reduce_ops as R
 from flowgrad.ops.sparse_common import (_check_bounds, _check_sparse, _dims, _host_i64,
-                                        _linear, _sp, _sparse_out, match_rows)
+                                        _linear, _sp, _sparse_out, match_rows,
+                                        take_matched)
 from flowgrad.ops.sparse_tensor import SparseTensor, convert_to_sparse
 
 _I64 = _dt.int64
@@ -137,11 +138,9 @@ def _slice_grad_shape(node: NodeSpec):
 
 @op("SparseSliceGrad", shape=_slice_grad_shape)
 def _sparse_slice_grad_op(xp, backprop_val_grad, input_indices, input_start, output_indices):
+    # entries outside the slice shift to rows that the output does not have
     pos = match_rows(xp, input_indices - input_start.reshape(1, -1), output_indices)
-    # entries outside the slice would shift to negative or unmatched rows
-    inside = pos >= 0
-    picked = backprop_val_grad[xp.maximum(pos, 0)]
-    return xp.where(inside, picked, xp.zeros_like(picked))
+    return take_matched(xp, backprop_val_grad, pos)
 
 
 @_sparse_slice_grad_op.grad
