@@ -82,6 +82,13 @@ def sparse_concat(axis, sp_inputs, name: str | None = None, expand_nonconcat_dim
     sps = [convert_to_sparse(s, "sp_inputs") for s in sp_inputs]
     if not sps:
         raise ValueError("sparse_concat needs at least one SparseTensor")
+    known = [s.shape.as_list() for s in sps if s.shape.is_fully_defined()]
+    if not expand_nonconcat_dim and len(known) > 1 and len({len(k) for k in known}) == 1:
+        ax = int(axis) % len(known[0])
+        if any(k[:ax] + k[ax + 1:] != known[0][:ax] + known[0][ax + 1:] for k in known):
+            raise ValueError(f"SparseConcat: shapes {known} differ outside the concat dimension "
+                             f"{ax} (pass expand_nonconcat_dim=True to take the largest of "
+                             "each)")
     parts = _sparse_concat([s.indices for s in sps] + [s.values for s in sps] +
                            [s.dense_shape for s in sps], concat_dim=int(axis),
                            expand_nonconcat_dim=bool(expand_nonconcat_dim),

@@ -179,7 +179,7 @@ def sparse_reshape(sp_input, shape, name: str | None = None) -> SparseTensor:
     """``tf.sparse.reshape``: the same entries in a dense shape of as many elements (one
     dimension may be -1)."""
     sp = convert_to_sparse(sp_input)
-    new = convert_to_tensor(shape, dtype=_I64) if isinstance(shape, Tensor) else \
+    new = M.cast(shape, _I64) if isinstance(shape, Tensor) else \
         convert_to_tensor(np.asarray(shape, dtype=np.int64))
     ind, shp = _sparse_reshape(sp.indices, sp.dense_shape, new, name=name or "SparseReshape")
     out = SparseTensor(ind, sp.values, shp)
@@ -241,8 +241,7 @@ def sparse_eye(num_rows, num_columns=None, dtype=_dt.float32,
         diag = A.range(M.minimum(rows, cols), dtype=_I64)
         out = SparseTensor(A.stack([diag, diag], axis=1), A.ones_like(diag, dtype=dtype),
                            A.stack([rows, cols]))
-        rc = constant_value(rows) if rows.op.type in ("Const", "Cast") else None
-        cc = constant_value(cols) if cols.op.type in ("Const", "Cast") else None
+        rc, cc = constant_value(rows), constant_value(cols)
         out._static_shape = TensorShape([None if rc is None else int(rc),
                                          None if cc is None else int(cc)])
         return out

@@ -341,9 +341,12 @@ def test_concat_split_slice_reshape_transpose_retain():
     np.testing.assert_array_equal(_run(t).values, [2, 3, 1])
     k = _run(tf.sparse.retain(a, [True, False, True]))
     np.testing.assert_array_equal(k.values, [1, 3])
+    with pytest.raises(ValueError, match="SparseConcat.*differ outside the concat"):
+        tf.sparse.concat(0, [a, b])
+    unknown = tf.sparse_placeholder(tf.float32, [None, 4])
     with pytest.raises(tf.errors.InvalidArgumentError,
                        match="SparseConcat.*differ outside the concat"):
-        _run(tf.sparse.concat(0, [a, b]))
+        _run(tf.sparse.concat(0, [a, unknown]), {unknown: ([[0, 0]], [1.0], [1, 4])})
     wide = _run(tf.sparse.concat(0, [a, b], expand_nonconcat_dim=True))
     np.testing.assert_array_equal(wide.dense_shape, [4, 4])
     with pytest.raises(ValueError, match="Keyword arguments are required"):
