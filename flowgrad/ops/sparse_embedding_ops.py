@@ -148,8 +148,16 @@ def embedding_lookup_sparse(params, sp_ids, sp_weights, partition_strategy: str 
     if combiner not in ("mean", "sqrtn", "sum"):
         raise ValueError(f"combiner must be one of 'mean', 'sqrtn' or 'sum', got {combiner!r}")
     sp_ids = convert_to_sparse(sp_ids, "sp_ids")
+    if not sp_ids.dtype.is_integer:
+        raise TypeError(f"sp_ids must hold integer ids, got {sp_ids.dtype.name}")
     if sp_weights is not None:
         sp_weights = convert_to_sparse(sp_weights, "sp_weights")
+        for part in ("values", "indices", "dense_shape"):
+            a, b = getattr(sp_ids, part).shape, getattr(sp_weights, part).shape
+            if not a.is_compatible_with(b):
+                raise ValueError(f"embedding_lookup_sparse: sp_ids.{part} has shape {a} but "
+                                 f"sp_weights.{part} has shape {b}; the weights must have "
+                                 "one entry per id, at the same indices")
     with name_scope(name, "embedding_lookup_sparse"):
         segment_ids = M.cast(sp_ids.indices[:, 0], _dt.int32)
         ids, idx = AE.unique(sp_ids.values)

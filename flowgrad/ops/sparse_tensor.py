@@ -36,14 +36,9 @@ class SparseTensor:
 
     def __init__(self, indices, values, dense_shape):
         with name_scope(None, "SparseTensor"):
-            self._indices = convert_to_tensor(indices, dtype=_dt.int64, name="indices") \
-                if isinstance(indices, Tensor) else convert_to_tensor(
-                    np.asarray(indices, dtype=np.int64), name="indices")
+            self._indices = _int64(indices, "indices")
             self._values = convert_to_tensor(values, name="values")
-            self._dense_shape = convert_to_tensor(dense_shape, dtype=_dt.int64,
-                                                  name="dense_shape") \
-                if isinstance(dense_shape, Tensor) else convert_to_tensor(
-                    np.asarray(dense_shape, dtype=np.int64), name="dense_shape")
+            self._dense_shape = _int64(dense_shape, "dense_shape")
         ishape, vshape, dshape = (self._indices.shape, self._values.shape,
                                   self._dense_shape.shape)
         if ishape.ndims not in (None, 2) or vshape.ndims not in (None, 1) or \
@@ -137,6 +132,13 @@ class SparseTensor:
     def __repr__(self) -> str:
         return (f"SparseTensor(indices={self._indices!r}, values={self._values!r}, "
                 f"dense_shape={self._dense_shape!r})")
+
+
+def _int64(x, name: str) -> Tensor:
+    """An int64 tensor: tensors must already be int64 (as in TF); literals are converted."""
+    if isinstance(x, Tensor) or hasattr(x, "_as_graph_element"):
+        return convert_to_tensor(x, dtype=_dt.int64, name=name)
+    return convert_to_tensor(np.asarray(x, dtype=np.int64), name=name)
 
 
 def is_sparse(x) -> bool:

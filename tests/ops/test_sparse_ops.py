@@ -400,6 +400,8 @@ def test_embedding_lookup_sparse_numbers():
                                rtol=1e-6)
     with pytest.raises(ValueError, match="combiner"):
         tf.nn.embedding_lookup_sparse(params, ids, None, combiner="max")
+    with pytest.raises(ValueError, match="sp_weights.values has shape"):
+        tf.nn.embedding_lookup_sparse(params, ids, tf.SparseTensor([[0, 0]], [1.0], [3, 2]))
 
 
 def test_safe_embedding_lookup_sparse_default_id_and_rank3():
