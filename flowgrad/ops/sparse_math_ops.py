@@ -17,7 +17,7 @@ from flowgrad.ops import reduce_ops as R
 from flowgrad.ops._xp import ufunc_at
 from flowgrad.ops.indexing_ops import _scatter_add
 from flowgrad.ops.sparse_common import (_check_bounds, _check_sparse, _dims, _host_i64,
-                                        _sp, _sparse_out, _unravel)
+                                        _sp, _sparse_out, _strides, _unravel)
 from flowgrad.ops.sparse_tensor import convert_to_sparse
 
 _I64 = _dt.int64
@@ -125,23 +125,17 @@ def _groups(xp, indices, input_shape, axes, keep_dims):
     dims = _dims(input_shape)
     r = len(dims)
     ax = [int(a) for a in axes.reshape(-1).tolist()]
+    if any(not -r <= a < r for a in ax):
+        raise ValueError(f"reduction axes {ax} are out of range for a SparseTensor of rank {r}")
     red = {a % r for a in ax} if ax else set(range(r))
     kept = [1 if k in red else dims[k] for k in range(r)]
     cols = [k for k in range(r) if k not in red]
     lin = xp.zeros(indices.shape[0], dtype=np.int64)
-    for k, s in zip(range(r), _strides_of(kept)):
+    for k, s in zip(range(r), _strides(kept)):
         if k in cols:
             lin = lin + indices[:, k] * s
     out_dims = kept if keep_dims else [dims[k] for k in cols]
     return lin, kept, out_dims, cols
-
-
-def _strides_of(dims):
-    out, s = [], 1
-    for d in reversed(dims):
-        out.append(s)
-        s *= max(d, 1)
-    return out[::-1]
 
 
 def _reduce_kernel(xp, indices, values, input_shape, axes, keep_dims, kind):
