@@ -31,6 +31,8 @@ def _same_dims(a_shape, b_shape, what: str):
 def _union(xp, a_indices, b_indices, dims):
     """The sorted union of two index sets: (union linear indices, position of each a entry
     in it, position of each b entry)."""
+    _check_bounds(a_indices, dims, "the first SparseTensor")
+    _check_bounds(b_indices, dims, "the second SparseTensor")
     la, lb = _linear(xp, a_indices, dims), _linear(xp, b_indices, dims)
     uniq, inv = xp.unique(xp.concatenate([la, lb]), return_inverse=True)
     inv = inv.reshape(-1)
