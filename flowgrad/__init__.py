@@ -146,7 +146,9 @@ from flowgrad.namespaces import app, flags, gfile, logging  # noqa: E402
 
 # --- sparse tensors ---------------------------------------------------------------------------
 
-# --- queues and input producers -----------------------------------------------------------------
+# --- custom gradients, random extras ----------------------------------------------------------
+
+# --- graph freezing, graph import and SavedModel -------------------------------------------------
 
 # --- distributed and GPU ----------------------------------------------------------------------
 

@@ -24,6 +24,8 @@ from flowgrad.train.meta_graph import (MetaGraphDef, export_meta_graph, import_m
 
 # --- monitored sessions and hooks ---------------------------------------------------------
 
-# --- queues, coordinators and batching ---------------------------------------------------
+# --- moving averages and warm starts ---------------------------------------------------------
+
+# --- graph files (write_graph) -------------------------------------------------------------
 
 # --- distributed -----------------------------------------------------------------------------
