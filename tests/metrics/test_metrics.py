@@ -365,6 +365,11 @@ def test_precision_at_k_streams_with_weights_and_sparse_labels():
     r, r_up = tf.metrics.recall_at_top_k(sp, [[3, 1], [0, 1]], k=2, name="sparse_recall")
     # row 0 {1, 3} both found; row 1 {2} missed (the empty slots are not labels)
     np.testing.assert_allclose(_run_stream(r, r_up, [()], [])[1], 2 / 3)
+    # the same labels as graph tensors (a SparseTensor's fields)
+    sp_t = sparse(indices=tf.constant(sp.indices, tf.int64), values=tf.constant(sp.values),
+                  dense_shape=tf.constant(sp.dense_shape, tf.int64))
+    r2, r2_up = tf.metrics.recall_at_top_k(sp_t, [[3, 1], [0, 1]], k=2)
+    np.testing.assert_allclose(_run_stream(r2, r2_up, [()], [])[1], 2 / 3)
 
 
 def test_average_precision_at_k():
