@@ -1,7 +1,7 @@
-"""Training, layers, control flow, RNNs and metrics with the strict simulated device as the default
-GPU: device plans (specialized and folded on the device, fused elementwise kernels run
-member by member, one-call updates, placed constants, planned copies) against the same
-tests' CPU expectations.  One subprocess, so it runs on CPU CI; ~30 s."""
+"""Training, layers, control flow, RNNs and metrics with the strict simulated device as
+the default GPU: device plans (specialized and folded on the device, fused elementwise
+kernels run member by member, one-call updates, placed constants, planned copies) against
+the same tests' CPU expectations.  One subprocess, so it runs on CPU CI; ~30 s."""
 
 import os
 import subprocess
