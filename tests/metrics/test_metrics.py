@@ -372,6 +372,27 @@ def test_precision_at_k_streams_with_weights_and_sparse_labels():
     np.testing.assert_allclose(_run_stream(r2, r2_up, [()], [])[1], 2 / 3)
 
 
+def test_out_of_range_labels_count_for_recall_only():
+    preds = np.array([[0.5, 0.1, 0.6, 0.3, 0.8, 0.0, 0.7, 0.2, 0.4, 0.9],
+                      [0.3, 0.0, 0.7, 0.2, 0.4, 0.9, 0.5, 0.8, 0.1, 0.6]], np.float32)
+    # top 5: row 0 {9, 4, 6, 2, 0}, row 1 {5, 7, 2, 9, 6}; -1 and 10 are no class
+    dense = np.array([[2, 7, -1, 8], [1, 2, 5, 10]])
+    sparse = collections.namedtuple("SparseTensorValue", "indices values dense_shape")(
+        indices=[[0, 0], [0, 1], [0, 2], [0, 3], [1, 0], [1, 1], [1, 2], [1, 3]],
+        values=dense.ravel(), dense_shape=[2, 4])
+    made = []
+    for labels in (dense, sparse):
+        made += [tf.metrics.recall_at_k(labels, preds, 5),                 # 3 of 8 labels
+                 tf.metrics.recall_at_k(labels, preds, 5, class_id=2),     # 2 of 2
+                 tf.metrics.recall_at_k(labels, preds, 5, class_id=7),     # 0 of 1
+                 tf.metrics.precision_at_k(labels, preds, 5),              # 3 of 10
+                 tf.metrics.precision_at_k(labels, preds, 5, class_id=5)]  # 1 of 1
+    with tf.Session() as s:
+        s.run(tf.local_variables_initializer())
+        got = s.run([u for _, u in made])
+    np.testing.assert_allclose(got, [3 / 8, 1.0, 0.0, 3 / 10, 1.0] * 2)
+
+
 def test_average_precision_at_k():
     ap, up = tf.metrics.average_precision_at_k(np.array([[3, 5], [0, 7]]), PK, k=3)
     assert ap.name == "average_precision_at_3/mean:0"
