@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import operator
+
 from flowgrad.framework import dtypes as _dt
 from flowgrad.framework.graph import Tensor
 from flowgrad.framework.registry import convert_to_tensor
@@ -22,9 +24,13 @@ def _flat(x: Tensor) -> Tensor:
 
 
 def _class_inputs(metric: str, labels, predictions, weights, num_classes):
-    if not isinstance(num_classes, int) or num_classes < 1:
+    try:
+        num_classes = operator.index(num_classes)
+    except TypeError:
+        num_classes = None
+    if num_classes is None or num_classes < 1:
         raise ValueError(f"tf.metrics.{metric}: num_classes must be a positive Python int "
-                         f"(it sizes the accumulators), got {num_classes!r}.")
+                         "(it sizes the accumulators).")
     labels = convert_to_tensor(labels)
     predictions = convert_to_tensor(predictions)
     check_compatible(metric, labels, predictions)
@@ -32,7 +38,7 @@ def _class_inputs(metric: str, labels, predictions, weights, num_classes):
     predictions = _flat(M.cast(predictions, _dt.int64))
     if weights is not None:
         weights = _flat(convert_to_tensor(weights))
-    return labels, predictions, weights
+    return labels, predictions, weights, num_classes
 
 
 def mean_iou(labels, predictions, num_classes, weights=None, metrics_collections=None,
@@ -43,8 +49,8 @@ def mean_iou(labels, predictions, num_classes, weights=None, metrics_collections
     (float64; rows are labels), as in TF1.
     """
     with variable_scope(name, "mean_iou", (predictions, labels, weights)):
-        labels, predictions, weights = _class_inputs("mean_iou", labels, predictions, weights,
-                                                     num_classes)
+        labels, predictions, weights, num_classes = _class_inputs(
+            "mean_iou", labels, predictions, weights, num_classes)
         total_cm = metric_variable([num_classes, num_classes], _dt.float64,
                                    name="total_confusion_matrix")
         current = confusion_matrix(labels, predictions, num_classes, weights=weights,
@@ -74,8 +80,8 @@ def mean_per_class_accuracy(labels, predictions, num_classes, weights=None,
     The update op returns the per-class accuracies ``[num_classes]``, as in TF1.
     """
     with variable_scope(name, "mean_accuracy", (predictions, labels, weights)):
-        labels, predictions, weights = _class_inputs("mean_per_class_accuracy", labels,
-                                                     predictions, weights, num_classes)
+        labels, predictions, weights, num_classes = _class_inputs(
+            "mean_per_class_accuracy", labels, predictions, weights, num_classes)
         total = metric_variable([num_classes], _dt.float32, name="total")
         count = metric_variable([num_classes], _dt.float32, name="count")
         ones = M.cast(A.ones_like(labels), _dt.float32)

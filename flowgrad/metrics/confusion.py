@@ -3,8 +3,6 @@ recall, their threshold curves, AUC and sensitivity/specificity trade-offs."""
 
 from __future__ import annotations
 
-import logging
-
 from flowgrad.framework import dtypes as _dt
 from flowgrad.framework.graph import Tensor, control_dependencies
 from flowgrad.framework.registry import convert_to_tensor
@@ -17,8 +15,7 @@ from flowgrad.ops import state_ops as S
 from flowgrad.ops.check_ops import assert_greater_equal, assert_less_equal
 from flowgrad.ops.indexing_ops import gather
 from flowgrad.ops.variables import variable_scope
-
-_log = logging.getLogger("flowgrad")
+from flowgrad.platform import tf_logging
 
 
 # ----- plain counts -------------------------------------------------------------------
@@ -280,7 +277,7 @@ def auc(labels, predictions, weights=None, num_thresholds=200, metrics_collectio
             thresholds = _uniform_thresholds(num_thresholds, 1.0 + _KEPSILON)
         n = len(thresholds)
         if curve == "PR" and summation_method == "trapezoidal":
-            _log.warning("Trapezoidal rule is known to produce incorrect PR-AUCs; please "
+            tf_logging.warning("Trapezoidal rule is known to produce incorrect PR-AUCs; please "
                          "switch to \"careful_interpolation\" instead.")
         values, updates = _confusion_at_thresholds("auc", labels, predictions, thresholds,
                                                    weights)
