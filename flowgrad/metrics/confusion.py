@@ -25,13 +25,8 @@ def _count_condition(metric: str, values: Tensor, weights, metrics_collections,
     count = metric_variable([], _dt.float32, name="count")
     values = M.cast(values, _dt.float32)
     if weights is not None:
-        weights = convert_to_tensor(weights)
-        wr, vr = weights.shape.ndims, values.shape.ndims
-        if wr not in (None, 0) and vr is not None and wr != vr:
-            raise ValueError(f"tf.metrics.{metric}: weights must be a scalar or have the rank "
-                             f"of predictions ({vr}), got shape {weights.shape}.")
-        values = M.multiply(values, broadcast_weights(metric, M.cast(weights, _dt.float32),
-                                                      values))
+        weights = M.cast(convert_to_tensor(weights), _dt.float32)
+        values = M.multiply(values, broadcast_weights(metric, weights, values))
     value = read(count, metrics_collections)
     update_op = S.assign_add(count, R.reduce_sum(values))
     add_to_collections(updates_collections, update_op)
@@ -54,7 +49,7 @@ def _counter(metric: str, label_value: bool, prediction_value: bool):
                                 M.logical_not(predictions))
             return _count_condition(metric, hit, weights, metrics_collections,
                                     updates_collections)
-    counter.__name__ = metric
+    counter.__name__ = counter.__qualname__ = metric
     counter.__doc__ = (f"The (weighted) number of {metric.replace('_', ' ')}: labels "
                        f"{label_value}, predictions {prediction_value} (both cast to bool).")
     return counter
@@ -155,7 +150,7 @@ def _threshold_counter(metric: str, key: str):
             add_to_collections(metrics_collections, value)
             add_to_collections(updates_collections, updates[key])
             return value, updates[key]
-    counter.__name__ = f"{metric}_at_thresholds"
+    counter.__name__ = counter.__qualname__ = f"{metric}_at_thresholds"
     counter.__doc__ = (f"{metric.replace('_', ' ').capitalize()} at each of ``thresholds``: a "
                        "float tensor ``[len(thresholds)]`` (predictions in [0, 1]).")
     return counter
