@@ -141,6 +141,7 @@ from flowgrad.ops.linalg_ops import (matrix_solve_ls, qr, self_adjoint_eig,  # n
 from flowgrad.namespaces import app, flags, gfile, logging  # noqa: E402
 
 # --- tf.metrics -----------------------------------------------------------------------------
+from flowgrad import metrics  # noqa: E402
 
 # --- tf.image ---------------------------------------------------------------------------------
 
