@@ -16,7 +16,6 @@ from flowgrad.framework.graph import Tensor, name_scope
 from flowgrad.framework.registry import NodeSpec, constant_shape, convert_to_tensor, op
 from flowgrad.framework.shapes import TensorShape
 from flowgrad.ops import array_ops as A
-from flowgrad.ops import cpu_jit
 from flowgrad.ops.conv_geometry import (crop, four, out_size, pad_nhwc, patches,
                                         spatial_axes, valid_counts, window)
 
@@ -146,10 +145,6 @@ def _max_pool(xp, input, *, ksize, strides, padding, data_format="NHWC",  # noqa
     x = _to_nhwc(input, data_format)
     n, h, w, c = x.shape
     wh, ww = _windows(h, w, ksize, strides, padding, data_format, dilations)
-    jit = cpu_jit.kernels_for(xp, x)
-    if jit is not None:
-        y = cpu_jit.max_pool(jit, xp.ascontiguousarray(x), wh, ww)
-        return _from_nhwc(xp, y, data_format)
     y = _fold_taps(xp, pad_nhwc(xp, x, wh, ww, _lowest(xp, x.dtype)), wh, ww, xp.maximum)
     return _from_nhwc(xp, y, data_format)
 
@@ -179,11 +174,6 @@ def max_pool_grad_op(xp, orig_input, orig_output, grad, *, ksize, strides, paddi
     wh, ww = _windows(h, w, ksize, strides, padding, data_format, dilations)
     # the first maximum of each window (row-major) takes the gradient, as in TF
     y = _to_nhwc(orig_output, data_format)
-    jit = cpu_jit.kernels_for(xp, x, y, dy)
-    if jit is not None:
-        c = xp.ascontiguousarray
-        return _from_nhwc(xp, cpu_jit.max_pool_grad(jit, c(x), c(y), c(dy), wh, ww),
-                          data_format)
     disjoint = _no_overlap(x, wh, ww)
     xpad = pad_nhwc(xp, x, wh, ww, _lowest(xp, x.dtype))
     dxpad = (xp.empty if disjoint else xp.zeros)(xpad.shape, dtype=dy.dtype)
