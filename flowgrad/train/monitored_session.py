@@ -643,11 +643,15 @@ class _HookedSession(_WrappedSession):
     def run(self, fetches, feed_dict=None, options=None, run_metadata=None):
         if self.should_stop():
             raise RuntimeError("Run called even after should_stop requested.")
-        actual_fetches = {"caller": fetches}
+        # the caller's fetches first, then each requesting hook's: a list, which the
+        # session's fetch cache can key when its entries are tensors or ops
+        actual_fetches = [fetches]
+        requested: dict = {}        # hook -> its index in actual_fetches
         run_context = SessionRunContext(original_args=SessionRunArgs(fetches, feed_dict),
                                         session=self._sess)
         merged = _StepOptions(options)
-        feed_dict = self._call_hook_before_run(run_context, actual_fetches, feed_dict, merged)
+        feed_dict = self._call_hook_before_run(run_context, actual_fetches, requested,
+                                               feed_dict, merged)
         if merged.given and run_metadata is None:
             run_metadata = RunMetadata()
         outputs = _WrappedSession.run(self, fetches=actual_fetches, feed_dict=feed_dict,
@@ -656,12 +660,14 @@ class _HookedSession(_WrappedSession):
         values_options = merged.options if merged.given else RunOptions()
         for hook in self._hooks:
             hook.after_run(run_context, SessionRunValues(
-                results=outputs[hook] if hook in outputs else None, options=values_options,
+                results=outputs[requested[hook]] if hook in requested else None,
+                options=values_options,
                 run_metadata=run_metadata))
         self._should_stop = self._should_stop or run_context.stop_requested
-        return outputs["caller"]
+        return outputs[0]
 
-    def _call_hook_before_run(self, run_context, fetch_dict, user_feed_dict, options):
+    def _call_hook_before_run(self, run_context, fetch_list, requested, user_feed_dict,
+                              options):
         hook_feeds: dict = {}
         for hook in self._hooks:
             request = hook.before_run(run_context)
@@ -671,7 +677,8 @@ class _HookedSession(_WrappedSession):
                 raise TypeError(f"{type(hook).__name__}.before_run must return a "
                                 f"tf.train.SessionRunArgs or None, got {request!r}")
             if request.fetches is not None:
-                fetch_dict[hook] = request.fetches
+                requested[hook] = len(fetch_list)
+                fetch_list.append(request.fetches)
             if request.feed_dict:
                 _raise_if_feeds_intersect(hook_feeds, request.feed_dict,
                                           "Same tensor is fed by two hooks.")
