@@ -27,7 +27,8 @@ from flowgrad.summary.summary_iterator import summary_iterator
 from flowgrad.train.basic_session_run_hooks import (
     CheckpointSaverHook, CheckpointSaverListener, FeedFnHook, FinalOpsHook,
     GlobalStepWaiterHook, LoggingTensorHook, NanLossDuringTrainingError, NanTensorHook,
-    NeverTriggerTimer, SecondOrStepTimer, StepCounterHook, StopAtStepHook, SummarySaverHook)
+    NeverTriggerTimer, ProfilerHook, SecondOrStepTimer, StepCounterHook, StopAtStepHook,
+    SummarySaverHook)
 from flowgrad.train.monitored_session import (ChiefSessionCreator, MonitoredSession,
                                               MonitoredTrainingSession, Scaffold,
                                               SessionCreator, SingularMonitoredSession,

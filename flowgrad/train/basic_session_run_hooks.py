@@ -510,6 +510,59 @@ class SummarySaverHook(SessionRunHook):
         return summary_op if isinstance(summary_op, list) else [summary_op]
 
 
+class ProfilerHook(SessionRunHook):
+    """Traces one step every ``save_steps`` steps or ``save_secs`` seconds (exactly one):
+    writes its Chrome trace to ``output_dir/timeline-<step>.json`` (open it in
+    chrome://tracing or Perfetto) and its run metadata to the event file."""
+
+    def __init__(self, save_steps: int | None = None, save_secs: float | None = None,
+                 output_dir: str = "", show_dataflow: bool = True,
+                 show_memory: bool = False) -> None:
+        self._output_dir = output_dir
+        self._output_file = os.path.join(output_dir, "timeline-{}.json")
+        self._show_dataflow = show_dataflow
+        self._show_memory = show_memory
+        self._timer = SecondOrStepTimer(every_secs=save_secs, every_steps=save_steps)
+
+    def begin(self) -> None:
+        self._file_writer = _writer_for(self._output_dir or ".")
+        self._next_step = None
+        self._global_step_tensor = _require_global_step("ProfilerHook")
+
+    def before_run(self, run_context) -> SessionRunArgs:
+        # the first step (plan compilation) is never traced, as in TF1
+        self._request_trace = (self._next_step is not None
+                               and self._timer.should_trigger_for_step(self._next_step))
+        from flowgrad.runtime.session import RunOptions  # noqa: PLC0415
+        options = RunOptions(trace_level=RunOptions.FULL_TRACE) if self._request_trace \
+            else None
+        return SessionRunArgs({"global_step": self._global_step_tensor}, options=options)
+
+    def after_run(self, run_context, run_values) -> None:
+        stale_global_step = int(run_values.results["global_step"])
+        if self._next_step is None:
+            self._timer.update_last_triggered_step(stale_global_step)
+        global_step = stale_global_step + 1
+        if self._request_trace:
+            global_step = int(run_context.session.run(self._global_step_tensor))
+            self._timer.update_last_triggered_step(global_step)
+            self._save(global_step, run_values.run_metadata)
+        self._next_step = global_step + 1
+
+    def end(self, session) -> None:
+        self._file_writer.flush()
+
+    def _save(self, step: int, run_metadata) -> None:
+        from flowgrad.client.timeline import Timeline  # noqa: PLC0415
+        path = self._output_file.format(step)
+        logging.info("Saving timeline for %d into '%s'.", step, path)
+        trace = Timeline(run_metadata.step_stats).generate_chrome_trace_format(
+            show_dataflow=self._show_dataflow, show_memory=self._show_memory)
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(trace)
+        self._file_writer.add_run_metadata(run_metadata, f"step_{step}", step)
+
+
 # ----- the rest ----------------------------------------------------------------------------
 class FinalOpsHook(SessionRunHook):
     """Runs ``final_ops`` when the session ends; their values are ``final_ops_values``."""
@@ -549,5 +602,5 @@ class FeedFnHook(SessionRunHook):
 
 __all__ = ["CheckpointSaverHook", "CheckpointSaverListener", "FeedFnHook", "FinalOpsHook",
            "GlobalStepWaiterHook", "LoggingTensorHook", "NanLossDuringTrainingError",
-           "NanTensorHook", "NeverTriggerTimer", "SecondOrStepTimer", "StepCounterHook",
-           "StopAtStepHook", "SummarySaverHook"]
+           "NanTensorHook", "NeverTriggerTimer", "ProfilerHook", "SecondOrStepTimer",
+           "StepCounterHook", "StopAtStepHook", "SummarySaverHook"]

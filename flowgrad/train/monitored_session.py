@@ -18,6 +18,7 @@ errors), ``_RecoverableSession`` (a new session after ``AbortedError`` /
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import sys
 import threading
@@ -244,7 +245,12 @@ class _Coordinator:
     (TF1's ``tf.train.Coordinator`` protocol: ``request_stop(ex)``, ``should_stop()``,
     ``join(...)``, ``raise_requested_exception()``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, clean_stop_exception_types=None) -> None:
+        # exceptions that stop the threads without being an error (TF1's default is
+        # OutOfRangeError; a monitored session passes none, so every error surfaces)
+        self._clean_stop_types = tuple((errors.OutOfRangeError,)
+                                       if clean_stop_exception_types is None
+                                       else clean_stop_exception_types)
         self._lock = threading.Lock()
         self._stop_event = threading.Event()
         self._exc_info = None
@@ -254,8 +260,9 @@ class _Coordinator:
     def request_stop(self, ex=None) -> None:
         with self._lock:
             if ex is not None and self._exc_info is None:
-                self._exc_info = ex if isinstance(ex, tuple) else (type(ex), ex,
-                                                                  ex.__traceback__)
+                info = ex if isinstance(ex, tuple) else (type(ex), ex, ex.__traceback__)
+                if not issubclass(info[0], self._clean_stop_types):
+                    self._exc_info = info
             self._stop_event.set()
 
     def should_stop(self) -> bool:
@@ -269,6 +276,14 @@ class _Coordinator:
 
     def wait_for_stop(self, timeout: float | None = None) -> bool:
         return self._stop_event.wait(timeout)
+
+    @contextlib.contextmanager
+    def stop_on_exception(self):
+        """Reports an exception of the ``with`` body to the coordinator (for threads)."""
+        try:
+            yield
+        except Exception as e:  # noqa: BLE001 - handed to whoever joins
+            self.request_stop(e)
 
     def register_thread(self, thread) -> None:
         with self._lock:
@@ -306,7 +321,7 @@ class _Coordinator:
 def _new_coordinator():
     # the package's tf.train.Coordinator where one exists, with the same protocol
     import flowgrad.train as train  # noqa: PLC0415
-    return getattr(train, "Coordinator", _Coordinator)()
+    return getattr(train, "Coordinator", _Coordinator)(clean_stop_exception_types=[])
 
 
 def _start_queue_runners(sess, coord) -> None:
@@ -333,10 +348,16 @@ class _MonitoredSession:
             h.begin()
         self._coordinated_creator = _CoordinatedSessionCreator(
             session_creator or ChiefSessionCreator(), self._hooks, stop_grace_period_secs)
-        if should_recover:
-            self._sess = _RecoverableSession(self._coordinated_creator)
-        else:
-            self._sess = self._coordinated_creator.create_session()
+        try:
+            if should_recover:
+                self._sess = _RecoverableSession(self._coordinated_creator)
+            else:
+                self._sess = self._coordinated_creator.create_session()
+        except BaseException:
+            # no session: leave the graph as it was, so the mistake can be fixed
+            if not self._graph_was_finalized:
+                get_default_graph()._unsafe_unfinalize()
+            raise
 
     @property
     def graph(self):

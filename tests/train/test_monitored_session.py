@@ -309,7 +309,6 @@ def test_feed_conflicts_and_bad_before_run_are_errors():
         with pytest.raises(RuntimeError, match="Same tensor is fed by a SessionRunHook and "
                                                "user"):
             sess.run(loss, {x: ONES})
-    tf.get_default_graph()._unsafe_unfinalize()
     two = [Recorder("a", [], feed_dict={x: ONES}), Recorder("b", [], feed_dict={x: ONES})]
     with tf.train.MonitoredSession(hooks=two) as sess:
         with pytest.raises(RuntimeError, match="Same tensor is fed by two hooks"):
@@ -481,6 +480,7 @@ def test_session_manager_reports_what_is_uninitialized():
     with pytest.raises(RuntimeError, match="Init operations did not make model ready.*"
                                            "Variables not initialized: lonely"):
         tf.train.MonitoredSession(tf.train.ChiefSessionCreator(scaffold=scaffold))
+    assert not tf.get_default_graph().finalized     # a failed creation leaves it open
     with pytest.raises(ValueError, match="must also pass a local_init_op"):
         tf.train.SessionManager(ready_for_local_init_op=scaffold.ready_op)
 
@@ -555,7 +555,6 @@ def test_run_step_fn():
     assert sum(1 for e in log if e[1] == "before_run") == 2
     assert log[-1] == ("r", "end")
 
-    tf.get_default_graph()._unsafe_unfinalize()
     with tf.train.MonitoredSession() as sess:
         with pytest.raises(ValueError, match="`step_fn` may either have one `step_context`"):
             sess.run_step_fn(lambda ctx: None)
@@ -592,10 +591,37 @@ def test_recoverable_session_recreates_after_aborted_error():
         assert sess.run(loss, {x: ONES}) == pytest.approx(1.0)
     assert creator.created == 2
 
-    tf.get_default_graph()._unsafe_unfinalize()
     with pytest.raises(tf.errors.AbortedError):
         with tf.train.SingularMonitoredSession(hooks=[AbortOnce()]) as sess:
             sess.run(loss, {x: ONES})
+
+
+def test_coordinator_stop_with_an_error_surfaces_on_close():
+    import threading
+    x, _, loss, train, _ = linear_model()
+
+    class Reader(tf.train.SessionRunHook):
+        """A background thread that fails, as an input thread might."""
+
+        def after_create_session(self, session, coord):
+            def work():
+                with coord.stop_on_exception():
+                    raise ValueError("reader died")
+            thread = threading.Thread(target=work)
+            coord.register_thread(thread)
+            thread.start()
+            thread.join()
+
+    runs = 0
+    with pytest.raises(ValueError, match="reader died"):
+        with tf.train.MonitoredSession(hooks=[Reader()]) as sess:
+            while not sess.should_stop():
+                sess.run(train, {x: ONES})
+                runs += 1
+    assert runs == 0
+    with pytest.raises(ValueError, match="reader died"):
+        with tf.train.SingularMonitoredSession(hooks=[Reader()]) as sess:
+            sess.should_stop()
 
 
 def test_hooks_need_a_global_step_and_valid_arguments():
@@ -649,6 +675,25 @@ def test_global_step_waiter_and_step_counter_hooks(caplog):
     assert [s for s, _ in writer_events] == [3, 5]
     assert {t for _, t in writer_events} == {"global_step/sec"}
     assert any(r.getMessage().startswith("global_step/sec: ") for r in caplog.records)
+
+
+def test_profiler_hook_writes_chrome_traces(tmp_path):
+    import json
+    x, _, _, train, step = linear_model()
+    hook = tf.train.ProfilerHook(save_steps=2, output_dir=str(tmp_path))
+    with tf.train.MonitoredSession(hooks=[hook, tf.train.StopAtStepHook(last_step=5)]) as s:
+        while not s.should_stop():
+            s.run(train, {x: ONES})
+    traces = sorted(os.listdir(tmp_path))
+    # the first step is never traced; then every 2 steps, named by the step after the run
+    assert [t for t in traces if t.startswith("timeline")] == ["timeline-2.json",
+                                                               "timeline-4.json"]
+    trace = json.load(open(tmp_path / "timeline-2.json"))
+    names = {e.get("args", {}).get("op") for e in trace["traceEvents"]}
+    assert "MatMul" in names or "Mul" in names
+    tagged = [e.tagged_run_metadata.tag for e in events(str(tmp_path))
+              if e.HasField("tagged_run_metadata")]
+    assert tagged == ["step_2", "step_4"]
 
 
 def test_summary_iterator_detects_corruption(tmp_path):
