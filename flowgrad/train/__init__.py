@@ -30,9 +30,9 @@ from flowgrad.train.basic_session_run_hooks import (
     NeverTriggerTimer, ProfilerHook, SecondOrStepTimer, StepCounterHook, StopAtStepHook,
     SummarySaverHook)
 from flowgrad.train.monitored_session import (ChiefSessionCreator, MonitoredSession,
-                                              MonitoredTrainingSession, Scaffold,
-                                              SessionCreator, SingularMonitoredSession,
-                                              WorkerSessionCreator)
+                                              MonitoredTrainingSession, SessionCreator,
+                                              SingularMonitoredSession, WorkerSessionCreator)
+from flowgrad.train.scaffold import Scaffold
 from flowgrad.train.session_manager import SessionManager
 from flowgrad.train.session_run_hook import (SessionRunArgs, SessionRunContext,
                                              SessionRunHook, SessionRunValues)

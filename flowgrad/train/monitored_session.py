@@ -18,28 +18,22 @@ errors), ``_RecoverableSession`` (a new session after ``AbortedError`` /
 
 from __future__ import annotations
 
-import contextlib
+import abc
 import inspect
 import sys
-import threading
-import time
 
 from flowgrad.framework import errors
-from flowgrad.framework.graph import GraphKeys, get_default_graph
-from flowgrad.ops import state_ops as S
-from flowgrad.ops import variables as V
+from flowgrad.framework.graph import get_default_graph
 from flowgrad.platform import tf_logging as logging
 from flowgrad.runtime.session import RunMetadata, RunOptions
 from flowgrad.train import basic_session_run_hooks as hooks_lib
-from flowgrad.train.saver import Saver
+from flowgrad.train.scaffold import Scaffold
 from flowgrad.train.session_manager import SessionManager
 from flowgrad.train.session_run_hook import SessionRunArgs, SessionRunContext, SessionRunValues
+from flowgrad.train.stop_coordinator import new_coordinator, start_graph_queue_runners
 
 # errors after which a MonitoredSession recreates its session instead of failing
 _PREEMPTION_ERRORS = (errors.AbortedError, errors.UnavailableError)
-
-# TF1's collection of the op that says whether local init may run
-READY_FOR_LOCAL_INIT_OP = "ready_for_local_init_op"
 
 
 class _UseDefault:
@@ -50,150 +44,13 @@ class _UseDefault:
 USE_DEFAULT = _UseDefault()
 
 
-# ----- Scaffold ----------------------------------------------------------------------------
-class Scaffold:
-    """The pieces a training session needs, taken from the graph's collections or created
-    by ``finalize()``: ``init_op`` (global variables initializer), ``ready_op`` (names of
-    uninitialized variables), ``ready_for_local_init_op`` (names of uninitialized global
-    variables), ``local_init_op`` (local variables and tables), ``summary_op``
-    (``tf.summary.merge_all()``) and ``saver`` (the ``SAVERS`` collection's, or a new one
-    over the global variables). ``init_fn(scaffold, session)`` runs after ``init_op``.
-    Pieces passed to the constructor are used as given and not added to collections."""
-
-    def __init__(self, init_op=None, init_feed_dict=None, init_fn=None, ready_op=None,
-                 ready_for_local_init_op=None, local_init_op=None, summary_op=None,
-                 saver=None, copy_from_scaffold=None) -> None:
-        if copy_from_scaffold is not None:
-            if not isinstance(copy_from_scaffold, Scaffold):
-                raise TypeError("copy_from_scaffold is not a Scaffold instance.")
-            other = copy_from_scaffold
-
-            def pick(mine, theirs):     # tensors have no truth value: test for None
-                return mine if mine is not None else theirs
-            init_op = pick(init_op, other.init_op)
-            init_feed_dict = pick(init_feed_dict, other.init_feed_dict)
-            init_fn = pick(init_fn, other._user_init_fn)
-            ready_op = pick(ready_op, other.ready_op)
-            ready_for_local_init_op = pick(ready_for_local_init_op,
-                                           other.ready_for_local_init_op)
-            local_init_op = pick(local_init_op, other.local_init_op)
-            summary_op = pick(summary_op, other.summary_op)
-            saver = pick(saver, other.saver)
-        self._user_init_fn = init_fn
-        self._init_fn = (lambda sess: init_fn(self, sess)) if init_fn else None
-        self._init_op = init_op
-        self._init_feed_dict = init_feed_dict
-        self._ready_op = ready_op
-        self._ready_for_local_init_op = ready_for_local_init_op
-        self._local_init_op = local_init_op
-        self._summary_op = summary_op
-        self._saver = saver
-
-    def finalize(self) -> "Scaffold":
-        """Creates the missing pieces, then finalizes the default graph."""
-        graph = get_default_graph()
-        if self._init_op is None:
-            self._init_op = Scaffold.get_or_default(
-                "init_op", GraphKeys.INIT_OP, V.global_variables_initializer)
-        if self._ready_op is None:
-            self._ready_op = Scaffold.get_or_default(
-                "ready_op", GraphKeys.READY_OP, V.report_uninitialized_variables)
-        if self._ready_for_local_init_op is None:
-            self._ready_for_local_init_op = Scaffold.get_or_default(
-                "ready_for_local_init_op", READY_FOR_LOCAL_INIT_OP,
-                lambda: V.report_uninitialized_variables(V.global_variables()))
-        if self._local_init_op is None:
-            self._local_init_op = Scaffold.get_or_default(
-                "local_init_op", GraphKeys.LOCAL_INIT_OP, Scaffold.default_local_init_op)
-        if self._summary_op is None:
-            from flowgrad.summary.ops import merge_all  # noqa: PLC0415
-            self._summary_op = Scaffold.get_or_default("summary_op", GraphKeys.SUMMARY_OP,
-                                                       merge_all)
-        if self._saver is None:
-            self._saver = _get_saver_or_default()
-        self._saver.build()
-        graph.finalize()
-        logging.info("Graph was finalized.")
-        return self
-
-    @property
-    def init_fn(self):
-        return self._init_fn
-
-    @property
-    def init_op(self):
-        return self._init_op
-
-    @property
-    def ready_op(self):
-        return self._ready_op
-
-    @property
-    def ready_for_local_init_op(self):
-        return self._ready_for_local_init_op
-
-    @property
-    def local_init_op(self):
-        return self._local_init_op
-
-    @property
-    def summary_op(self):
-        return self._summary_op
-
-    @property
-    def saver(self):
-        return self._saver
-
-    @property
-    def init_feed_dict(self):
-        return self._init_feed_dict
-
-    @staticmethod
-    def get_or_default(arg_name: str, collection_key: str, default_constructor):
-        """The single item of ``collection_key``, or a new one (added to the collection)."""
-        elements = get_default_graph().get_collection(collection_key)
-        if elements:
-            if len(elements) > 1:
-                raise RuntimeError(f'More than one item in the collection "{collection_key}". '
-                                   "Please indicate which one to use by passing it to the "
-                                   f"tf.train.Scaffold constructor as: "
-                                   f"tf.train.Scaffold({arg_name}=item to use)")
-            return elements[0]
-        op = default_constructor()
-        if op is not None:
-            get_default_graph().add_to_collection(collection_key, op)
-        return op
-
-    @staticmethod
-    def default_local_init_op():
-        """``group(local_variables_initializer(), tables_initializer())``."""
-        graph = get_default_graph()
-        tables = graph.get_collection(GraphKeys.TABLE_INITIALIZERS)
-        return S.group(V.local_variables_initializer(),
-                       S.group(*tables, name="init_all_tables") if tables else
-                       S.no_op(name="init_all_tables"))
-
-
-def _get_saver_or_default():
-    """The saver of the ``SAVERS`` collection, or a new ``Saver`` (added to it)."""
-    graph = get_default_graph()
-    savers = graph.get_collection(GraphKeys.SAVERS)
-    if savers:
-        if len(savers) > 1:
-            raise RuntimeError(f"More than one item in collection {GraphKeys.SAVERS}. Please "
-                               "indicate which one to use by passing it to the constructor.")
-        return savers[0]
-    saver = Saver(sharded=True, allow_empty=True)
-    graph.add_to_collection(GraphKeys.SAVERS, saver)
-    return saver
-
-
 # ----- session creators --------------------------------------------------------------------
-class SessionCreator:
+class SessionCreator(abc.ABC):
     """A factory of ``tf.Session`` objects."""
 
+    @abc.abstractmethod
     def create_session(self):
-        raise NotImplementedError(f"create_session is not implemented for {self}.")
+        """A new, ready-to-use session."""
 
 
 class ChiefSessionCreator(SessionCreator):
@@ -237,102 +94,6 @@ class WorkerSessionCreator(ChiefSessionCreator):
                  max_wait_secs: float = 30 * 60) -> None:
         super().__init__(scaffold=scaffold, master=master, config=config)
         self._max_wait_secs = max_wait_secs
-
-
-# ----- the coordinator ---------------------------------------------------------------------
-class _Coordinator:
-    """The stop flag shared by a monitored session, its hooks and any threads they start
-    (TF1's ``tf.train.Coordinator`` protocol: ``request_stop(ex)``, ``should_stop()``,
-    ``join(...)``, ``raise_requested_exception()``)."""
-
-    def __init__(self, clean_stop_exception_types=None) -> None:
-        # exceptions that stop the threads without being an error (TF1's default is
-        # OutOfRangeError; a monitored session passes none, so every error surfaces)
-        self._clean_stop_types = tuple((errors.OutOfRangeError,)
-                                       if clean_stop_exception_types is None
-                                       else clean_stop_exception_types)
-        self._lock = threading.Lock()
-        self._stop_event = threading.Event()
-        self._exc_info = None
-        self._registered: set = set()
-        self._joined = False
-
-    def request_stop(self, ex=None) -> None:
-        with self._lock:
-            if ex is not None and self._exc_info is None:
-                info = ex if isinstance(ex, tuple) else (type(ex), ex, ex.__traceback__)
-                if not issubclass(info[0], self._clean_stop_types):
-                    self._exc_info = info
-            self._stop_event.set()
-
-    def should_stop(self) -> bool:
-        return self._stop_event.is_set()
-
-    def clear_stop(self) -> None:
-        with self._lock:
-            self._joined = False
-            self._exc_info = None
-            self._stop_event.clear()
-
-    def wait_for_stop(self, timeout: float | None = None) -> bool:
-        return self._stop_event.wait(timeout)
-
-    @contextlib.contextmanager
-    def stop_on_exception(self):
-        """Reports an exception of the ``with`` body to the coordinator (for threads)."""
-        try:
-            yield
-        except Exception as e:  # noqa: BLE001 - handed to whoever joins
-            self.request_stop(e)
-
-    def register_thread(self, thread) -> None:
-        with self._lock:
-            self._registered.add(thread)
-
-    def raise_requested_exception(self) -> None:
-        with self._lock:
-            if self._exc_info is not None:
-                _, value, tb = self._exc_info
-                raise value.with_traceback(tb)
-
-    @property
-    def joined(self) -> bool:
-        return self._joined
-
-    def join(self, threads=None, stop_grace_period_secs: float = 120,
-             ignore_live_threads: bool = False) -> None:
-        """Waits for the threads (and the registered ones) after a stop request."""
-        threads = set(threads or ()) | self._registered
-        self._stop_event.wait()
-        deadline = time.time() + stop_grace_period_secs
-        for t in threads:
-            t.join(max(0.0, deadline - time.time()))
-        self._joined = True
-        alive = [t.name for t in threads if t.is_alive()]
-        with self._lock:
-            if self._exc_info is not None:
-                _, value, tb = self._exc_info
-                raise value.with_traceback(tb)
-        if alive and not ignore_live_threads:
-            raise RuntimeError(f"Coordinator stopped with threads still running: "
-                               f"{' '.join(alive)}")
-
-
-def _new_coordinator():
-    # the package's tf.train.Coordinator where one exists, with the same protocol
-    import flowgrad.train as train  # noqa: PLC0415
-    return getattr(train, "Coordinator", _Coordinator)(clean_stop_exception_types=[])
-
-
-def _start_queue_runners(sess, coord) -> None:
-    if not get_default_graph().get_collection(GraphKeys.QUEUE_RUNNERS):
-        return
-    import flowgrad.train as train  # noqa: PLC0415
-    start = getattr(train, "start_queue_runners", None)
-    if start is None:
-        raise RuntimeError("The graph has queue runners (the QUEUE_RUNNERS collection) but "
-                           "this flowgrad has no tf.train.start_queue_runners to start them.")
-    start(sess=sess, coord=coord)
 
 
 # ----- monitored sessions ------------------------------------------------------------------
@@ -509,8 +270,8 @@ class _CoordinatedSessionCreator(SessionCreator):
 
     def create_session(self):
         self.tf_sess = self._session_creator.create_session()
-        self.coord = _new_coordinator()
-        _start_queue_runners(self.tf_sess, self.coord)
+        self.coord = new_coordinator()
+        start_graph_queue_runners(self.tf_sess, self.coord)
         for hook in self._hooks:
             hook.after_create_session(self.tf_sess, self.coord)
         return _CoordinatedSession(_HookedSession(self.tf_sess, self._hooks), self.coord,
