@@ -696,6 +696,43 @@ def test_profiler_hook_writes_chrome_traces(tmp_path):
     assert tagged == ["step_2", "step_4"]
 
 
+def test_global_step_waiter_polls_until_the_step_is_reached(monkeypatch):
+    x, _, _, train, step = linear_model()
+
+    class ChiefElsewhere(FakeClock):
+        """Each half-second poll, "another process" advances the global step."""
+        session = None
+        polls = 0
+
+        def sleep(self, secs):
+            self.polls += 1
+            step.load(self.session.run(step) + 1, self.session)
+
+    clock = ChiefElsewhere()
+    monkeypatch.setattr(hooks_lib, "time", clock)
+    with tf.train.SingularMonitoredSession(
+            hooks=[tf.train.GlobalStepWaiterHook(wait_until_step=3)]) as sess:
+        clock.session = sess.raw_session()
+        sess.run(train, {x: ONES})
+        assert clock.polls == 3 and sess.raw_session().run(step) == 4
+        sess.run(train, {x: ONES})
+        assert clock.polls == 3                  # waits only before the first step
+
+
+def test_scaffold_saver_is_used_by_the_checkpoint_hook(tmp_path):
+    x, _, _, train, _ = linear_model()
+    scaffold = tf.train.Scaffold(saver=tf.train.Saver(max_to_keep=2))
+    with tf.train.MonitoredTrainingSession(
+            checkpoint_dir=str(tmp_path), scaffold=scaffold, save_checkpoint_steps=1,
+            save_summaries_steps=None, log_step_count_steps=None,
+            hooks=[tf.train.StopAtStepHook(last_step=4)]) as sess:
+        while not sess.should_stop():
+            sess.run(train, {x: ONES})
+    assert sorted(os.path.basename(p) for p in glob.glob(str(tmp_path / "*.safetensors"))) \
+        == ["model.ckpt-3.safetensors", "model.ckpt-4.safetensors"]
+    assert tf.get_default_graph().get_collection(tf.GraphKeys.SAVERS) == []
+
+
 def test_summary_iterator_detects_corruption(tmp_path):
     writer = tf.summary.FileWriter(str(tmp_path))
     writer.add_summary(tf.Session().run(tf.summary.scalar("a", 1.0)), 3)
