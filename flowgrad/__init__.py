@@ -141,6 +141,7 @@ from flowgrad.ops.linalg_ops import (matrix_solve_ls, qr, self_adjoint_eig,  # n
 from flowgrad.namespaces import app, flags, gfile, logging  # noqa: E402
 
 # --- tf.metrics -----------------------------------------------------------------------------
+from flowgrad import metrics  # noqa: E402
 
 # --- tf.image ---------------------------------------------------------------------------------
 
@@ -166,7 +167,9 @@ nn.embedding_lookup_sparse = embedding_lookup_sparse
 nn.safe_embedding_lookup_sparse = safe_embedding_lookup_sparse
 del embedding_lookup_sparse, safe_embedding_lookup_sparse
 
-# --- queues and input producers -----------------------------------------------------------------
+# --- custom gradients, random extras ----------------------------------------------------------
+
+# --- graph freezing, graph import and SavedModel -------------------------------------------------
 
 # --- distributed and GPU ----------------------------------------------------------------------
 
