@@ -29,3 +29,7 @@ from flowgrad.ops.embedding_ops import embedding_lookup
 from flowgrad.ops.sampled_loss_ops import (compute_accidental_hits,
                                            log_uniform_candidate_sampler, nce_loss,
                                            sampled_softmax_loss, uniform_candidate_sampler)
+
+# --- 3-D convolutions, separable and atrous convolutions, LRN, space/batch ------------------
+
+# --- sparse embeddings ----------------------------------------------------------------------
