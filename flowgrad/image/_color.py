@@ -23,8 +23,8 @@ from flowgrad.image._common import as_image, convert_image_dtype, to_float
 
 def _rgb(images, fn: str, float_only: bool = True) -> Tensor:
     images = convert_to_tensor(images, name="images")
-    if images.shape.ndims is not None and images.shape.ndims < 1 or \
-            images.shape.ndims is not None and images.shape[-1] not in (None, 3):
+    r = images.shape.ndims
+    if r is not None and (r < 1 or images.shape[-1] not in (None, 3)):
         raise ValueError(f"tf.image.{fn}: the last dimension must be 3 (RGB channels), got "
                          f"shape {images.shape}.")
     if float_only and not images.dtype.is_floating:

@@ -104,9 +104,9 @@ def crop_to_bounding_box(image, offset_height, offset_width, target_height,
                   static_int(target_width, "target_width"))
         _, h, w, _ = dims(image4)
         for v, nm in ((oh, "offset_height"), (ow, "offset_width")):
-            static_check(is_static(v) and v >= 0 or not is_static(v), f"{nm} must be >= 0.")
+            static_check(not is_static(v) or v >= 0, f"{nm} must be >= 0.")
         for v, nm in ((th, "target_height"), (tw, "target_width")):
-            static_check(is_static(v) and v > 0 or not is_static(v), f"{nm} must be > 0.")
+            static_check(not is_static(v) or v > 0, f"{nm} must be > 0.")
         if is_static(oh, th, h):
             static_check(h >= th + oh, f"crop_to_bounding_box: height must be >= target + "
                          f"offset: the image is {h} high, the box ends at {th + oh}.")
