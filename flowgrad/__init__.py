@@ -149,6 +149,8 @@ from flowgrad.namespaces import app, flags, gfile, logging  # noqa: E402
 # --- custom gradients, random extras ----------------------------------------------------------
 
 # --- graph freezing, graph import and SavedModel -------------------------------------------------
+from flowgrad import graph_util, saved_model  # noqa: E402
+from flowgrad.train.graph_def import GraphDef, NodeDef, import_graph_def  # noqa: E402
 
 # --- distributed and GPU ----------------------------------------------------------------------
 

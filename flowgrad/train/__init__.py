@@ -27,5 +27,6 @@ from flowgrad.train.meta_graph import (MetaGraphDef, export_meta_graph, import_m
 # --- moving averages and warm starts ---------------------------------------------------------
 
 # --- graph files (write_graph) -------------------------------------------------------------
+from flowgrad.train.graph_def import write_graph
 
 # --- distributed -----------------------------------------------------------------------------
