@@ -156,6 +156,51 @@ class Dataset(abc.ABC):
         """Keeps the elements of the first pass in memory and replays them afterwards."""
         return _t._Cache(self)
 
+    def padded_batch(self, batch_size: int, padded_shapes, padding_values=None,
+                     drop_remainder: bool = False) -> "Dataset":
+        """Batches elements of different shapes, padding each component to ``padded_shapes``
+        (``None``/-1 dimensions: to the longest element of the batch) with
+        ``padding_values`` (default 0, or ``b""`` for strings)."""
+        from flowgrad.data.extras import _PaddedBatch  # noqa: PLC0415
+        return _PaddedBatch(self, batch_size, padded_shapes, padding_values, drop_remainder)
+
+    def flat_map(self, map_func: Callable) -> "Dataset":
+        """The elements of the datasets ``map_func(element)`` returns, one after another."""
+        from flowgrad.data.extras import _FlatMap  # noqa: PLC0415
+        return _FlatMap(self, map_func)
+
+    def interleave(self, map_func: Callable, cycle_length: int = AUTOTUNE,
+                   block_length: int = 1, num_parallel_calls: int | None = None) -> "Dataset":
+        """Interleaves the datasets ``map_func`` returns: ``cycle_length`` of them are open at
+        a time and ``block_length`` consecutive elements are taken from each in turn."""
+        from flowgrad.data.extras import _Interleave  # noqa: PLC0415
+        return _Interleave(self, map_func, cycle_length, block_length)
+
+    def apply(self, transformation_func: Callable) -> "Dataset":
+        """``transformation_func(self)``, e.g. ``ds.apply(tf.data.experimental.unbatch())``."""
+        out = transformation_func(self)
+        if not isinstance(out, Dataset):
+            raise TypeError(f"`transformation_func` must return a Dataset, got {out!r}.")
+        return out
+
+    def unbatch(self) -> "Dataset":
+        """Splits every element along its first dimension into several elements."""
+        from flowgrad.data.extras import _Unbatch  # noqa: PLC0415
+        return _Unbatch(self)
+
+    def reduce(self, initial_state, reduce_func: Callable):
+        """A tensor (structure) that folds all elements: ``state = reduce_func(state, el)``
+        from ``initial_state``; evaluating it runs the whole pipeline."""
+        from flowgrad.data.extras import reduce as _reduce  # noqa: PLC0415
+        return _reduce(self, initial_state, reduce_func)
+
+    @staticmethod
+    def list_files(file_pattern, shuffle: bool | None = None, seed: int | None = None
+                   ) -> "Dataset":
+        """File names matching ``file_pattern`` (globs), shuffled unless ``shuffle=False``."""
+        from flowgrad.data.extras import list_files as _list_files  # noqa: PLC0415
+        return _list_files(file_pattern, shuffle, seed)
+
     # --- iterators ----------------------------------------------------------------------
     def make_one_shot_iterator(self):
         """An iterator that initializes itself the first time ``get_next`` runs."""
@@ -301,12 +346,20 @@ class _Generator(Dataset):
             shapes = [TensorShape(None)] * len(types)
         else:
             shapes = [as_shape(s) for s in _flatten_shapes(output_types, output_shapes)]
-        self._gen, self._args = generator, tuple(args or ())
+        self._gen = generator
+        self._args = [_leaf_value(a) for a in (args if isinstance(args, list | tuple)
+                                               else () if args is None else (args,))]
         _with_specs(self, _structure_of(output_types), list(zip(types, shapes)))
+
+    def _captured(self):
+        return [a for a in self._args if isinstance(a, Tensor)]
 
     def _elements(self, env):
         structure = self._structure
-        for item in self._gen(*self._args):
+        # the generator gets numpy values, as in TF (tensors evaluated, strings as bytes)
+        args = [_generator_arg(env.captured[a] if isinstance(a, Tensor) else a)
+                for a in self._args]
+        for item in self._gen(*args):
             try:
                 leaves = nest.flatten(nest.pack_as(structure, nest.flatten(item)))
             except ValueError:
@@ -327,6 +380,14 @@ class _Generator(Dataset):
                         f"{a.shape} where an element of shape {sh} was expected.")
                 out.append(a)
             yield tuple(out)
+
+
+def _generator_arg(value):
+    """An argument as TF hands it to a generator: numpy values, strings as bytes."""
+    a = np.asarray(value)
+    if a.dtype == object:
+        a = np.vectorize(lambda x: x.encode() if isinstance(x, str) else x, otypes=[object])(a)
+    return a[()] if a.ndim == 0 else a
 
 
 def _flatten_shapes(types, shapes) -> list:
