@@ -20,11 +20,11 @@ import numpy as np
 from flowgrad.data import structure as nest
 from flowgrad.data.dataset import (Dataset, _Env, _flatten_shapes, _leaf_shape, _leaf_value,
                                    _structure_of, _with_specs)
-from flowgrad.data.transformations import (_Shuffle, _Unary, _common_shape, _pack_specs_values,
-                                           _placeholder)
+from flowgrad.data.transformations import (FunctionGraph, _common_shape, _pack_specs_values,
+                                           _placeholder, _Shuffle, _Unary)
 from flowgrad.framework import dtypes as _dt
 from flowgrad.framework import errors
-from flowgrad.framework.graph import Graph, Tensor
+from flowgrad.framework.graph import Tensor
 from flowgrad.framework.registry import (NodeSpec, NotDifferentiable, constant_value,
                                          convert_to_tensor, get_opdef, make_op, op)
 from flowgrad.framework.shapes import TensorShape, as_shape
@@ -141,7 +141,7 @@ class _TracedDataset:
     """A function from one element to a Dataset, traced once into a private graph."""
 
     def __init__(self, fn: Callable, ds: Dataset, what: str) -> None:
-        self.graph = Graph()
+        self.graph = FunctionGraph()
         self.what = what
         with self.graph.as_default():
             self.inputs = [_placeholder(dt, sh, f"arg{i}")
@@ -152,24 +152,30 @@ class _TracedDataset:
         if not isinstance(result, Dataset):
             raise TypeError(f"Dataset.{what}: `map_func` must return a Dataset, got {result!r}.")
         self.dataset = result
-        self.captured = result._captured()
-        for t in self.captured:
-            if t.graph is not self.graph:
-                raise ValueError(f"Dataset.{what}: the dataset that `map_func` returns uses "
-                                 f"{t.name} from the enclosing graph; build it from the "
-                                 "function's arguments only.")
+        inner = result._captured()
+        # tensors of the private graph are evaluated per element; the inner dataset may also
+        # read tensors of other graphs directly (from_tensor_slices(outer_tensor))
+        self.private = [t for t in inner if t.graph is self.graph]
+        self.outer = [t for t in inner if t.graph is not self.graph]
+
+    @property
+    def captured(self) -> list[Tensor]:
+        """Outer tensors that the function or its dataset uses."""
+        return list(self.graph.captures) + self.outer
 
     def elements_for(self, env: _Env, key, element: tuple):
         """The inner dataset's elements for one input element."""
         values: list = []
-        if self.captured:
+        if self.private:
             def make():
                 from flowgrad.runtime.session import Session  # noqa: PLC0415
-                return Session(graph=self.graph).make_callable(self.captured,
-                                                               feed_list=self.inputs)
-            values = env.state(("dataset-fn", key), make)(*element)
-        inner = _Env(env.session, dict(zip(self.captured, values)))
-        return self.dataset._elements(inner)
+                return Session(graph=self.graph).make_callable(
+                    self.private, feed_list=self.inputs + list(self.graph.captures.values()))
+            extra = [env.captured[t] for t in self.graph.captures]
+            values = env.state(("dataset-fn", key), make)(*element, *extra)
+        captured = dict(zip(self.private, values))
+        captured.update((t, env.captured[t]) for t in self.outer)
+        return self.dataset._elements(_Env(env.session, captured))
 
 
 def _inner_specs(ds: Dataset, fn: _TracedDataset) -> None:
@@ -181,6 +187,9 @@ class _FlatMap(_Unary):
         super().__init__(parent)
         self._fn = _TracedDataset(map_func, parent, "flat_map")
         _inner_specs(self, self._fn)
+
+    def _captured(self):
+        return self._parent._captured() + self._fn.captured
 
     def _elements(self, env):
         for el in self._parent._elements(env):
@@ -201,6 +210,9 @@ class _Interleave(_Unary):
         if int(block_length) <= 0:
             raise ValueError(f"interleave: block_length must be positive, got {block_length}.")
         self._cycle, self._block = cycle_length, int(block_length)
+
+    def _captured(self):
+        return self._parent._captured() + self._fn.captured
 
     def _elements(self, env):
         # TF's InterleaveDataset: visit the cycle's slots in turn, taking block_length
@@ -388,7 +400,7 @@ class _Reducer:
     """``reduce_func(state, element)`` traced once into a private graph."""
 
     def __init__(self, fn, ds: Dataset, state_structure, state_spec: list) -> None:
-        self.graph = Graph()
+        self.graph = FunctionGraph()
         with self.graph.as_default():
             self.state_in = [_placeholder(dt, sh, f"state{i}")
                              for i, (dt, sh) in enumerate(state_spec)]
@@ -415,8 +427,11 @@ class _Reducer:
         def make():
             from flowgrad.runtime.session import Session  # noqa: PLC0415
             return Session(graph=self.graph).make_callable(
-                self.outputs, feed_list=self.state_in + self.inputs)
-        return env.state(("dataset-reduce", key), make)
+                self.outputs, feed_list=self.state_in + self.inputs
+                + list(self.graph.captures.values()))
+        call = env.state(("dataset-reduce", key), make)
+        extra = [env.captured[t] for t in self.graph.captures]
+        return lambda *args: call(*args, *extra)
 
 
 def _reduce_shape(node: NodeSpec):
@@ -426,7 +441,8 @@ def _reduce_shape(node: NodeSpec):
 @op("ReduceDataset", shape=_reduce_shape, stateful=True)
 def _reduce_dataset(xp, *inputs, dataset, reducer, n_captured, output_types, output_shapes,
                     ctx):
-    captured = dict(zip(dataset._captured(), inputs[:n_captured]))
+    captured = dict(zip(dataset._captured() + list(reducer.graph.captures),
+                        inputs[:n_captured]))
     state = [np.asarray(v) for v in inputs[n_captured:]]
     env = _Env(ctx.session, captured)
     call = reducer.callable_for(env, id(reducer))
@@ -450,7 +466,7 @@ def reduce(ds: Dataset, initial_state, reduce_func) -> Any:
     if any(a.shape.as_list() != s.as_list() if a.shape.ndims is not None and s.ndims is not None
            else a.shape.ndims != s.ndims for a, (_, s) in zip(reducer.state_in, spec)):
         reducer = _Reducer(reduce_func, ds, structure, spec)
-    captured = ds._captured()
+    captured = ds._captured() + list(reducer.graph.captures)
     outs = make_op(get_opdef("ReduceDataset"), captured + leaves,
                    {"dataset": ds, "reducer": reducer, "n_captured": len(captured),
                     "output_types": tuple(d for d, _ in spec),

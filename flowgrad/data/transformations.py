@@ -18,7 +18,7 @@ from flowgrad.data.dataset import (AUTOTUNE, Dataset, _copy_specs, _Env, _struct
                                    _with_specs)
 from flowgrad.framework import dtypes as _dt
 from flowgrad.framework import errors
-from flowgrad.framework.graph import Graph, get_seed
+from flowgrad.framework.graph import Graph, Tensor, get_seed
 from flowgrad.framework.registry import convert_to_tensor
 from flowgrad.framework.shapes import TensorShape
 
@@ -37,39 +37,60 @@ class _Unary(Dataset):
         return self._parent._captured()
 
 
+class FunctionGraph(Graph):
+    """The private graph a dataset function is traced into.  A tensor of another graph that
+    the function uses (a placeholder, a constant, a variable's value) is *captured*: it is
+    replaced by a placeholder here, and its value, taken when the iterator is initialized,
+    is fed to that placeholder on every call."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.captures: dict[Tensor, Tensor] = {}    # outer tensor -> placeholder
+
+    def capture(self, t: Tensor) -> Tensor:
+        ph = self.captures.get(t)
+        if ph is None:
+            with self.as_default(), self.control_dependencies(None), self.name_scope(None):
+                ph = _placeholder(t.dtype, t.shape, "captured")
+            self.captures[t] = ph
+        return ph
+
+
 class _Traced:
     """A user function traced once into a private graph; runs elements through it."""
 
     def __init__(self, fn: Callable, ds: Dataset, what: str) -> None:
-        self.graph = Graph()
+        self.graph = FunctionGraph()
         self.what = what
         with self.graph.as_default():
             self.inputs = [_placeholder(dt, sh, f"arg{i}")
                            for i, (dt, sh) in enumerate(ds._flat_spec)]
             args = _pack_specs_values(ds._structure, self.inputs)
-            try:
-                result = fn(*args) if isinstance(args, tuple) and not hasattr(args, "_fields") \
-                    else fn(args)
-            except ValueError as e:
-                if "different graph" in str(e):
-                    raise ValueError(f"Dataset.{what}: the function uses a tensor from the "
-                                     "enclosing graph; a dataset function may only build ops "
-                                     "from its arguments (put the data in the dataset "
-                                     "instead).") from None
-                raise
+            result = fn(*args) if isinstance(args, tuple) and not hasattr(args, "_fields") \
+                else fn(args)
             if isinstance(result, list):
                 result = convert_to_tensor(result)
             leaves = [convert_to_tensor(v) for v in nest.flatten(result)]
         self.structure = _structure_of(result)
         self.outputs = leaves
 
+    @property
+    def captured(self) -> list[Tensor]:
+        """The outer tensors the function uses (inputs of the iterator's initializer)."""
+        return list(self.graph.captures)
+
     def callable_for(self, env: _Env, key) -> Callable:
         from flowgrad.runtime.session import Session  # noqa: PLC0415
 
         def make():
             sess = Session(graph=self.graph)
-            return sess.make_callable(self.outputs, feed_list=self.inputs)
-        return env.state(("dataset-fn", key), make)
+            return sess.make_callable(self.outputs, feed_list=self.inputs
+                                      + list(self.graph.captures.values()))
+        call = env.state(("dataset-fn", key), make)
+        if not self.graph.captures:
+            return call
+        extra = [env.captured[t] for t in self.graph.captures]
+        return lambda *el: call(*el, *extra)
 
 
 def _placeholder(dtype, shape, name):
@@ -92,6 +113,9 @@ class _Map(_Unary):
                     [(t.dtype, t.shape) for t in self._fn.outputs])
         self._workers = 1 if not num_parallel_calls or num_parallel_calls == 1 else \
             (4 if num_parallel_calls == AUTOTUNE else int(num_parallel_calls))
+
+    def _captured(self):
+        return self._parent._captured() + self._fn.captured
 
     def _elements(self, env):
         call = self._fn.callable_for(env, id(self))
@@ -117,6 +141,9 @@ class _Filter(_Unary):
         if len(outs) != 1 or outs[0].dtype != _dt.bool_ or outs[0].shape.ndims not in (0, None):
             raise ValueError("Dataset.filter: the predicate must return a scalar tf.bool "
                              f"tensor, got {outs}.")
+
+    def _captured(self):
+        return self._parent._captured() + self._fn.captured
 
     def _elements(self, env):
         call = self._fn.callable_for(env, id(self))

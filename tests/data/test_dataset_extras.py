@@ -193,3 +193,28 @@ def test_experimental_map_and_batch_and_shuffle_and_repeat():
     out = [int(v) for v in _run(rep)]
     assert len(out) == 12 and all(sorted(out[i:i + 4]) == [0, 1, 2, 3] for i in (0, 4, 8))
     assert tf.data.experimental.AUTOTUNE == -1
+
+
+# --- functions that use tensors of the enclosing graph ------------------------------------------
+def test_functions_capture_tensors_of_the_enclosing_graph():
+    threshold = tf.placeholder(tf.int64, (), name="threshold")
+    scale = tf.constant(10, tf.int64)
+    ds = Dataset.range(8).filter(lambda x: x >= threshold).map(lambda x: x * scale)
+    it = ds.make_initializable_iterator()
+    nxt = it.get_next()
+    with tf.Session() as s:
+        for t, expected in ((5, [50, 60, 70]), (6, [60, 70])):
+            s.run(it.initializer, {threshold: t})   # the value is taken at initialization
+            got = []
+            with pytest.raises(tf.errors.OutOfRangeError):
+                while True:
+                    got.append(int(s.run(nxt)))
+            assert got == expected
+    with pytest.raises(ValueError, match="placeholder 'threshold'"):
+        ds.make_one_shot_iterator()
+    offset = tf.constant(100, tf.int64)
+    flat = Dataset.range(2).flat_map(lambda x: Dataset.from_tensors(x + offset).repeat(2))
+    assert [int(v) for v in _run(flat)] == [100, 100, 101, 101]
+    total = Dataset.range(4).reduce(np.int64(0), lambda st, x: st + x * scale)
+    with tf.Session() as s:
+        assert s.run(total) == 60
