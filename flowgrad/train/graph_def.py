@@ -467,6 +467,14 @@ def import_graph_def(graph_def, input_map=None, return_elements=None, name=None,
     return out
 
 
+def to_graph(graph_def: GraphDef) -> Graph:
+    """A new Graph holding the ops of ``graph_def`` under their own names."""
+    g = Graph()
+    with g.as_default():
+        import_graph_def(graph_def, name="")
+    return g
+
+
 # ----- write_graph ------------------------------------------------------------------------------
 def write_graph(graph_or_graph_def, logdir, name, as_text: bool = True) -> str:
     """``tf.train.write_graph``: writes a graph (or GraphDef) to ``logdir/name``; returns the

@@ -322,3 +322,26 @@ def test_saved_model_errors(tmp_path):
     open(ckpt, "wb").write(bytes(data))
     with tf.Session(graph=tf.Graph()) as s, pytest.raises(tf.errors.OpError):
         tf.saved_model.loader.load(s, ["serve"], export_dir)
+
+
+def test_file_writer_accepts_a_graph_def(tmp_path):
+    pytest.importorskip("tensorboardX")
+    from tensorboardX.proto import event_pb2, graph_pb2
+    with tf.Graph().as_default():
+        x = tf.placeholder(tf.float32, (2,), name="x")
+        tf.square(x, name="sq")
+        with tf.Session() as sess:
+            writer = tf.summary.FileWriter(str(tmp_path), graph_def=sess.graph_def)
+            writer.close()
+    path = next(p for p in tmp_path.iterdir() if p.name.startswith("events"))
+    data, i, graphs = path.read_bytes(), 0, []
+    while i < len(data):                      # TFRecord framing: length, crc, data, crc
+        n = int.from_bytes(data[i:i + 8], "little")
+        ev = event_pb2.Event()
+        ev.ParseFromString(data[i + 12:i + 12 + n])
+        if ev.graph_def:
+            graphs.append(ev.graph_def)
+        i += 12 + n + 4
+    gd = graph_pb2.GraphDef()
+    gd.ParseFromString(graphs[0])
+    assert [n.name for n in gd.node] == ["x", "sq"]
