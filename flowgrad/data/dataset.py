@@ -176,6 +176,15 @@ class Dataset(abc.ABC):
         from flowgrad.data.extras import _Interleave  # noqa: PLC0415
         return _Interleave(self, map_func, cycle_length, block_length)
 
+    def window(self, size: int, shift: int | None = None, stride: int = 1,
+               drop_remainder: bool = False) -> "Dataset":
+        """Windows of ``size`` elements, starting every ``shift`` (default ``size``)
+        elements, taking every ``stride``-th one.  Each window (per component) is a
+        dataset: use it inside ``flat_map``/``interleave``, e.g.
+        ``ds.window(3, 1, drop_remainder=True).flat_map(lambda w: w.batch(3))``."""
+        from flowgrad.data.extras import _Window  # noqa: PLC0415
+        return _Window(self, size, shift, stride, drop_remainder)
+
     def apply(self, transformation_func: Callable) -> "Dataset":
         """``transformation_func(self)``, e.g. ``ds.apply(tf.data.experimental.unbatch())``."""
         out = transformation_func(self)

@@ -13,6 +13,7 @@ import glob
 import gzip
 import os
 import zlib
+from collections import deque
 from typing import Any, Callable
 
 import numpy as np
@@ -136,6 +137,62 @@ class _PaddedBatch(_Unary):
         return tuple(out)
 
 
+# --- window -------------------------------------------------------------------------------------
+class _Window(_Unary):
+    """Elements are windows: per component, a list of ``size`` (or fewer) input values."""
+
+    _yields_datasets = True
+
+    def __init__(self, parent, size, shift, stride, drop_remainder) -> None:
+        super().__init__(parent)
+        self._size = int(size)
+        self._shift = self._size if shift is None else int(shift)
+        self._stride = int(stride)
+        for what, v in (("size", self._size), ("shift", self._shift),
+                        ("stride", self._stride)):
+            if v <= 0:
+                raise ValueError(f"window: {what} must be positive, got {v}.")
+        self._drop = bool(drop_remainder)
+
+    def _elements(self, env):
+        source, live, buf = self._parent._elements(env), True, deque()
+        target = (self._size - 1) * self._stride + 1
+        while True:
+            while live and len(buf) < target:
+                try:
+                    buf.append(next(source))
+                except StopIteration:
+                    live = False
+            if not buf or (self._drop and len(buf) < target):
+                return
+            window = [buf[i] for i in range(0, len(buf), self._stride)]
+            yield tuple(list(col) for col in zip(*window))
+            if self._shift >= len(buf):
+                skip = self._shift - len(buf)
+                buf.clear()
+                while live and skip > 0:
+                    try:
+                        next(source)
+                    except StopIteration:
+                        live = False
+                    skip -= 1
+            else:
+                for _ in range(self._shift):
+                    buf.popleft()
+
+
+class _WindowComponent(Dataset):
+    """One component of a window, inside a flat_map/interleave function: a finite dataset
+    whose values the function's caller provides for each window."""
+
+    def __init__(self, dtype, shape) -> None:
+        _with_specs(self, None, [(dtype, shape)])
+
+    def _elements(self, env):
+        for v in env.captured[self]:
+            yield (v,)
+
+
 # --- datasets returned by functions (flat_map, interleave) ------------------------------------
 class _TracedDataset:
     """A function from one element to a Dataset, traced once into a private graph."""
@@ -143,10 +200,16 @@ class _TracedDataset:
     def __init__(self, fn: Callable, ds: Dataset, what: str) -> None:
         self.graph = FunctionGraph()
         self.what = what
+        self.windows: list[_WindowComponent] = []
         with self.graph.as_default():
-            self.inputs = [_placeholder(dt, sh, f"arg{i}")
-                           for i, (dt, sh) in enumerate(ds._flat_spec)]
-            args = _pack_specs_values(ds._structure, self.inputs)
+            if getattr(ds, "_yields_datasets", False):
+                self.windows = [_WindowComponent(dt, sh) for dt, sh in ds._flat_spec]
+                self.inputs = []
+                args = _pack_specs_values(ds._structure, self.windows)
+            else:
+                self.inputs = [_placeholder(dt, sh, f"arg{i}")
+                               for i, (dt, sh) in enumerate(ds._flat_spec)]
+                args = _pack_specs_values(ds._structure, self.inputs)
             result = fn(*args) if isinstance(args, tuple) and not hasattr(args, "_fields") \
                 else fn(args)
         if not isinstance(result, Dataset):
@@ -166,15 +229,17 @@ class _TracedDataset:
     def elements_for(self, env: _Env, key, element: tuple):
         """The inner dataset's elements for one input element."""
         values: list = []
+        tensors = () if self.windows else element
         if self.private:
             def make():
                 from flowgrad.runtime.session import Session  # noqa: PLC0415
                 return Session(graph=self.graph).make_callable(
                     self.private, feed_list=self.inputs + list(self.graph.captures.values()))
             extra = [env.captured[t] for t in self.graph.captures]
-            values = env.state(("dataset-fn", key), make)(*element, *extra)
+            values = env.state(("dataset-fn", key), make)(*tensors, *extra)
         captured = dict(zip(self.private, values))
         captured.update((t, env.captured[t]) for t in self.outer)
+        captured.update(zip(self.windows, element if self.windows else ()))
         return self.dataset._elements(_Env(env.session, captured))
 
 
@@ -183,6 +248,8 @@ def _inner_specs(ds: Dataset, fn: _TracedDataset) -> None:
 
 
 class _FlatMap(_Unary):
+    _consumes_datasets = True
+
     def __init__(self, parent, map_func) -> None:
         super().__init__(parent)
         self._fn = _TracedDataset(map_func, parent, "flat_map")
@@ -197,6 +264,8 @@ class _FlatMap(_Unary):
 
 
 class _Interleave(_Unary):
+    _consumes_datasets = True
+
     def __init__(self, parent, map_func, cycle_length, block_length) -> None:
         super().__init__(parent)
         self._fn = _TracedDataset(map_func, parent, "interleave")
@@ -457,6 +526,9 @@ register_host_only("ReduceDataset")
 
 def reduce(ds: Dataset, initial_state, reduce_func) -> Any:
     """``Dataset.reduce``: folds every element into a state; returns the final state."""
+    if getattr(ds, "_yields_datasets", False):
+        raise TypeError("Dataset.reduce: the elements of this dataset are datasets (from "
+                        "window()); turn each into tensors with flat_map first.")
     leaves = [convert_to_tensor(v) for v in nest.flatten(initial_state)]
     structure = _structure_of(initial_state)
     spec = [(t.dtype, t.shape) for t in leaves]

@@ -30,6 +30,15 @@ class _Unary(Dataset):
     def __init__(self, parent: Dataset) -> None:
         if not isinstance(parent, Dataset):
             raise TypeError(f"expected a Dataset, got {parent!r}")
+        if getattr(parent, "_yields_datasets", False):
+            # elements of window(): only flat_map/interleave and order-only transformations
+            if isinstance(self, _PASS_THROUGH):
+                self._yields_datasets = True
+            elif not getattr(self, "_consumes_datasets", False):
+                raise TypeError(f"{type(self).__name__.strip('_')}: the elements of this "
+                                "dataset are datasets (from window()); turn each into "
+                                "tensors with flat_map, e.g. "
+                                "ds.window(n).flat_map(lambda w: w.batch(n)).")
         self._parent = parent
         _copy_specs(self, parent)
 
@@ -377,3 +386,7 @@ class _Prefetch(_Unary):
                 yield item
         finally:
             stop.set()
+
+
+# transformations that only reorder, drop or repeat elements: they also take window()'s
+_PASS_THROUGH = (_Shuffle, _Repeat, _Take, _Skip, _Shard, _Cache, _Prefetch)

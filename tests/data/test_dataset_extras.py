@@ -218,3 +218,25 @@ def test_functions_capture_tensors_of_the_enclosing_graph():
     total = Dataset.range(4).reduce(np.int64(0), lambda st, x: st + x * scale)
     with tf.Session() as s:
         assert s.run(total) == 60
+
+
+# --- window ------------------------------------------------------------------------------------
+def test_window_shift_stride_and_remainder():
+    def windows(ds):
+        return [o.tolist() for o in _run(ds.flat_map(lambda w: w.batch(10)))]
+    assert windows(Dataset.range(7).window(3)) == [[0, 1, 2], [3, 4, 5], [6]]
+    assert windows(Dataset.range(7).window(3, shift=1)) == \
+        [[0, 1, 2], [1, 2, 3], [2, 3, 4], [3, 4, 5], [4, 5, 6], [5, 6], [6]]
+    assert windows(Dataset.range(7).window(3, shift=1, stride=2, drop_remainder=True)) == \
+        [[0, 2, 4], [1, 3, 5], [2, 4, 6]]
+    assert windows(Dataset.range(7).window(2, shift=3)) == [[0, 1], [3, 4], [6]]
+    pairs = Dataset.from_tensor_slices((np.arange(5), np.arange(5) * 10)).window(
+        2, drop_remainder=True)
+    out = _run(pairs.flat_map(lambda a, b: Dataset.zip((a.batch(2), b.batch(2)))))
+    assert [(a.tolist(), b.tolist()) for a, b in out] == [([0, 1], [0, 10]), ([2, 3], [20, 30])]
+    with pytest.raises(TypeError, match="elements of this dataset are datasets"):
+        pairs.map(lambda a, b: a)
+    with pytest.raises(TypeError, match="are datasets"):
+        pairs.take(1).make_one_shot_iterator()
+    with pytest.raises(ValueError, match="shift must be positive"):
+        Dataset.range(3).window(2, shift=0)
