@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from flowgrad.train.graph_def import GraphDef, references, rebuild
+from flowgrad.framework import dtypes as _dt
+from flowgrad.train.graph_def import GraphDef, import_graph_def, references, rebuild
 
-__all__ = ["convert_variables_to_constants", "extract_sub_graph", "remove_training_nodes",
-           "tensor_shape_from_node_def_name"]
+__all__ = ["convert_variables_to_constants", "extract_sub_graph", "import_graph_def",
+           "must_run_on_cpu", "remove_training_nodes", "tensor_shape_from_node_def_name"]
 
 _VARIABLE_OPS = ("VariableV2", "Variable", "VarHandleOp")
 
@@ -141,3 +142,15 @@ def tensor_shape_from_node_def_name(graph, input_name: str):
         input_name += ":0"
     return graph.get_tensor_by_name(input_name).shape
 
+
+
+def must_run_on_cpu(node, pin_variables_on_cpu: bool = False) -> bool:
+    """Whether TF1 pins ``node`` (an Operation or NodeDef) to the CPU: string and int32
+    constants, and variables when ``pin_variables_on_cpu``."""
+    op_type = node.type if hasattr(node, "type") else node.op
+    if pin_variables_on_cpu and op_type in _VARIABLE_OPS:
+        return True
+    if op_type == "Const":
+        attrs = node.attrs if hasattr(node, "attrs") else node.attr
+        return _dt.as_dtype(attrs["dtype"]) in (_dt.string, _dt.int32)
+    return False

@@ -108,7 +108,8 @@ def _tf_input_name(tensor_name: str) -> str:
 
 
 class NodeDef:
-    """A read-only view of one op of a :class:`GraphDef` (TF's ``NodeDef`` fields)."""
+    """A view of one op of a :class:`GraphDef` (TF's ``NodeDef`` fields); only ``device``
+    can be changed through it."""
 
     def __init__(self, entry: dict, graph_def: "GraphDef") -> None:
         self._entry, self._gd = entry, graph_def
@@ -124,6 +125,14 @@ class NodeDef:
     @property
     def device(self) -> str:
         return self._entry.get("device", "")
+
+    @device.setter
+    def device(self, value: str) -> None:
+        """``node.device = ""`` clears a placement before import, as with TF's NodeDef."""
+        if value:
+            self._entry["device"] = value
+        else:
+            self._entry.pop("device", None)
 
     @property
     def input(self) -> list[str]:

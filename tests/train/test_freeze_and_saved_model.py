@@ -345,3 +345,23 @@ def test_file_writer_accepts_a_graph_def(tmp_path):
     gd = graph_pb2.GraphDef()
     gd.ParseFromString(graphs[0])
     assert [n.name for n in gd.node] == ["x", "sq"]
+
+
+def test_graph_util_helpers_and_clearing_devices():
+    with tf.Graph().as_default() as g:
+        with tf.device("/cpu:0"):
+            x = tf.placeholder(tf.float32, (None, 4), name="x")
+            n = tf.constant(3, name="n")
+        v = tf.Variable(1.0, name="v")
+    gd = g.as_graph_def()
+    assert tf.graph_util.tensor_shape_from_node_def_name(g, "x").as_list() == [None, 4]
+    assert tf.graph_util.must_run_on_cpu(n.op)
+    assert tf.graph_util.must_run_on_cpu(next(d for d in gd.node if d.name == "n"))
+    assert tf.graph_util.must_run_on_cpu(v.op, pin_variables_on_cpu=True)
+    assert not tf.graph_util.must_run_on_cpu(x.op)
+    assert gd.node[0].device == "/device:CPU:0"
+    for node in gd.node:
+        node.device = ""
+    with tf.Graph().as_default() as g2:
+        tf.graph_util.import_graph_def(gd, name="")
+        assert g2.get_operation_by_name("x").device == ""
