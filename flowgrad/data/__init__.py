@@ -24,6 +24,6 @@ experimental.map_and_batch = _extras.map_and_batch
 experimental.shuffle_and_repeat = _extras.shuffle_and_repeat
 experimental.parallel_interleave = _extras.parallel_interleave
 
-__all__ = ["AUTOTUNE", "Dataset", "Iterator", "TextLineDataset", "experimental", "get_output_classes",
-           "get_output_shapes", "get_output_types", "make_initializable_iterator",
-           "make_one_shot_iterator"]
+__all__ = ["AUTOTUNE", "Dataset", "Iterator", "TextLineDataset", "experimental",
+           "get_output_classes", "get_output_shapes", "get_output_types",
+           "make_initializable_iterator", "make_one_shot_iterator"]

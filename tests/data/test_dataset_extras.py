@@ -132,7 +132,7 @@ def test_from_generator_args_and_padded_batch():
     assert seen == [(np.int64, b"lbl")]
 
 
-# --- reduce ----------------------------------------------------------------------------------------
+# --- reduce -----------------------------------------------------------------------------------
 def test_reduce_folds_the_dataset():
     total = Dataset.range(5).reduce(np.int64(0), lambda s, x: s + x)
     count, acc = Dataset.from_tensor_slices(np.arange(6.0).reshape(3, 2)).reduce(
@@ -145,7 +145,7 @@ def test_reduce_folds_the_dataset():
         Dataset.range(3).reduce(np.int32(0), lambda s, x: x)
 
 
-# --- text files ------------------------------------------------------------------------------------
+# --- text files -------------------------------------------------------------------------------
 def test_text_line_dataset_over_two_files(tmp_path):
     a, b = tmp_path / "a.txt", tmp_path / "b.txt"
     a.write_bytes(b"first\r\nsecond\n")
@@ -184,7 +184,7 @@ def test_list_files(tmp_path):
         _run(Dataset.list_files(str(tmp_path / "*.nope")))
 
 
-# --- tf.data.experimental ----------------------------------------------------------------------------
+# --- tf.data.experimental ---------------------------------------------------------------------
 def test_experimental_map_and_batch_and_shuffle_and_repeat():
     ds = Dataset.range(5).apply(tf.data.experimental.map_and_batch(lambda x: x * 2, 2,
                                                                    drop_remainder=True))

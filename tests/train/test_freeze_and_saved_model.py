@@ -77,7 +77,7 @@ def test_freezing_a_graph_with_cond_and_while_loop():
         x = tf.placeholder(tf.float32, (None,), name="x")
         w = tf.Variable(2.0, name="w")
         tf.Variable(5.0, name="unused")
-        y = tf.identity(tf.cond(tf.reduce_sum(x) > 0, lambda: x * w, lambda: x - w), name="out")
+        tf.identity(tf.cond(tf.reduce_sum(x) > 0, lambda: x * w, lambda: x - w), name="out")
         _, acc = tf.while_loop(lambda i, a: i < 3, lambda i, a: (i + 1, a * w), [0, x])
         acc = tf.identity(acc, name="acc")
         with tf.Session() as sess:
@@ -140,7 +140,7 @@ def _small_graph_def():
 
 def test_import_graph_def_prefix_input_map_and_return_elements():
     gd = _small_graph_def()
-    with tf.Graph().as_default() as g:
+    with tf.Graph().as_default():
         data = tf.constant([[1.0, 2.0], [3.0, 4.0]], name="data")
         total_op, y = tf.import_graph_def(gd, input_map={"x": data},
                                           return_elements=["total", "scaled:0"])
@@ -244,11 +244,11 @@ def test_builder_signatures_tags_main_op_assets_and_text_form(tmp_path):
     vocab.write_text("a\nb\n")
     export_dir = str(tmp_path / "m")
     os.makedirs(export_dir)                                 # an empty directory is fine
-    with tf.Graph().as_default() as g:
+    with tf.Graph().as_default():
         x = tf.placeholder(tf.float32, (None,), name="x")
         scale = tf.Variable(3.0, name="scale")
         y = tf.multiply(x, scale, name="y")
-        counter = tf.Variable(7, name="counter", collections=[tf.GraphKeys.LOCAL_VARIABLES])
+        tf.Variable(7, name="counter", collections=[tf.GraphKeys.LOCAL_VARIABLES])
         asset = tf.constant(str(vocab), name="vocab_path")
         seen = tf.Variable("", name="seen", collections=[tf.GraphKeys.LOCAL_VARIABLES])
         init = tf.group(tf.local_variables_initializer(), tf.assign(seen, asset),
