@@ -24,7 +24,7 @@ from flowgrad.data import structure as nest
 from flowgrad.framework import dtypes as _dt
 from flowgrad.framework import errors
 from flowgrad.framework.graph import Tensor
-from flowgrad.framework.registry import convert_to_tensor
+from flowgrad.framework.registry import constant_value, convert_to_tensor
 from flowgrad.framework.shapes import TensorShape, as_shape
 
 AUTOTUNE = -1
@@ -410,15 +410,39 @@ def _flatten_shapes(types, shapes) -> list:
     return [shapes]
 
 
+def _int_arg(value, what: str):
+    """An integer argument: a Python int, or a scalar integer tensor read at run time."""
+    if isinstance(value, Tensor) or hasattr(value, "_as_graph_element"):
+        t = convert_to_tensor(value)
+        if not t.dtype.is_integer or t.shape.ndims not in (0, None):
+            raise TypeError(f"{what}: expected an integer scalar, got {t}.")
+        known = constant_value(t)
+        return int(known) if known is not None else t
+    return int(value)
+
+
+def _int_value(env: _Env, v) -> int:
+    return int(env.captured[v]) if isinstance(v, Tensor) else v
+
+
 class _Range(Dataset):
     def __init__(self, *args) -> None:
         if not 1 <= len(args) <= 3:
             raise TypeError("Dataset.range takes 1 to 3 arguments (start, stop, step).")
-        self._range = range(*[int(a) for a in args])
+        self._args = [_int_arg(a, "Dataset.range") for a in args]
+        if not any(isinstance(a, Tensor) for a in self._args):
+            range(*self._args)              # a step of 0 fails here, at build time
         _with_specs(self, None, [(_dt.int64, TensorShape(()))])
 
+    def _captured(self):
+        return [a for a in self._args if isinstance(a, Tensor)]
+
     def _elements(self, env):
-        for i in self._range:
+        try:
+            r = range(*[_int_value(env, a) for a in self._args])
+        except ValueError as e:
+            raise errors.InvalidArgumentError(None, None, f"Dataset.range: {e}") from None
+        for i in r:
             yield (np.int64(i),)
 
 

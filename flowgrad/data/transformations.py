@@ -14,8 +14,8 @@ from typing import Callable
 import numpy as np
 
 from flowgrad.data import structure as nest
-from flowgrad.data.dataset import (AUTOTUNE, Dataset, _copy_specs, _Env, _structure_of,
-                                   _with_specs)
+from flowgrad.data.dataset import (AUTOTUNE, Dataset, _copy_specs, _Env, _int_arg, _int_value,
+                                   _structure_of, _with_specs)
 from flowgrad.framework import dtypes as _dt
 from flowgrad.framework import errors
 from flowgrad.framework.graph import Graph, Tensor, get_seed
@@ -230,14 +230,27 @@ def _stack(rows) -> _Flat:
             "elements the same shape (e.g. with map) before batch().") from None
 
 
-class _Repeat(_Unary):
+class _Counted(_Unary):
+    """A transformation with an integer ``count``: a Python int, or a scalar tensor whose
+    value is read when the iterator is initialized (or, in a flat_map function, per
+    element)."""
+
     def __init__(self, parent, count) -> None:
         super().__init__(parent)
-        self._count = -1 if count is None else int(count)
+        self._count = _int_arg(count, type(self).__name__.strip("_").lower())
+
+    def _captured(self):
+        extra = [self._count] if isinstance(self._count, Tensor) else []
+        return self._parent._captured() + extra
+
+
+class _Repeat(_Counted):
+    def __init__(self, parent, count) -> None:
+        super().__init__(parent, -1 if count is None else count)
 
     def _elements(self, env):
-        i = 0
-        while self._count < 0 or i < self._count:
+        count, i = _int_value(env, self._count), 0
+        while count < 0 or i < count:
             empty = True
             for el in self._parent._elements(env):
                 empty = False
@@ -247,35 +260,29 @@ class _Repeat(_Unary):
             i += 1
 
 
-class _Take(_Unary):
-    def __init__(self, parent, count) -> None:
-        super().__init__(parent)
-        self._count = int(count)
-
+class _Take(_Counted):
     def _elements(self, env):
-        if self._count < 0:
+        count = _int_value(env, self._count)
+        if count < 0:
             yield from self._parent._elements(env)
             return
-        if self._count == 0:
+        if count == 0:
             return
         for i, el in enumerate(self._parent._elements(env)):
             yield el
-            if i + 1 >= self._count:
+            if i + 1 >= count:
                 return
 
 
-class _Skip(_Unary):
-    def __init__(self, parent, count) -> None:
-        super().__init__(parent)
-        self._count = int(count)
-
+class _Skip(_Counted):
     def _elements(self, env):
-        if self._count < 0:
+        count = _int_value(env, self._count)
+        if count < 0:
             for _ in self._parent._elements(env):
                 pass
             return
         for i, el in enumerate(self._parent._elements(env)):
-            if i >= self._count:
+            if i >= count:
                 yield el
 
 

@@ -240,3 +240,20 @@ def test_window_shift_stride_and_remainder():
         pairs.take(1).make_one_shot_iterator()
     with pytest.raises(ValueError, match="shift must be positive"):
         Dataset.range(3).window(2, shift=0)
+
+
+def test_counts_may_be_tensors():
+    ds = Dataset.range(4).flat_map(lambda x: Dataset.from_tensors(x).repeat(x))
+    assert [int(v) for v in _run(ds)] == [1, 2, 2, 3, 3, 3]
+    nested = Dataset.range(1, 4).flat_map(lambda n: Dataset.range(n).skip(n - 2).take(1))
+    assert [int(v) for v in _run(nested)] == [0, 1]      # skip(-1) drops everything
+    n = tf.placeholder(tf.int64, ())
+    it = Dataset.range(10).take(n).make_initializable_iterator()
+    nxt = it.get_next()
+    with tf.Session() as s:
+        s.run(it.initializer, {n: 2})
+        assert [s.run(nxt), s.run(nxt)] == [0, 1]
+        with pytest.raises(tf.errors.OutOfRangeError):
+            s.run(nxt)
+    with pytest.raises(TypeError, match="integer scalar"):
+        Dataset.range(3).repeat(tf.constant([1.0]))
