@@ -453,6 +453,12 @@ class _Zip(Dataset):
             if not isinstance(d, Dataset):
                 raise TypeError(f"Dataset.zip expects a (nested) tuple of datasets, got {d!r}.")
         self._sizes = [len(d._flat_spec) for d in self._parts]
+        windows = [getattr(d, "_yields_datasets", False) for d in self._parts]
+        if any(windows):
+            if not all(windows):
+                raise TypeError("Dataset.zip: cannot zip datasets of windows (window()) with "
+                                "datasets of tensors.")
+            self._yields_datasets = True
         structure = nest.pack_as(datasets, [d._structure for d in self._parts])
         _with_specs(self, structure, [s for d in self._parts for s in d._flat_spec])
 

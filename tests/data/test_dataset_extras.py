@@ -234,6 +234,11 @@ def test_window_shift_stride_and_remainder():
         2, drop_remainder=True)
     out = _run(pairs.flat_map(lambda a, b: Dataset.zip((a.batch(2), b.batch(2)))))
     assert [(a.tolist(), b.tolist()) for a, b in out] == [([0, 1], [0, 10]), ([2, 3], [20, 30])]
+    zipped = Dataset.zip((Dataset.range(4).window(2), Dataset.range(10, 14).window(2)))
+    out = _run(zipped.flat_map(lambda a, b: Dataset.zip((a, b)).batch(2)))
+    assert [(a.tolist(), b.tolist()) for a, b in out] == [([0, 1], [10, 11]), ([2, 3], [12, 13])]
+    with pytest.raises(TypeError, match="cannot zip"):
+        Dataset.zip((Dataset.range(4).window(2), Dataset.range(4)))
     with pytest.raises(TypeError, match="elements of this dataset are datasets"):
         pairs.map(lambda a, b: a)
     with pytest.raises(TypeError, match="are datasets"):
