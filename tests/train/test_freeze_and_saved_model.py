@@ -234,6 +234,7 @@ def test_simple_save_and_load_serve_by_signature_names(tmp_path):
         got, p = s.run([sig.outputs["logits"].name, sig.outputs["probs"].name],
                        {sig.inputs["images"].name: X})
         assert meta.meta_info_def.tags == ["serve"]
+        assert "x" in [n.name for n in meta.graph_def.node]
         assert tf.global_variables()                       # variables come back as such
     np.testing.assert_allclose(got, expected, rtol=1e-6)
     np.testing.assert_allclose(p.sum(axis=1), 1.0, rtol=1e-6)
