@@ -44,7 +44,7 @@ def load(sess, tags, export_dir, import_scope: str | None = None,
         else:
             import_scoped_meta_graph(chosen, graph=graph, import_scope=import_scope)
     feed = {graph.get_tensor_by_name(prefix + a["tensor"]):
-            os.path.join(export_dir, constants.ASSETS_DIRECTORY, a["filename"]).encode()
+            os.path.join(export_dir, constants.ASSETS_DIRECTORY, a["filename"])
             for a in chosen.assets}
     for key in (constants.MAIN_OP_KEY, constants.LEGACY_INIT_OP_KEY):
         items = chosen.collection_def.get(key)

@@ -415,12 +415,18 @@ def import_graph_def(graph_def, input_map=None, return_elements=None, name=None,
     g = get_default_graph()
     from flowgrad.framework.registry import convert_to_tensor  # noqa: PLC0415
     mapped = {k: (v if k.startswith("^") else convert_to_tensor(v)) for k, v in input_map.items()}
+    shape_decoder = _Decoder(graph_def._arrays, graph_def._opaque)
     for k, v in mapped.items():
         if not k.startswith("^"):
-            want = by_name[k.rpartition(":")[0]]["outputs"][int(k.rpartition(":")[2])][1]
+            op_name, _, idx = k.rpartition(":")
+            shape, want = by_name[op_name]["outputs"][int(idx)]
             if v.dtype.name != want:
                 raise ValueError(f"import_graph_def: input_map['{k}'] is {v.name} of dtype "
                                  f"{v.dtype.name}, but '{k}' in graph_def has dtype {want}")
+            if not v.shape.is_compatible_with(shape_decoder(shape)):
+                raise ValueError(f"import_graph_def: input_map['{k}'] is {v.name} of shape "
+                                 f"{v.shape}, incompatible with the shape "
+                                 f"{shape_decoder(shape)} of '{k}' in graph_def")
     built: dict[str, Operation] = {}
 
     def tensor(n: str) -> Tensor:

@@ -167,6 +167,8 @@ def test_import_graph_def_errors():
             tf.import_graph_def(gd, return_elements=["zzz:0"])
         with pytest.raises(ValueError, match="dtype int32"):
             tf.import_graph_def(gd, input_map={"x": tf.constant([[1, 2]])})
+        with pytest.raises(ValueError, match="incompatible with the shape"):
+            tf.import_graph_def(gd, input_map={"x": tf.constant([1.0, 2.0, 3.0])})
         with pytest.raises(TypeError, match="must be a GraphDef"):
             tf.import_graph_def({"node": []})
         tf.import_graph_def(gd, name="")
@@ -284,7 +286,7 @@ def test_builder_signatures_tags_main_op_assets_and_text_form(tmp_path):
         assert s.run(sig.outputs["out"].name, {sig.inputs["in"].name: [1.0, 2.0]}).tolist() \
             == [5.0, 10.0]
         assert s.run("counter:0") == 7                       # the main op ran
-        assert s.run("seen:0") == os.path.join(export_dir, "assets", "vocab.txt").encode()
+        assert s.run("seen:0") == os.path.join(export_dir, "assets", "vocab.txt")
         t = tf.saved_model.utils.get_tensor_from_tensor_info(sig.inputs["in"])
         assert t.name == "x:0"
     with tf.Session(graph=tf.Graph()) as s:
