@@ -215,6 +215,9 @@ def test_functions_capture_tensors_of_the_enclosing_graph():
     offset = tf.constant(100, tf.int64)
     flat = Dataset.range(2).flat_map(lambda x: Dataset.from_tensors(x + offset).repeat(2))
     assert [int(v) for v in _run(flat)] == [100, 100, 101, 101]
+    nested = Dataset.range(3).flat_map(
+        lambda x: Dataset.range(2).map(lambda y: y + x * 10 + offset))
+    assert [int(v) for v in _run(nested)] == [100, 101, 110, 111, 120, 121]
     total = Dataset.range(4).reduce(np.int64(0), lambda st, x: st + x * scale)
     with tf.Session() as s:
         assert s.run(total) == 60
