@@ -109,7 +109,8 @@ def read(export_dir) -> list[SavedModelMetaGraphDef]:
             doc = json.loads(data.decode("utf-8"))
             arrays_of = [{k: array_from_json(v) for k, v in m["arrays"].items()}
                          for m in doc["meta_graphs"]]
-    except (zipfile.BadZipFile, ValueError, OSError, KeyError, UnicodeDecodeError) as e:
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError,
+            UnicodeDecodeError) as e:
         raise errors.DataLossError(None, None, f"SavedModel file {path} is damaged or not a "
                                    f"flowgrad SavedModel: {type(e).__name__}: {e}") from None
     if doc.get("format") != FORMAT:

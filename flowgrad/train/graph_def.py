@@ -234,8 +234,9 @@ class GraphDef:
             try:
                 with np.load(io.BytesIO(data), allow_pickle=False) as z:
                     arrays = {k: z[k] for k in z.files}
-            except (zipfile.BadZipFile, ValueError, OSError) as e:
-                raise ValueError(f"not a flowgrad GraphDef: {e}") from None
+            except (zipfile.BadZipFile, ValueError, OSError, EOFError) as e:
+                raise ValueError(f"not a flowgrad GraphDef (damaged or truncated): "
+                                 f"{type(e).__name__}: {e}") from None
             if _JSON not in arrays:
                 raise ValueError(f"not a flowgrad GraphDef: no {_JSON} entry")
             doc = json.loads(arrays.pop(_JSON).tobytes().decode("utf-8"))

@@ -196,6 +196,8 @@ def test_write_graph_text_and_binary_round_trip(tmp_path):
                 np.testing.assert_allclose(s.run(out, {"import/x:0": [[1, 1]]}), [[1.75, 2]])
     with pytest.raises(ValueError, match="not a flowgrad GraphDef"):
         tf.GraphDef.FromString(b"garbage")
+    with pytest.raises(ValueError, match="truncated"):
+        tf.GraphDef.FromString(open(bin_path, "rb").read()[:200])
     assert not [f for f in os.listdir(tmp_path) if ".tmp" in f]
 
 
@@ -323,7 +325,12 @@ def test_saved_model_errors(tmp_path):
     data = bytearray(open(ckpt, "rb").read())
     data[-3] ^= 0xFF                                   # damage the variables' bytes
     open(ckpt, "wb").write(bytes(data))
-    with tf.Session(graph=tf.Graph()) as s, pytest.raises(tf.errors.OpError):
+    with tf.Session(graph=tf.Graph()) as s, pytest.raises(tf.errors.DataLossError):
+        tf.saved_model.loader.load(s, ["serve"], export_dir)
+    model = os.path.join(export_dir, "saved_model.fgsm")
+    open(model, "wb").write(open(model, "rb").read()[:100])      # truncated
+    with tf.Session(graph=tf.Graph()) as s, pytest.raises(tf.errors.DataLossError,
+                                                          match="damaged"):
         tf.saved_model.loader.load(s, ["serve"], export_dir)
 
 
