@@ -111,8 +111,12 @@ class SavedModelBuilder:
         old = list(saved)
         saved[:] = [init_op] if init_op is not None else []
         try:
-            meta = export_meta_graph(graph=graph, saver=saver, clear_devices=clear_devices,
-                                     meta_info_def={"tags": tags})
+            try:
+                meta = export_meta_graph(graph=graph, saver=saver, clear_devices=clear_devices,
+                                         meta_info_def={"tags": tags})
+            except TypeError:
+                meta = _export_without_python_objects(graph, saver, clear_devices, tags,
+                                                      signatures, init_op)
         finally:
             saved[:] = old
         meta.meta["signature_def"] = {k: s.to_json() for k, s in signatures.items()}
@@ -175,3 +179,82 @@ def _check_signatures(graph, signature_def_map) -> dict[str, SignatureDef]:
                                      "saved") from None
         out[key] = sig
     return out
+
+
+# ----- graphs that hold Python objects ---------------------------------------------------------
+def _holds_object(v) -> bool:
+    if isinstance(v, list):
+        return any(_holds_object(x) for x in v)
+    if isinstance(v, dict):
+        return "opaque" in v and len(v) == 1 or any(_holds_object(x) for x in v.values())
+    return False
+
+
+def _export_without_python_objects(graph, saver, clear_devices, tags, signatures, init_op):
+    """The meta-graph of ``graph`` less the ops that hold Python objects (input pipelines,
+    ``py_func``) and every op that depends on them; a ``placeholder_with_default`` over them
+    becomes a plain placeholder.  A training graph fed by ``tf.data`` can so be saved for
+    serving, as long as the signatures do not read the pipeline otherwise."""
+    from flowgrad.platform import tf_logging  # noqa: PLC0415
+    from flowgrad.train import meta_graph as mg  # noqa: PLC0415
+    from flowgrad.train.graph_def import GraphDef, rebuild, references  # noqa: PLC0415
+    gd = GraphDef.from_graph(graph)
+    left_out: dict[str, str] = {}              # op name -> the op that holds the object
+    entries = []
+    for e in gd._ops:
+        if any(_holds_object(v) for v in e["attrs"].values()):
+            left_out[e["name"]] = e["name"]
+            continue
+        tensors, ops = references(e)
+        deps = [n.split(":")[0] for n in e["inputs"] + tensors] + e["control_inputs"] + ops
+        cause = next((left_out[d] for d in deps if d in left_out), None)
+        if cause is not None and e["type"] == "PlaceholderWithDefault":
+            # x = placeholder_with_default(iterator.get_next(), ...): the saved graph keeps
+            # x as a plain placeholder, which serving feeds anyway
+            (shape, dtype), = e["outputs"]
+            e = {**e, "type": "Placeholder", "inputs": [], "control_inputs": [],
+                 "attrs": {"dtype": {"dtype": dtype}, "shape": shape}}
+        elif cause is not None:
+            left_out[e["name"]] = cause
+            continue
+        entries.append(e)
+    for key, sig in signatures.items():
+        for info in list(sig.inputs.values()) + list(sig.outputs.values()):
+            op_name = info.name.split(":")[0]
+            if op_name in left_out:
+                cause = graph.get_operation_by_name(left_out[op_name])
+                raise TypeError(f"signature '{key}': tensor {info.name} depends on op "
+                                f"'{cause.name}' ({cause.type}), which holds a Python object "
+                                "and cannot be saved; feed the model through a placeholder "
+                                "for serving.")
+    if init_op is not None and init_op.name in left_out:
+        raise TypeError(f"main_op '{init_op.name}' depends on op '{left_out[init_op.name]}', "
+                        "which holds a Python object and cannot be saved.")
+    pruned = rebuild(gd, entries)
+    ops = pruned._ops
+    if clear_devices:
+        ops = [{k: v for k, v in e.items() if k != "device"} for e in ops]
+    collections = {}
+    for key in graph.get_all_collection_keys():
+        items = []
+        for item in graph.get_collection(key):
+            name = getattr(item, "name", None)
+            if isinstance(name, str) and name.split(":")[0] in left_out:
+                continue
+            e = mg._collection_item(item, None)
+            if e is False and key == "savers":
+                continue
+            if e is False:
+                tf_logging.warning("Issue encountered when serializing %s: %r cannot be "
+                                   "exported and is left out of the meta-graph.", key, item)
+                continue
+            items.append(e)
+        if items:
+            collections[str(key)] = items
+    tf_logging.warning("SavedModel: %d ops that hold Python objects (input pipelines, "
+                       "py_func) or depend on them are left out of the saved graph.",
+                       len(left_out))
+    meta = {"format": mg.FORMAT, "version": mg.VERSION, "meta_info": {"tags": tags},
+            "graph_seed": graph.seed, "ops": ops, "collections": collections,
+            "saver": mg._saver_json(mg._saver_def_of(saver), None)}
+    return mg.MetaGraphDef(meta, pruned._used_arrays())

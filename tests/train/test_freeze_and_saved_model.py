@@ -375,3 +375,31 @@ def test_graph_util_helpers_and_clearing_devices():
     with tf.Graph().as_default() as g2:
         tf.graph_util.import_graph_def(gd, name="")
         assert g2.get_operation_by_name("x").device == ""
+
+
+def test_saved_model_of_a_graph_fed_by_tf_data(tmp_path):
+    export_dir = str(tmp_path / "m")
+    rng = np.random.default_rng(0)
+    with tf.Graph().as_default():
+        ds = tf.data.Dataset.from_tensor_slices((rng.random((8, 3), np.float32),
+                                                 np.arange(8) % 2)).batch(4).repeat()
+        xb, yb = ds.make_one_shot_iterator().get_next()
+        x = tf.placeholder_with_default(xb, (None, 3), name="x")
+        logits = tf.layers.dense(x, 2, name="dense")
+        train = tf.train.AdamOptimizer(0.1).minimize(
+            tf.losses.sparse_softmax_cross_entropy(yb, logits))
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            for _ in range(3):
+                sess.run(train)
+            expected = sess.run(logits, {x: X})
+            tf.saved_model.simple_save(sess, export_dir, {"x": x}, {"logits": logits})
+            with pytest.raises(TypeError, match="depends on op 'IteratorGetNext'"):
+                tf.saved_model.simple_save(sess, str(tmp_path / "bad"), {"x": x},
+                                           {"labels": yb})
+    with tf.Session(graph=tf.Graph()) as s:
+        meta = tf.saved_model.loader.load(s, ["serve"], export_dir)
+        sig = meta.signature_def["serving_default"]
+        assert s.graph.get_operation_by_name("x").type == "Placeholder"
+        got = s.run(sig.outputs["logits"].name, {sig.inputs["x"].name: X})
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
