@@ -2,6 +2,7 @@
 tf.saved_model: round trips through files, in fresh graphs."""
 
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -183,11 +184,11 @@ def test_write_graph_text_and_binary_round_trip(tmp_path):
         w = tf.constant(np.array([[1.5, -2.0], [0.25, 4.0]], np.float32), name="w")
         tf.nn.relu(tf.matmul(x, w), name="out")
     text_path = tf.train.write_graph(g, str(tmp_path / "graphs"), "g.fgdef.txt")
-    text = open(text_path).read()
+    text = Path(text_path).read_text()
     assert '"name": "out"' in text and "-2.0" in text     # readable: names and values
     bin_path = tf.train.write_graph(g.as_graph_def(), str(tmp_path), "g.fgdef", as_text=False)
     for path in (text_path, bin_path):
-        gd = tf.GraphDef.FromString(open(path, "rb").read())
+        gd = tf.GraphDef.FromString(Path(path).read_bytes())
         assert [n.name for n in gd.node] == ["x", "w", "MatMul", "out"]
         assert gd.node[2].input == ["x", "w"]
         with tf.Graph().as_default():
@@ -197,7 +198,7 @@ def test_write_graph_text_and_binary_round_trip(tmp_path):
     with pytest.raises(ValueError, match="not a flowgrad GraphDef"):
         tf.GraphDef.FromString(b"garbage")
     with pytest.raises(ValueError, match="truncated"):
-        tf.GraphDef.FromString(open(bin_path, "rb").read()[:200])
+        tf.GraphDef.FromString(Path(bin_path).read_bytes()[:200])
     assert not [f for f in os.listdir(tmp_path) if ".tmp" in f]
 
 
@@ -279,7 +280,7 @@ def test_builder_signatures_tags_main_op_assets_and_text_form(tmp_path):
                 b.add_meta_graph_and_variables(sess, ["other"])
             b.add_meta_graph([tf.saved_model.tag_constants.TRAINING])
             path = b.save(as_text=True)
-    assert path.endswith("saved_model.fgsm.txt") and '"regress"' in open(path).read()
+    assert path.endswith("saved_model.fgsm.txt") and '"regress"' in Path(path).read_text()
     assert os.listdir(os.path.join(export_dir, "assets")) == ["vocab.txt"]
     with tf.Session(graph=tf.Graph()) as s:
         meta = tf.saved_model.load(s, ["gpu", "serve"], export_dir)   # tag order is free
@@ -322,13 +323,13 @@ def test_saved_model_errors(tmp_path):
             b.add_meta_graph_and_variables(sess, ["serve"])
             b.save()
     ckpt = os.path.join(export_dir, "variables", "variables.safetensors")
-    data = bytearray(open(ckpt, "rb").read())
+    data = bytearray(Path(ckpt).read_bytes())
     data[-3] ^= 0xFF                                   # damage the variables' bytes
-    open(ckpt, "wb").write(bytes(data))
+    Path(ckpt).write_bytes(bytes(data))
     with tf.Session(graph=tf.Graph()) as s, pytest.raises(tf.errors.DataLossError):
         tf.saved_model.loader.load(s, ["serve"], export_dir)
     model = os.path.join(export_dir, "saved_model.fgsm")
-    open(model, "wb").write(open(model, "rb").read()[:100])      # truncated
+    Path(model).write_bytes(Path(model).read_bytes()[:100])      # truncated
     with tf.Session(graph=tf.Graph()) as s, pytest.raises(tf.errors.DataLossError,
                                                           match="damaged"):
         tf.saved_model.loader.load(s, ["serve"], export_dir)
