@@ -524,6 +524,10 @@ NotDifferentiable("ReduceDataset")
 register_host_only("ReduceDataset")
 
 
+def _same_shape(a: TensorShape, b: TensorShape) -> bool:
+    return a.ndims == b.ndims and (a.ndims is None or a.as_list() == b.as_list())
+
+
 def reduce(ds: Dataset, initial_state, reduce_func) -> Any:
     """``Dataset.reduce``: folds every element into a state; returns the final state."""
     if getattr(ds, "_yields_datasets", False):
@@ -535,9 +539,8 @@ def reduce(ds: Dataset, initial_state, reduce_func) -> Any:
     reducer = _Reducer(reduce_func, ds, structure, spec)
     # the state keeps the shape that both the initial value and every step agree on
     spec = [(d, _common_shape(s, t.shape)) for (d, s), t in zip(spec, reducer.outputs)]
-    if any(a.shape.as_list() != s.as_list() if a.shape.ndims is not None and s.ndims is not None
-           else a.shape.ndims != s.ndims for a, (_, s) in zip(reducer.state_in, spec)):
-        reducer = _Reducer(reduce_func, ds, structure, spec)
+    if not all(_same_shape(a.shape, s) for a, (_, s) in zip(reducer.state_in, spec)):
+        reducer = _Reducer(reduce_func, ds, structure, spec)   # traced again, relaxed
     captured = ds._captured() + list(reducer.graph.captures)
     outs = make_op(get_opdef("ReduceDataset"), captured + leaves,
                    {"dataset": ds, "reducer": reducer, "n_captured": len(captured),

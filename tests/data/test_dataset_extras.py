@@ -265,3 +265,11 @@ def test_counts_may_be_tensors():
             s.run(nxt)
     with pytest.raises(TypeError, match="integer scalar"):
         Dataset.range(3).repeat(tf.constant([1.0]))
+
+
+def test_reduce_relaxes_a_growing_state_shape():
+    grown = Dataset.range(3).reduce(tf.zeros([0], tf.int64),
+                                    lambda st, x: tf.concat([st, tf.reshape(x, [1])], 0))
+    assert grown.shape.as_list() == [None]
+    with tf.Session() as s:
+        assert s.run(grown).tolist() == [0, 1, 2]
