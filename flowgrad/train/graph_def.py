@@ -444,12 +444,14 @@ def import_graph_def(graph_def, input_map=None, return_elements=None, name=None,
                       op_offset=len(g.get_operations()))
     scope_name = "import" if name is None else name
     with g.as_default(), g.control_dependencies(None), g.name_scope(scope_name) as prefix:
+        clash = [prefix + e["name"] for e in graph_def._ops
+                 if prefix + e["name"] in g._ops_by_name]
+        if clash:                      # checked first, so that a failed import adds nothing
+            raise ValueError(f"import_graph_def: the graph already has an op named "
+                             f"'{clash[0]}'; import with a name (a scope prefix) or into a "
+                             "fresh graph")
         for e in graph_def._ops:
             full = prefix + e["name"]
-            if full in g._ops_by_name:
-                raise ValueError(f"import_graph_def: the graph already has an op named "
-                                 f"'{full}'; import with a name (a scope prefix) or into a "
-                                 "fresh graph")
             try:
                 d = get_opdef(e["type"])
             except (KeyError, ValueError) as err:

@@ -173,8 +173,10 @@ def test_import_graph_def_errors():
         with pytest.raises(TypeError, match="must be a GraphDef"):
             tf.import_graph_def({"node": []})
         tf.import_graph_def(gd, name="")
+        n = len(tf.get_default_graph().get_operations())
         with pytest.raises(ValueError, match="already has an op named 'x'"):
             tf.import_graph_def(gd, name="")
+        assert len(tf.get_default_graph().get_operations()) == n
 
 
 # --- write_graph -------------------------------------------------------------------------------
