@@ -172,6 +172,8 @@ del embedding_lookup_sparse, safe_embedding_lookup_sparse
 # --- custom gradients, random extras ----------------------------------------------------------
 
 # --- graph freezing, graph import and SavedModel -------------------------------------------------
+from flowgrad import graph_util, saved_model  # noqa: E402
+from flowgrad.train.graph_def import GraphDef, NodeDef, import_graph_def  # noqa: E402
 
 # --- distributed and GPU ----------------------------------------------------------------------
 

@@ -40,5 +40,6 @@ from flowgrad.train.session_run_hook import (SessionRunArgs, SessionRunContext,
 # --- moving averages and warm starts ---------------------------------------------------------
 
 # --- graph files (write_graph) -------------------------------------------------------------
+from flowgrad.train.graph_def import write_graph
 
 # --- distributed -----------------------------------------------------------------------------

@@ -47,6 +47,12 @@ class MetaGraphDef:
     def saver_def(self) -> dict | None:
         return self.meta.get("saver")
 
+    @property
+    def graph_def(self):
+        """The ops as a ``tf.GraphDef`` (for ``tf.import_graph_def`` or freezing)."""
+        from flowgrad.train.graph_def import GraphDef  # noqa: PLC0415
+        return GraphDef(self.meta["ops"], self.arrays, graph_seed=self.meta.get("graph_seed"))
+
     def SerializeToString(self) -> bytes:  # noqa: N802 - protobuf's name
         buf = io.BytesIO()
         entries = {name: arr for name, arr in self.arrays.items()}
