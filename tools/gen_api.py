@@ -16,8 +16,8 @@ sys.path.insert(0, str(ROOT))
 import flowgrad as tf  # noqa: E402
 
 NAMESPACES = ["", "nn", "train", "layers", "losses", "initializers", "math", "linalg", "random",
-              "sparse", "image", "data", "summary", "debugging", "dtypes", "errors", "test", "app", "gfile",
-              "logging", "contrib.layers", "nn.rnn_cell", "distributed", "client.timeline"]
+              "sparse", "image", "data", "summary", "debugging", "dtypes", "errors", "test", "app",
+              "gfile", "logging", "contrib.layers", "nn.rnn_cell", "distributed", "client.timeline"]
 
 
 def _summary(obj) -> str:

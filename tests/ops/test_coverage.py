@@ -27,6 +27,7 @@ TESTED_ELSEWHERE = {
     # input pipeline and summaries: stateful / serialized outputs
     "MakeIterator": "tests/data/test_dataset.py (iterators, switching datasets)",
     "IteratorGetNext": "tests/data/test_dataset.py (ordering, seeds, end of data)",
+    "ReduceDataset": "runs a dataset: tests/data/test_dataset_extras.py (Dataset.reduce)",
     "ScalarSummary": "tests/summary/test_summary.py (events read back)",
     "HistogramSummary": "tests/summary/test_summary.py",
     "ImageSummary": "tests/summary/test_summary.py",
