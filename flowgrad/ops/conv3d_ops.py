@@ -26,6 +26,7 @@ from flowgrad.framework.registry import (NodeSpec, constant, constant_shape, con
 from flowgrad.framework.shapes import TensorShape
 from flowgrad.ops import array_ops as A
 from flowgrad.ops.conv_geometry import valid_counts, window
+from flowgrad.runtime import placement as _placement
 
 _FORMATS = {"NDHWC": (1, 2, 3, 4), "NCDHW": (2, 3, 4, 1)}
 _CONV_ATTRS = ("strides", "padding", "data_format", "dilations")
@@ -155,13 +156,17 @@ def _conv_input_grad(xp, dy, filt, shape, wins):
     kd, kh, kw, ci, co = filt.shape
     if _pointwise(filt.shape, wins):
         return xp.matmul(dy.reshape(-1, co), filt.reshape(ci, co).T).reshape(shape)
-    # one GEMM gives every tap's contribution; each tap is then one strided add (col2vol)
+    # one GEMM gives every tap's contribution (a group of images at a time); each tap is
+    # then one strided add into the padded gradient (col2vol)
     outs = tuple(w.out for w in wins)
-    cols = xp.matmul(dy.reshape(-1, co), filt.reshape(-1, co).T)
-    cols = cols.reshape(n, *outs, kd, kh, kw, ci)
+    w2t = filt.reshape(-1, co).T
     dxpad = _padded_zeros(xp, shape, wins, dy.dtype)
-    for t in _all_taps(wins):
-        dxpad[_tap(wins, t)] += cols[:, :, :, :, t[0], t[1], t[2]]
+    for imgs in _image_chunks(n, math.prod(outs) * kd * kh * kw * ci):
+        cols = xp.matmul(dy[imgs].reshape(-1, co), w2t)
+        cols = cols.reshape(-1, *outs, kd, kh, kw, ci)
+        part = dxpad[imgs]
+        for t in _all_taps(wins):
+            part[_tap(wins, t)] += cols[:, :, :, :, t[0], t[1], t[2]]
     return _crop(xp, dxpad, shape, wins)
 
 
@@ -521,6 +526,11 @@ def avg_pool3d_grad_op(xp, orig_input_shape, grad, *, ksize, strides, padding,
 @avg_pool3d_grad_op.grad
 def _avg_pool3d_grad_grad(op_, ddx):
     return [None, _avg_pool3d(ddx, **_attrs_of(op_, _POOL_ATTRS))]
+
+
+# shape arguments stay host arrays on a device (kernels read them as Python ints)
+_placement.HOST_MEMORY_ARGS.update({"Conv3DBackpropInputV2": (0,), "Conv3DBackpropFilterV2": (1,),
+                                    "AvgPool3DGrad": (0,)})
 
 
 # ----- public API -------------------------------------------------------------------------
