@@ -37,6 +37,6 @@ from flowgrad.ops.conv_extra import (atrous_conv2d, atrous_conv2d_transpose, con
                                      separable_conv2d)
 from flowgrad.ops.nn_extra_ops import (dilation2d, erosion2d, local_response_normalization,
                                        lrn, max_pool_with_argmax)
-from flowgrad.ops.space_batch_ops import space_to_batch
+from flowgrad.ops.space_batch_ops import space_to_batch, with_space_to_batch
 
 # --- sparse embeddings ----------------------------------------------------------------------

@@ -17,6 +17,8 @@ from flowgrad.framework import dtypes as _dt
 from flowgrad.framework.graph import Tensor, name_scope
 from flowgrad.framework.registry import NodeSpec, constant_value, convert_to_tensor, op
 from flowgrad.framework.shapes import TensorShape
+from flowgrad.ops import array_ops as A
+from flowgrad.ops import math_ops as M
 from flowgrad.runtime import placement as _placement
 
 
@@ -221,3 +223,105 @@ def batch_to_space(input, crops, block_size, name: str | None = None,  # noqa: A
     ``block_size``."""
     return batch_to_space_nd(input, _block(block_size, block_shape), crops,
                              name=name or "BatchToSpace")
+
+
+# ----- atrous operations through space-to-batch ---------------------------------------------
+def required_space_to_batch_paddings(input_shape, block_shape, base_paddings=None,
+                                     name: str | None = None):
+    """``tf.required_space_to_batch_paddings``: ``(paddings, crops)`` that extend
+    ``base_paddings`` so that ``block_shape`` divides each padded dimension of
+    ``input_shape``, and the crops that undo the extension.
+
+    >>> import flowgrad as tf
+    >>> p, c = tf.required_space_to_batch_paddings([5, 4], [2, 3], [[1, 1], [0, 0]])
+    >>> [v.tolist() for v in tf.Session().run([p, c])]
+    [[[1, 2], [0, 2]], [[0, 1], [0, 2]]]
+    """
+    with name_scope(name, "required_space_to_batch_paddings", [input_shape, block_shape]):
+        shape = _int_tensor(input_shape, "input_shape")
+        block = _int_tensor(block_shape, "block_shape")
+        m = block.shape[0] if block.shape.ndims == 1 else None
+        if m is None:
+            raise ValueError("required_space_to_batch_paddings: block_shape must have a "
+                             "known length")
+        base = _int_tensor(np.zeros((m, 2), np.int32) if base_paddings is None
+                           else base_paddings, "base_paddings")
+        sv, bv, pv = constant_value(shape), constant_value(block), constant_value(base)
+        if sv is not None and bv is not None and pv is not None:
+            sv, bv = np.asarray(sv).reshape(-1), np.asarray(bv).reshape(-1)
+            pv = np.asarray(pv).reshape(-1, 2)
+            full = sv + pv[:, 0] + pv[:, 1]
+            extra = (bv - full % bv) % bv
+            pads = np.stack([pv[:, 0], pv[:, 1] + extra], axis=1).astype(np.int32)
+            crops = np.stack([np.zeros_like(extra), extra], axis=1).astype(np.int32)
+            return (convert_to_tensor(pads, name="paddings"),
+                    convert_to_tensor(crops, name="crops"))
+        start, end = base[:, 0], base[:, 1]
+        extra = M.floormod(block - M.floormod(shape + start + end, block), block)
+        return (A.stack([start, end + extra], axis=1, name="paddings"),
+                A.stack([A.zeros_like(extra), extra], axis=1, name="crops"))
+
+
+def with_space_to_batch(input, dilation_rate, padding, op, filter_shape=None,  # noqa: A002
+                        spatial_dims=None, data_format: str | None = None) -> Tensor:
+    """``tf.nn.with_space_to_batch``: runs ``op(converted, num_spatial_dims, padding)`` on
+    the space-to-batch form of ``input``, which turns a sliding-window op into its atrous
+    (dilated) form: ``batch_to_space_nd(op(space_to_batch_nd(input, rate, paddings), n,
+    "VALID"), rate, crops)``; with every rate 1 it is just ``op(input, n, padding)``."""
+    x = convert_to_tensor(input, name="input")
+    rv = constant_value(dilation_rate) if isinstance(dilation_rate, Tensor) \
+        else np.asarray(dilation_rate)
+    if rv is None:
+        raise ValueError("with_space_to_batch: dilation_rate must be known at build time")
+    rate = [int(r) for r in np.asarray(rv).reshape(-1)]
+    n = len(rate)
+    if n == 0:
+        raise ValueError("with_space_to_batch: dilation_rate must have at least one entry")
+    if min(rate) < 1:
+        raise ValueError(f"dilation_rate must be positive, got {rate}")
+    if spatial_dims is None:
+        start = 2 if data_format is not None and data_format.startswith("NC") else 1
+        spatial_dims = list(range(start, start + n))
+    dims = [int(d) for d in spatial_dims]
+    if len(dims) != n or dims != sorted(set(dims)) or dims[0] < 1:
+        raise ValueError(f"spatial_dims must be {n} ascending, distinct dimensions >= 1, got "
+                         f"{list(spatial_dims)}")
+    if x.shape.ndims is not None and x.shape.ndims <= dims[-1]:
+        raise ValueError(f"input must have rank greater than {dims[-1]}, got shape {x.shape}")
+    if all(r == 1 for r in rate):
+        return op(x, n, padding)
+    if padding == "SAME":
+        if filter_shape is None:
+            raise ValueError("filter_shape must be specified for SAME padding")
+        fv = constant_value(filter_shape) if isinstance(filter_shape, Tensor) \
+            else np.asarray(filter_shape)
+        if fv is None:
+            raise ValueError("with_space_to_batch: filter_shape must be known at build time")
+        fs = np.asarray(fv).reshape(-1)[:n].astype(np.int64)
+        span = fs + (fs - 1) * (np.asarray(rate) - 1)
+        base = np.stack([(span - 1) // 2, span - 1 - (span - 1) // 2], axis=1)
+    elif padding == "VALID":
+        base = np.zeros((n, 2), np.int64)
+    else:
+        raise ValueError(f"Invalid padding method {padding!r}")
+    static = [x.shape[d] if x.shape.ndims is not None else None for d in dims]
+    in_shape = static if None not in static else \
+        A.stack([A.shape(x)[d] for d in dims])
+    pads, crops = required_space_to_batch_paddings(in_shape, rate, base)
+    # blocks over dimensions 1..max(spatial_dims): rate 1 and no padding elsewhere
+    block = [1] * dims[-1]
+    for d, r in zip(dims, rate):
+        block[d - 1] = r
+
+    def adjust(t: Tensor) -> Tensor:
+        v = constant_value(t)
+        if v is not None:
+            full = np.zeros((dims[-1], 2), np.int32)
+            full[[d - 1 for d in dims]] = np.asarray(v).reshape(-1, 2)
+            return convert_to_tensor(full)
+        zero = convert_to_tensor(np.zeros(2, np.int32))
+        rows = {d: i for i, d in enumerate(dims)}
+        return A.stack([t[rows[d]] if d in rows else zero for d in range(1, dims[-1] + 1)])
+
+    converted = space_to_batch_nd(x, block, adjust(pads))
+    return batch_to_space_nd(op(converted, n, "VALID"), block, adjust(crops))

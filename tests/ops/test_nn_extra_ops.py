@@ -298,6 +298,45 @@ def test_space_to_batch_layout_round_trips_and_tf1_doc_example():
     np.testing.assert_array_equal(back4v, z[..., 0])
 
 
+@pytest.mark.parametrize("padding,fmt", list(itertools.product(["SAME", "VALID"],
+                                                               ["NHWC", "NCHW"])))
+def test_with_space_to_batch_turns_an_op_into_its_dilated_form(padding, fmt):
+    rng = np.random.default_rng(9)
+    x, f = rng.standard_normal((2, 7, 6, 3)), rng.standard_normal((3, 2, 3, 4))
+    xin = x.transpose(0, 3, 1, 2) if fmt == "NCHW" else x
+
+    def conv(inp, num_spatial_dims, pad):
+        assert num_spatial_dims == 2
+        return tf.nn.conv2d(inp, f, [1, 1, 1, 1], pad, data_format=fmt)
+
+    with tf.Graph().as_default():
+        y = tf.nn.with_space_to_batch(xin, [2, 3], padding, conv, filter_shape=[3, 2],
+                                      data_format=fmt)
+        ph = tf.placeholder(tf.float64, [None, None, None, None])
+        yd = tf.nn.with_space_to_batch(ph, [2, 3], padding, conv, filter_shape=[3, 2],
+                                       data_format=fmt)
+        ref = tf.nn.conv2d(xin, f, [1, 1, 1, 1], padding, data_format=fmt,
+                           dilations=[1, 2, 3, 1] if fmt == "NHWC" else [1, 1, 2, 3])
+        types = {op.type for op in y.graph.get_operations()}
+        yv, ydv, rv = _run([y, yd, ref], {ph: xin})
+    assert {"SpaceToBatchND", "BatchToSpaceND"} <= types
+    assert y.shape.as_list() == list(rv.shape)
+    np.testing.assert_allclose(yv, rv, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(ydv, rv, rtol=1e-12, atol=1e-12)
+
+
+def test_required_space_to_batch_paddings_numbers():
+    with tf.Graph().as_default():
+        p, c = tf.required_space_to_batch_paddings([5, 4], [2, 3], [[1, 1], [0, 0]])
+        shape = tf.placeholder(tf.int32, [2])
+        pd, cd = tf.required_space_to_batch_paddings(shape, [2, 3])
+        pv, cv, pdv, cdv = _run([p, c, pd, cd], {shape: [5, 4]})
+    np.testing.assert_array_equal(pv, [[1, 2], [0, 2]])
+    np.testing.assert_array_equal(cv, [[0, 1], [0, 2]])
+    np.testing.assert_array_equal(pdv, [[0, 1], [0, 2]])
+    np.testing.assert_array_equal(cdv, [[0, 1], [0, 2]])
+
+
 def test_atrous_conv2d_is_dilated_conv_and_transpose_is_its_adjoint():
     rng = np.random.default_rng(2)
     x, f = rng.standard_normal((2, 7, 6, 3)), rng.standard_normal((3, 2, 3, 4))
@@ -440,6 +479,10 @@ CASES = [
     OpCase("space_to_batch_1d",
            lambda x: tf.space_to_batch_nd(x, [3], [[1, 2]]),
            lambda x: ref_space_to_batch(x, [3], [(1, 2)]), [(2, 6, 2, 2)]),
+    OpCase("with_space_to_batch_pool",
+           lambda x: tf.nn.with_space_to_batch(
+               x, [2, 2], "SAME", lambda i, n, p: tf.nn.avg_pool(i, [1, 2, 2, 1], [1, 1, 1, 1], p),
+               filter_shape=[2, 2]), None, [(1, 5, 6, 2)]),
     OpCase("separable_conv2d",
            lambda x, d, p: tf.nn.separable_conv2d(x, d, p, [1, 2, 2, 1], "SAME"), None,
            [(2, 5, 6, 2), (3, 3, 2, 2), (1, 1, 4, 3)]),
@@ -562,7 +605,9 @@ def test_against_tensorflow():
                                             "SAME"),
                m.nn.conv1d_transpose(x4[:, 0], wc, [2, 13, 3], 2, "VALID"),
                m.space_to_batch_nd(x4, [2, 3], [[1, 0], [0, 0]]),
-               m.batch_to_space_nd(x4[:, :3], [1, 2], [[0, 1], [1, 0]])]
+               m.batch_to_space_nd(x4[:, :3], [1, 2], [[0, 1], [1, 0]]),
+               m.nn.with_space_to_batch(x4, [2, 3], "SAME", lambda i, n, p: m.nn.max_pool(
+                   i, [1, 3, 2, 1], [1, 1, 1, 1], p), filter_shape=[3, 2])]
         xs = m.constant(x4)
         lr = m.nn.lrn(xs, 2, 1.5, 0.5, 0.75)
         dil = m.nn.dilation2d(xs, fd[..., :1].repeat(4, -1), [1, 1, 1, 1], [1, 1, 1, 1],
