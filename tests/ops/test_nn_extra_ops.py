@@ -52,13 +52,13 @@ def ref_conv3d(x, w, strides, padding, dilations=(1, 1, 1), fmt="NDHWC"):
     return _back(y, fmt)
 
 
-def ref_pool3d(x, k, strides, padding, kind, fmt="NDHWC"):
+def ref_pool3d(x, k, strides, padding, kind, fmt="NDHWC", rate=(1, 1, 1)):
     x = _last(x, fmt)
     n, *sp, c = x.shape
-    geo = [_geometry(sp[i], k[i], strides[i], 1, padding) for i in range(3)]
+    geo = [_geometry(sp[i], k[i], strides[i], rate[i], padding) for i in range(3)]
     y = np.zeros((n, *(g[0] for g in geo), c))
     for o in itertools.product(*(range(g[0]) for g in geo)):
-        taps = [_cells(o[i], k[i], strides[i], 1, geo[i][1], sp[i]) for i in range(3)]
+        taps = [_cells(o[i], k[i], strides[i], rate[i], geo[i][1], sp[i]) for i in range(3)]
         cells = [x[:, ia, ib, ie, :] for (_, ia), (_, ib), (_, ie) in itertools.product(*taps)]
         y[:, o[0], o[1], o[2], :] = np.max(cells, 0) if kind == "max" else np.mean(cells, 0)
     return _back(y, fmt)
@@ -167,8 +167,28 @@ def test_pool3d_forward(kind, padding, stride, size, fmt):
     np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-12)
 
 
-def test_conv3d_chunked_vol2col_matches(monkeypatch):
-    """Patch matrices built a few images at a time give the same numbers in all three ops."""
+def test_nn_pool_and_convolution_take_3d_inputs():
+    rng = np.random.default_rng(12)
+    x, f = rng.standard_normal((2, 6, 5, 7, 2)), rng.standard_normal((2, 2, 3, 2, 3))
+    with tf.Graph().as_default():
+        mx = tf.nn.pool(x, [2, 2, 2], "MAX", "VALID", dilation_rate=[2, 1, 3])
+        av = tf.nn.pool(x, [2, 3, 2], "AVG", "SAME", strides=[2, 1, 2])
+        conv = tf.nn.convolution(x, f, "SAME", dilation_rate=[1, 2, 1])
+        with pytest.raises(ValueError, match="SAME padding is not implemented for dilation"):
+            tf.nn.pool(x, [2, 2, 2], "MAX", "SAME", dilation_rate=[2, 2, 2])
+        mxv, avv, cv = _run([mx, av, conv])
+    np.testing.assert_allclose(mxv, ref_pool3d(x, (2, 2, 2), (1, 1, 1), "VALID", "max",
+                                               rate=(2, 1, 3)))
+    np.testing.assert_allclose(avv, ref_pool3d(x, (2, 3, 2), (2, 1, 2), "SAME", "avg"))
+    np.testing.assert_allclose(cv, ref_conv3d(x, f, (1, 1, 1), "SAME", (1, 2, 1)), rtol=1e-10)
+
+
+@pytest.mark.parametrize("channel_major", [True, False])
+def test_conv3d_chunked_vol2col_matches(monkeypatch, channel_major):
+    """Patch matrices built a few images at a time give the same numbers in all three ops,
+    with the input gradient scattered channel-major (few channels) or NDHWC."""
+    if not channel_major:
+        monkeypatch.setattr(conv3d_ops, "_CHANNEL_MAJOR_MAX", 0)
     rng = np.random.default_rng(3)
     x, f = rng.standard_normal((3, 4, 4, 3, 2)), rng.standard_normal((2, 3, 2, 2, 3))
 
@@ -185,6 +205,14 @@ def test_conv3d_chunked_vol2col_matches(monkeypatch):
                                atol=1e-10)
     for a, b in zip(whole, chunked):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+    # the input gradient against the adjoint identity: <dy, conv(v)> = <dx(dy), v>
+    with tf.Graph().as_default():
+        v = rng.standard_normal(x.shape)
+        y = tf.nn.conv3d(v, f, [1, 1, 2, 1, 1], "SAME")
+        dy = rng.standard_normal(y.shape.as_list())
+        dx = tf.nn.conv3d_transpose(dy, f, list(x.shape), [1, 1, 2, 1, 1], "SAME")
+        yv, dxv = _run([y, dx])
+    assert np.isclose(np.sum(yv * dy), np.sum(v * dxv))
 
 
 def test_conv3d_backprops_are_adjoints():
@@ -606,6 +634,9 @@ def test_against_tensorflow():
                m.nn.conv1d_transpose(x4[:, 0], wc, [2, 13, 3], 2, "VALID"),
                m.space_to_batch_nd(x4, [2, 3], [[1, 0], [0, 0]]),
                m.batch_to_space_nd(x4[:, :3], [1, 2], [[0, 1], [1, 0]]),
+               m.nn.pool(x5, [2, 2, 2], "MAX", "VALID", dilation_rate=[2, 1, 2]),
+               m.nn.pool(x5, [2, 3, 2], "AVG", "SAME", strides=[2, 1, 2]),
+               m.nn.convolution(x5, w5, "SAME", dilation_rate=[2, 1, 2]),
                m.nn.with_space_to_batch(x4, [2, 3], "SAME", lambda i, n, p: m.nn.max_pool(
                    i, [1, 3, 2, 1], [1, 1, 1, 1], p), filter_shape=[3, 2])]
         xs = m.constant(x4)
