@@ -21,12 +21,14 @@ __all__ = ["AveragePooling1D", "AveragePooling2D", "AvgPool2D", "BatchNormalizat
 from flowgrad.layers.convolutional_extra import (AveragePooling3D, AvgPool3D,  # noqa: E402
                                                  Conv3D, Conv3DTranspose, Convolution3D,
                                                  Convolution3DTranspose, MaxPool3D,
-                                                 MaxPooling3D, SeparableConv2D,
+                                                 MaxPooling3D, SeparableConv1D,
+                                                 SeparableConv2D, SeparableConvolution1D,
                                                  SeparableConvolution2D, average_pooling3d,
                                                  conv3d, conv3d_transpose, max_pooling3d,
-                                                 separable_conv2d)
+                                                 separable_conv1d, separable_conv2d)
 
 __all__ += ["AveragePooling3D", "AvgPool3D", "Conv3D", "Conv3DTranspose", "Convolution3D",
-            "Convolution3DTranspose", "MaxPool3D", "MaxPooling3D", "SeparableConv2D",
-            "SeparableConvolution2D", "average_pooling3d", "conv3d", "conv3d_transpose",
-            "max_pooling3d", "separable_conv2d"]
+            "Convolution3DTranspose", "MaxPool3D", "MaxPooling3D", "SeparableConv1D",
+            "SeparableConv2D", "SeparableConvolution1D", "SeparableConvolution2D",
+            "average_pooling3d", "conv3d", "conv3d_transpose", "max_pooling3d",
+            "separable_conv1d", "separable_conv2d"]

@@ -1,5 +1,5 @@
-"""``tf.layers.Conv3D``, ``Conv3DTranspose``, ``SeparableConv2D``, ``MaxPooling3D``,
-``AveragePooling3D`` and their functional forms.
+"""``tf.layers.Conv3D``, ``Conv3DTranspose``, ``SeparableConv1D``, ``SeparableConv2D``,
+``MaxPooling3D``, ``AveragePooling3D`` and their functional forms.
 
 Variables are named as in TF1: ``conv3d/kernel`` (``[kd, kh, kw, in, filters]``; transposed
 ``[kd, kh, kw, filters, in]``), ``conv3d/bias``; ``separable_conv2d/depthwise_kernel``
@@ -17,6 +17,7 @@ from flowgrad.layers.convolutional import (_Conv, _conv_out, _functional, _nn_fo
 from flowgrad.ops import array_ops as A
 from flowgrad.ops import conv3d_ops as C3
 from flowgrad.ops import conv_extra as CX
+from flowgrad.ops import pool3d_ops as P3
 from flowgrad.ops import init_ops as I
 
 
@@ -169,6 +170,64 @@ class SeparableConv2D(_Conv):
         return TensorShape([s[0], *out, self.filters] if last else [s[0], self.filters, *out])
 
 
+class SeparableConv1D(SeparableConv2D):
+    """Depthwise separable 1-D convolution over ``[batch, width, channels]`` inputs
+    (``depthwise_kernel`` ``[k, in, depth_multiplier]``, ``pointwise_kernel``
+    ``[1, in * depth_multiplier, filters]``), run as a height-1 ``SeparableConv2D``."""
+
+    rank = 1
+
+    def __init__(self, filters, kernel_size, strides=1, padding="valid",
+                 data_format="channels_last", dilation_rate=1, depth_multiplier=1,
+                 **kwargs) -> None:
+        super().__init__(filters, kernel_size, strides=strides, padding=padding,
+                         data_format=data_format, dilation_rate=dilation_rate,
+                         depth_multiplier=depth_multiplier, **kwargs)
+
+    def build(self, input_shape) -> None:
+        shape = TensorShape(input_shape)
+        if shape.ndims != 3:
+            raise ValueError(f"SeparableConv1D expects inputs of rank 3, got shape {shape}")
+        c = shape[self._channel_axis()]
+        if c is None:
+            raise ValueError(f"The channel dimension of the inputs to SeparableConv1D should "
+                             f"be defined. Found `None` (input shape {shape}).")
+        c = int(c)
+        self.depthwise_kernel = self.add_weight(
+            "depthwise_kernel", shape=[self.kernel_size[0], c, self.depth_multiplier],
+            initializer=self.depthwise_initializer, regularizer=self.depthwise_regularizer,
+            constraint=self.depthwise_constraint, dtype=self.dtype)
+        self.pointwise_kernel = self.add_weight(
+            "pointwise_kernel", shape=[1, c * self.depth_multiplier, self.filters],
+            initializer=self.pointwise_initializer, regularizer=self.pointwise_regularizer,
+            constraint=self.pointwise_constraint, dtype=self.dtype)
+        self.bias = None
+        if self.use_bias:
+            self.bias = self.add_weight("bias", shape=[self.filters],
+                                        initializer=self.bias_initializer,
+                                        regularizer=self.bias_regularizer,
+                                        constraint=self.bias_constraint, dtype=self.dtype)
+        self.built = True
+
+    def call(self, inputs):
+        x = self._input(inputs)
+        last = self.data_format == "channels_last"
+        axis = 1 if last else 2
+        y = CX.separable_conv2d(A.expand_dims(x, axis), A.expand_dims(self.depthwise_kernel, 0),
+                                A.expand_dims(self.pointwise_kernel, 0),
+                                strides=_full((1, self.strides[0]), last),
+                                padding=self.padding, rate=[1, self.dilation_rate[0]],
+                                data_format="NHWC" if last else "NCHW")
+        return self._finish(A.squeeze(y, [axis]))
+
+    def compute_output_shape(self, input_shape) -> TensorShape:
+        s = TensorShape(input_shape).as_list()
+        last = self.data_format == "channels_last"
+        w = _conv_out(s[1] if last else s[2], self.kernel_size[0], self.strides[0],
+                      self.dilation_rate[0], self.padding)
+        return TensorShape([s[0], w, self.filters] if last else [s[0], self.filters, w])
+
+
 class _Pooling3D(Layer):
     pool_fn = None
 
@@ -183,7 +242,7 @@ class _Pooling3D(Layer):
 
     def call(self, inputs):
         last = self.data_format == "channels_last"
-        fn = C3.max_pool3d if self.pool_fn == "max" else C3.avg_pool3d
+        fn = P3.max_pool3d if self.pool_fn == "max" else P3.avg_pool3d
         return fn(convert_to_tensor(inputs), ksize=_full(self.pool_size, last),
                   strides=_full(self.strides, last), padding=self.padding,
                   data_format=self.nn_format)
@@ -241,6 +300,18 @@ def separable_conv2d(inputs, filters, kernel_size, strides=(1, 1), padding="vali
     return _functional(SeparableConv2D, locals())
 
 
+def separable_conv1d(inputs, filters, kernel_size, strides=1, padding="valid",
+                     data_format="channels_last", dilation_rate=1, depth_multiplier=1,
+                     activation=None, use_bias=True, depthwise_initializer=None,
+                     pointwise_initializer=None, bias_initializer=I.zeros_initializer(),
+                     depthwise_regularizer=None, pointwise_regularizer=None,
+                     bias_regularizer=None, activity_regularizer=None,
+                     depthwise_constraint=None, pointwise_constraint=None,
+                     bias_constraint=None, trainable=True, name=None, reuse=None):
+    """Functional ``SeparableConv1D`` (``tf.layers.separable_conv1d``)."""
+    return _functional(SeparableConv1D, locals())
+
+
 def max_pooling3d(inputs, pool_size, strides, padding="valid", data_format="channels_last",
                   name=None):
     """Functional ``MaxPooling3D`` (``tf.layers.max_pooling3d``)."""
@@ -255,6 +326,7 @@ def average_pooling3d(inputs, pool_size, strides, padding="valid",
 
 Convolution3D = Conv3D
 Convolution3DTranspose = Conv3DTranspose
+SeparableConvolution1D = SeparableConv1D
 SeparableConvolution2D = SeparableConv2D
 MaxPool3D = MaxPooling3D
 AvgPool3D = AveragePooling3D

@@ -383,7 +383,7 @@ def pool(input, window_shape, pooling_type, padding, dilation_rate=None,  # noqa
     if any(r > 1 for r in rate) and any(s > 1 for s in strides):
         raise ValueError("strides > 1 not supported in conjunction with dilation_rate > 1")
     if nd == 3:
-        from flowgrad.ops.conv3d_ops import pool3d  # noqa: PLC0415
+        from flowgrad.ops.pool3d_ops import pool3d  # noqa: PLC0415
         return pool3d(input, window_shape, pooling_type, padding, rate, strides, name,
                       data_format)
     if nd not in (1, 2):

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import flowgrad as tf
-from flowgrad.ops import conv3d_ops, conv_extra, nn_extra_ops, space_batch_ops
+from flowgrad.ops import conv3d_ops, conv_extra, nn_extra_ops, pool3d_ops, space_batch_ops
 from flowgrad.testing.op_test import OpCase, check_op
 
 
@@ -555,7 +555,8 @@ def test_square_argmax_reference_agrees():
         np.testing.assert_array_equal(a[1], b[1])
 
 
-@pytest.mark.parametrize("module", [conv3d_ops, conv_extra, nn_extra_ops, space_batch_ops],
+@pytest.mark.parametrize("module", [conv3d_ops, conv_extra, nn_extra_ops, pool3d_ops,
+                                    space_batch_ops],
                          ids=lambda m: m.__name__)
 def test_docstring_examples(module):
     failures, _ = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
@@ -595,6 +596,29 @@ def test_layers_variable_names_shapes_and_outputs():
             yv, pv = sess.run([y, p], {x: xv})
     np.testing.assert_allclose(yv, ref_conv3d(xv, k, (1, 1, 1), "SAME"), rtol=1e-10)
     np.testing.assert_allclose(pv, ref_pool3d(xv, (2, 2, 2), (2, 2, 2), "SAME", "max"))
+
+
+def test_separable_conv1d_layer():
+    rng = np.random.default_rng(13)
+    xv = rng.standard_normal((2, 9, 3))
+    with tf.Graph().as_default():
+        x = tf.placeholder(tf.float64, [2, 9, 3])
+        y = tf.layers.separable_conv1d(x, 4, 3, strides=2, depth_multiplier=2,
+                                       bias_initializer=tf.constant_initializer(0.5))
+        yc = tf.layers.SeparableConv1D(4, 3, data_format="channels_first",
+                                       dtype=tf.float64)(tf.transpose(x, [0, 2, 1]))
+        names = {v.name: v.shape.as_list() for v in tf.global_variables()}
+        assert names["separable_conv1d/depthwise_kernel:0"] == [3, 3, 2]
+        assert names["separable_conv1d/pointwise_kernel:0"] == [1, 6, 4]
+        assert names["separable_conv1d_1/pointwise_kernel:0"] == [1, 3, 4]
+        assert y.shape.as_list() == [2, 4, 4] and yc.shape.as_list() == [2, 4, 7]
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            dk, pk = sess.run(tf.global_variables()[:2])
+            yv = sess.run(y, {x: xv})
+    dw = np.stack([sum(xv[:, 2 * o + t, :, None] * dk[t] for t in range(3)).reshape(2, 6)
+                   for o in range(4)], axis=1)
+    np.testing.assert_allclose(yv, dw @ pk[0] + 0.5, rtol=1e-5)
 
 
 # ----- cross-checks against TensorFlow (skipped where it is not installed) -------------------
