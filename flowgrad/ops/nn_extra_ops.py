@@ -15,6 +15,8 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from flowgrad.framework import dtypes as _dt
@@ -283,6 +285,13 @@ def _four(v, name: str) -> tuple:
     return tuple(vals)
 
 
+class MaxPoolWithArgmax(NamedTuple):
+    """What ``tf.nn.max_pool_with_argmax`` returns (TF's generated op result)."""
+
+    output: Tensor
+    argmax: Tensor
+
+
 def max_pool_with_argmax(input, ksize, strides, padding, data_format: str = "NHWC",  # noqa: A002
                          Targmax=None, name: str | None = None,  # noqa: N803
                          output_dtype=None, include_batch_in_index: bool = False):
@@ -301,7 +310,7 @@ def max_pool_with_argmax(input, ksize, strides, padding, data_format: str = "NHW
                                     padding=padding.upper(),
                                     include_batch_in_index=bool(include_batch_in_index),
                                     Targmax=dtype.name, name=scope)
-        return tuple(out)
+        return MaxPoolWithArgmax(*out)
 
 
 # ----- Dilation2D -------------------------------------------------------------------------

@@ -273,6 +273,8 @@ def test_max_pool_with_argmax_indices():
         _, argb = tf.nn.max_pool_with_argmax(x, [1, 2, 2, 1], [1, 2, 2, 1], "SAME",
                                              include_batch_in_index=True)
         assert arg.dtype == tf.int64
+        res = tf.nn.max_pool_with_argmax(x, 2, 2, "VALID", Targmax=tf.int32)
+        assert res.argmax.dtype == tf.int32 and res.output.shape.as_list() == [2, 1, 1, 1]
         xt = tf.constant(x)
         yg, _ = tf.nn.max_pool_with_argmax(xt, [1, 2, 2, 1], [1, 2, 2, 1], "SAME")
         g = tf.gradients(yg, xt)[0]
