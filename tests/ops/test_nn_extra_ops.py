@@ -183,34 +183,42 @@ def test_nn_pool_and_convolution_take_3d_inputs():
     np.testing.assert_allclose(cv, ref_conv3d(x, f, (1, 1, 1), "SAME", (1, 2, 1)), rtol=1e-10)
 
 
-@pytest.mark.parametrize("channel_major", [True, False])
-def test_conv3d_chunked_vol2col_matches(monkeypatch, channel_major):
-    """Patch matrices built a few images at a time give the same numbers in all three ops,
-    with the input gradient scattered channel-major (few channels) or NDHWC."""
-    if not channel_major:
+@pytest.fixture(params=["channel_major", "scatter", "as_conv"])
+def input_grad_mode(request, monkeypatch):
+    """Runs a test under each formulation of the conv3d input gradient."""
+    if request.param != "channel_major":
         monkeypatch.setattr(conv3d_ops, "_CHANNEL_MAJOR_MAX", 0)
+    monkeypatch.setattr(conv3d_ops, "FORCE_SCATTER", request.param == "scatter")
+    return request.param
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_conv3d_chunked_vol2col_matches(monkeypatch, input_grad_mode, stride):
+    """Patch matrices built a few images at a time give the same numbers in all three ops,
+    with the input gradient scattered channel-major (few channels), NDHWC or (stride 1)
+    computed as a convolution."""
     rng = np.random.default_rng(3)
     x, f = rng.standard_normal((3, 4, 4, 3, 2)), rng.standard_normal((2, 3, 2, 2, 3))
 
     def run():
         with tf.Graph().as_default():
             xt, ft = tf.constant(x), tf.constant(f)
-            y = tf.nn.conv3d(xt, ft, [1, 1, 2, 1, 1], "SAME")
+            y = tf.nn.conv3d(xt, ft, [1, 1, stride, 1, 1], "SAME")
             return _run([y, *tf.gradients(tf.reduce_sum(y * y), [xt, ft])])
 
     whole = run()
     monkeypatch.setattr(conv3d_ops, "_CHUNK", 10)
     chunked = run()
-    np.testing.assert_allclose(chunked[0], ref_conv3d(x, f, (1, 2, 1), "SAME"), rtol=1e-10,
-                               atol=1e-10)
+    np.testing.assert_allclose(chunked[0], ref_conv3d(x, f, (1, stride, 1), "SAME"),
+                               rtol=1e-10, atol=1e-10)
     for a, b in zip(whole, chunked):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
     # the input gradient against the adjoint identity: <dy, conv(v)> = <dx(dy), v>
     with tf.Graph().as_default():
         v = rng.standard_normal(x.shape)
-        y = tf.nn.conv3d(v, f, [1, 1, 2, 1, 1], "SAME")
+        y = tf.nn.conv3d(v, f, [1, 1, stride, 1, 1], "SAME")
         dy = rng.standard_normal(y.shape.as_list())
-        dx = tf.nn.conv3d_transpose(dy, f, list(x.shape), [1, 1, 2, 1, 1], "SAME")
+        dx = tf.nn.conv3d_transpose(dy, f, list(x.shape), [1, 1, stride, 1, 1], "SAME")
         yv, dxv = _run([y, dx])
     assert np.isclose(np.sum(yv * dy), np.sum(v * dxv))
 
@@ -546,6 +554,17 @@ def ref_argmax_pool_hw(x, k, s, padding, include_batch):
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
 def test_op(case):
+    check_op(case)
+
+
+CONV3D_CASES = [c for c in CASES if c.name.startswith("conv3d")]
+
+
+@pytest.mark.parametrize("input_grad_mode", ["scatter", "as_conv"], indirect=True)
+@pytest.mark.parametrize("case", CONV3D_CASES, ids=lambda c: c.name)
+def test_conv3d_rows_each_input_gradient(case, input_grad_mode):
+    """The op rows (first and second order) with the NDHWC scatter and the stride-1
+    convolution form of the input gradient (the rows' few channels pick channel-major)."""
     check_op(case)
 
 
