@@ -1,10 +1,11 @@
 """Convolutions that TF1 composes from others: separable, atrous (dilated) and 1-D
 transposed convolutions.
 
-``separable_conv2d`` is a depthwise convolution (node ``depthwise``) followed by a 1x1
-convolution; ``atrous_conv2d`` a dilated ``conv2d``; ``atrous_conv2d_transpose`` its adjoint
-(a dilated ``Conv2DBackpropInput``, which equals TF1's space-to-batch formulation);
-``conv1d_transpose`` a ``Conv2DBackpropInput`` over a height-1 image.
+``separable_conv2d`` is a depthwise convolution (node ``depthwise``; with a rate above 1 it
+runs on the space-to-batch form of the input, as TF1 builds it) followed by a 1x1
+convolution; ``atrous_conv2d`` a dilated ``conv2d``; ``atrous_conv2d_transpose`` its
+adjoint (a dilated ``Conv2DBackpropInput``, which equals TF1's space-to-batch
+formulation); ``conv1d_transpose`` a ``Conv2DBackpropInput`` over a height-1 image.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from flowgrad.framework.graph import Tensor, name_scope
 from flowgrad.framework.registry import constant, constant_shape, convert_to_tensor
 from flowgrad.ops import array_ops as A
 from flowgrad.ops import conv_ops as C
-from flowgrad.ops.conv_geometry import four, spatial_axes
+from flowgrad.ops.conv_geometry import four
+from flowgrad.ops.space_batch_ops import with_space_to_batch
 
 
 def _pair(v, name: str) -> list[int]:
@@ -73,12 +75,23 @@ def separable_conv2d(input, depthwise_filter, pointwise_filter, strides, padding
                              f"{ds[2] * ds[3]} channels but the pointwise filter {ps} expects "
                              f"{ps[2]}")
         s4 = four(strides, "strides", data_format)
-        ha, wa, _ = spatial_axes(data_format)
-        if max(rate) > 1 and (s4[ha] > 1 or s4[wa] > 1):
-            raise ValueError(f"separable_conv2d: strides must be 1 when rate > 1, got strides "
-                             f"{list(strides)} and rate {rate}")
-        depthwise = C.depthwise_conv2d_native(x, dw, s4, padding, data_format=data_format,
-                                              dilations=rate, name="depthwise")
+
+        def depthwise_op(converted, _num_spatial_dims, pad):
+            return C.depthwise_conv2d_native(converted, dw, s4, pad, data_format=data_format,
+                                             name="depthwise")
+
+        if max(rate) == 1:
+            depthwise = depthwise_op(x, 2, padding)
+        else:
+            # as TF1: the depthwise convolution runs on the space-to-batch form of the input
+            # (which also fixes what strides > 1 mean together with a rate)
+            if ds.ndims != 4 or None in ds.as_list()[:2]:
+                raise ValueError(f"separable_conv2d: with rate > 1 the depthwise filter's "
+                                 f"spatial shape must be known, got {ds}")
+            pad = padding.upper() if isinstance(padding, str) else padding
+            depthwise = with_space_to_batch(x, rate, pad, depthwise_op,
+                                            filter_shape=ds.as_list()[:2],
+                                            data_format=data_format)
         return C.conv2d(depthwise, pw, [1, 1, 1, 1], "VALID", data_format=data_format,
                         name=scope)
 
