@@ -85,12 +85,9 @@ def separable_conv2d(input, depthwise_filter, pointwise_filter, strides, padding
         else:
             # as TF1: the depthwise convolution runs on the space-to-batch form of the input
             # (which also fixes what strides > 1 mean together with a rate)
-            if ds.ndims != 4 or None in ds.as_list()[:2]:
-                raise ValueError(f"separable_conv2d: with rate > 1 the depthwise filter's "
-                                 f"spatial shape must be known, got {ds}")
             pad = padding.upper() if isinstance(padding, str) else padding
             depthwise = with_space_to_batch(x, rate, pad, depthwise_op,
-                                            filter_shape=ds.as_list()[:2],
+                                            filter_shape=A.shape(dw),
                                             data_format=data_format)
         return C.conv2d(depthwise, pw, [1, 1, 1, 1], "VALID", data_format=data_format,
                         name=scope)

@@ -295,11 +295,14 @@ def with_space_to_batch(input, dilation_rate, padding, op, filter_shape=None,  #
             raise ValueError("filter_shape must be specified for SAME padding")
         fv = constant_value(filter_shape) if isinstance(filter_shape, Tensor) \
             else np.asarray(filter_shape)
-        if fv is None:
-            raise ValueError("with_space_to_batch: filter_shape must be known at build time")
-        fs = np.asarray(fv).reshape(-1)[:n].astype(np.int64)
-        span = fs + (fs - 1) * (np.asarray(rate) - 1)
-        base = np.stack([(span - 1) // 2, span - 1 - (span - 1) // 2], axis=1)
+        if fv is not None:
+            fs = np.asarray(fv).reshape(-1)[:n].astype(np.int64)
+            span = fs + (fs - 1) * (np.asarray(rate) - 1)
+            base = np.stack([(span - 1) // 2, span - 1 - (span - 1) // 2], axis=1)
+        else:                               # known only when the graph runs
+            fs = M.cast(filter_shape[:n], _dt.int32)
+            extra = (fs - 1) * convert_to_tensor(np.asarray(rate, np.int32))
+            base = A.stack([M.floordiv(extra, 2), extra - M.floordiv(extra, 2)], axis=1)
     elif padding == "VALID":
         base = np.zeros((n, 2), np.int64)
     else:
