@@ -309,6 +309,8 @@ def export_meta_graph(filename=None, meta_info_def=None, graph_def=None, saver_d
         items = []
         for item in g.get_collection(key):
             e = _collection_item(item, export_scope)
+            if e is False and key == "savers":
+                continue    # a Saver (tf.train.Scaffold puts one there) is the saver_def
             if e is False:
                 from flowgrad.platform import tf_logging  # noqa: PLC0415
                 tf_logging.warning("Issue encountered when serializing %s: %r cannot be "
