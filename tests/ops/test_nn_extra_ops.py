@@ -193,10 +193,11 @@ def input_grad_mode(request, monkeypatch):
 
 
 @pytest.mark.parametrize("stride", [1, 2])
-def test_conv3d_chunked_vol2col_matches(monkeypatch, input_grad_mode, stride):
-    """Patch matrices built a few images at a time give the same numbers in all three ops,
-    with the input gradient scattered channel-major (few channels), NDHWC or (stride 1)
-    computed as a convolution."""
+@pytest.mark.parametrize("pieces", ["images", "depth planes"])
+def test_conv3d_chunked_vol2col_matches(monkeypatch, input_grad_mode, stride, pieces):
+    """Patch matrices built a few images (or output depth planes) at a time give the same
+    numbers in all three ops, with the input gradient scattered channel-major (few
+    channels), NDHWC or (stride 1) computed as a convolution."""
     rng = np.random.default_rng(3)
     x, f = rng.standard_normal((3, 4, 4, 3, 2)), rng.standard_normal((2, 3, 2, 2, 3))
 
@@ -208,6 +209,8 @@ def test_conv3d_chunked_vol2col_matches(monkeypatch, input_grad_mode, stride):
 
     whole = run()
     monkeypatch.setattr(conv3d_ops, "_CHUNK", 10)
+    if pieces == "depth planes":
+        monkeypatch.setattr(conv3d_ops, "_CACHE_CHUNK", 10)
     chunked = run()
     np.testing.assert_allclose(chunked[0], ref_conv3d(x, f, (1, stride, 1), "SAME"),
                                rtol=1e-10, atol=1e-10)
