@@ -168,10 +168,10 @@ def _conv_input_grad(xp, dy, filt, shape, wins):
     kd, kh, kw, ci, co = filt.shape
     if _pointwise(filt.shape, wins):
         return xp.matmul(dy.reshape(-1, co), filt.reshape(ci, co).T).reshape(shape)
+    if all(w.stride == 1 for w in wins) and c >= _AS_CONV_MIN_CHANNELS and not FORCE_SCATTER:
+        return _input_grad_as_conv(xp, dy, filt, shape, wins)
     if c <= _CHANNEL_MAJOR_MAX:
         return _input_grad_channel_major(xp, dy, filt, shape, wins)
-    if all(w.stride == 1 for w in wins) and not FORCE_SCATTER:
-        return _input_grad_as_conv(xp, dy, filt, shape, wins)
     outs = tuple(w.out for w in wins)
     k = kd * kh * kw * ci
     # one GEMM gives every tap's contribution (a group of images at a time); each tap is
@@ -187,9 +187,14 @@ def _conv_input_grad(xp, dy, filt, shape, wins):
     return _crop(xp, dxpad, shape, wins)
 
 
-_CHANNEL_MAJOR_MAX = 16   # input channels up to which the input gradient scatters by channel
-#: True: strided adds (col2vol) for stride-1 input gradients with many channels too (tests
-#: run every way)
+# Which input-gradient formulation (one thread, [4, 16, 16, 16, C] inputs, 16 3x3x3
+# filters): with stride 1 the convolution form wins from 4 channels on (8 channels: 6.0
+# against 10.9 ms channel-major; 16: 6.9 against 31.2 ms), the channel-major scatter below
+# that (1 channel: 1.8 against 4.8 ms).  With stride 2 the channel-major scatter wins up to
+# 8 channels (2.2 against 2.6 ms) and the NDHWC scatter from 16 on (3.2 against 4.0 ms).
+_AS_CONV_MIN_CHANNELS = 4
+_CHANNEL_MAJOR_MAX = 8
+#: True: never the convolution form (tests run every formulation)
 FORCE_SCATTER = False
 
 
@@ -197,9 +202,7 @@ def _input_grad_as_conv(xp, dy, filt, shape, wins):
     """With stride 1 the input gradient is itself a convolution: ``dy`` padded by
     ``span - 1 - pad_before`` in front correlated with the flipped filter (in and out
     channels swapped).  The forward kernel's vol2col + GEMM then replaces the GEMM and
-    ``KD*KH*KW`` strided adds of the scatter: 8.2 -> 3.9 ms on a [2, 8, 16, 16, 32] input
-    with 32 filters.  With few input channels the channel-major scatter wins (8 channels,
-    16 filters: 8.1 ms against 12.4 ms as a convolution, whose GEMM is 8 columns wide)."""
+    ``KD*KH*KW`` strided adds of the scatter (timings above ``_AS_CONV_MIN_CHANNELS``)."""
     back = tuple(Window(w.k, 1, w.dilation, n, w.span - 1 - w.pad_before,
                         n + w.span - 1 - w.out - (w.span - 1 - w.pad_before))
                  for w, n in zip(wins, shape[1:4]))
@@ -210,8 +213,8 @@ def _input_grad_as_conv(xp, dy, filt, shape, wins):
 def _input_grad_channel_major(xp, dy, filt, shape, wins):
     """The input gradient for few input channels: the GEMM ``W @ dy^T`` gives every tap's
     contribution channel-major, ``(KD, KH, KW, C, N, OD, OH, OW)``, so each tap's add runs
-    over whole ``(OD, OH, OW)`` volumes instead of ``C``-element pieces (8 channels:
-    2.5x faster); one transpose at the end restores NDHWC."""
+    over whole ``(OD, OH, OW)`` volumes instead of ``C``-element pieces; one transpose at
+    the end restores NDHWC."""
     n, d, h, w, c = shape
     kd, kh, kw, ci, co = filt.shape
     outs = tuple(v.out for v in wins)
