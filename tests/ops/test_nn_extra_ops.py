@@ -87,19 +87,18 @@ def ref_dilation2d(x, f, strides, rates, padding):
 
 
 def ref_argmax_pool(x, k, s, padding, include_batch):
+    """Max pooling with TF's flattened argmax (the first of equal maxima)."""
     n, h, w, c = x.shape
-    (oh, pt), (ow, pl) = _geometry(h, k, s, 1, padding), _geometry(w, k, s, 1, padding)
+    (oh, pt), (ow, pl) = _geometry(h, k[0], s[0], 1, padding), _geometry(w, k[1], s[1], 1,
+                                                                          padding)
     y, arg = np.empty((n, oh, ow, c)), np.empty((n, oh, ow, c), np.int64)
     for b, i, j, ch in itertools.product(range(n), range(oh), range(ow), range(c)):
-        best = None
-        for (_, iy), (_, ix) in itertools.product(_cells(i, k, s, 1, pt, h),
-                                                  _cells(j, k, s, 1, pl, w)):
-            if best is None or x[b, iy, ix, ch] > best[0]:
-                best = (x[b, iy, ix, ch], iy, ix)
+        cells = [(x[b, iy, ix, ch], iy, ix)
+                 for (_, iy), (_, ix) in itertools.product(_cells(i, k[0], s[0], 1, pt, h),
+                                                           _cells(j, k[1], s[1], 1, pl, w))]
+        best = max(cells, key=lambda t: t[0])          # the first of equal maxima
         y[b, i, j, ch] = best[0]
-        arg[b, i, j, ch] = ((b * h if include_batch else 0) + best[1]) * w * c + best[2] * c + ch
-        if not include_batch:
-            arg[b, i, j, ch] = (best[1] * w + best[2]) * c + ch
+        arg[b, i, j, ch] = (((b * h if include_batch else 0) + best[1]) * w + best[2]) * c + ch
     return y, arg
 
 
@@ -500,10 +499,10 @@ CASES = [
            lambda x: ref_lrn(x, 2, 1.5, 0.3, 0.75), [(1, 3, 2, 7)]),
     OpCase("max_pool_with_argmax",
            lambda x: tf.nn.max_pool_with_argmax(x, [1, 2, 3, 1], [1, 2, 2, 1], "SAME"),
-           lambda x: ref_argmax_pool_hw(x, (2, 3), (2, 2), "SAME", False), [(2, 5, 4, 3)]),
+           lambda x: ref_argmax_pool(x, (2, 3), (2, 2), "SAME", False), [(2, 5, 4, 3)]),
     OpCase("max_pool_with_argmax_batch",
            lambda x: tf.nn.max_pool_with_argmax(x, 2, 2, "VALID", include_batch_in_index=True),
-           lambda x: ref_argmax_pool_hw(x, (2, 2), (2, 2), "VALID", True), [(2, 4, 5, 2)]),
+           lambda x: ref_argmax_pool(x, (2, 2), (2, 2), "VALID", True), [(2, 4, 5, 2)]),
     OpCase("dilation2d_same",
            lambda x, f: tf.nn.dilation2d(x, f, [1, 2, 1, 1], [1, 1, 2, 1], "SAME"),
            lambda x, f: ref_dilation2d(x, f, (2, 1), (1, 2), "SAME"),
@@ -541,23 +540,6 @@ CASES = [
 ]
 
 
-def ref_argmax_pool_hw(x, k, s, padding, include_batch):
-    """``ref_argmax_pool`` for rectangular windows and strides."""
-    n, h, w, c = x.shape
-    (oh, pt), (ow, pl) = _geometry(h, k[0], s[0], 1, padding), _geometry(w, k[1], s[1], 1,
-                                                                          padding)
-    y, arg = np.empty((n, oh, ow, c)), np.empty((n, oh, ow, c), np.int64)
-    for b, i, j, ch in itertools.product(range(n), range(oh), range(ow), range(c)):
-        cells = [(x[b, iy, ix, ch], iy, ix)
-                 for (_, iy), (_, ix) in itertools.product(_cells(i, k[0], s[0], 1, pt, h),
-                                                           _cells(j, k[1], s[1], 1, pl, w))]
-        best = max(cells, key=lambda t: t[0])          # the first of equal maxima
-        y[b, i, j, ch] = best[0]
-        arg[b, i, j, ch] = (((b * h) if include_batch else 0) + best[1]) * w * c + \
-            best[2] * c + ch
-    return y, arg
-
-
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
 def test_op(case):
     check_op(case)
@@ -572,14 +554,6 @@ def test_conv3d_rows_each_input_gradient(case, input_grad_mode):
     """The op rows (first and second order) with the NDHWC scatter and the stride-1
     convolution form of the input gradient (the rows' two channels pick channel-major)."""
     check_op(case)
-
-
-def test_square_argmax_reference_agrees():
-    x = np.random.default_rng(1).standard_normal((2, 5, 4, 3))
-    for inc in (False, True):
-        a = ref_argmax_pool(x, 2, 2, "SAME", inc)
-        b = ref_argmax_pool_hw(x, (2, 2), (2, 2), "SAME", inc)
-        np.testing.assert_array_equal(a[1], b[1])
 
 
 @pytest.mark.parametrize("module", [conv3d_ops, conv_extra, nn_extra_ops, pool3d_ops,
