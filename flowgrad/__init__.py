@@ -98,6 +98,9 @@ initializers.variables = _variables.variables_initializer
 math.top_k = _top_k
 
 # --- convolutions -------------------------------------------------------------------------
+from flowgrad.ops.space_batch_ops import (batch_to_space, batch_to_space_nd,  # noqa: E402
+                                          required_space_to_batch_paddings, space_to_batch,
+                                          space_to_batch_nd)
 
 # --- main job (data, summary, viz) ----------------------------------------------------------
 from flowgrad import data, summary  # noqa: E402

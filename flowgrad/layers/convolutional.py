@@ -34,9 +34,9 @@ def _padding(p: str) -> str:
 
 def _nn_format(data_format: str, rank: int) -> str:
     if data_format in (None, "channels_last"):
-        return {1: "NWC", 2: "NHWC"}[rank]
+        return {1: "NWC", 2: "NHWC", 3: "NDHWC"}[rank]
     if data_format == "channels_first":
-        return {1: "NCW", 2: "NCHW"}[rank]
+        return {1: "NCW", 2: "NCHW", 3: "NCDHW"}[rank]
     raise ValueError(f"data_format must be 'channels_last' or 'channels_first', got "
                      f"{data_format!r}")
 

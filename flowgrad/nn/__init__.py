@@ -31,5 +31,13 @@ from flowgrad.ops.sampled_loss_ops import (compute_accidental_hits,
                                            sampled_softmax_loss, uniform_candidate_sampler)
 
 # --- 3-D convolutions, separable and atrous convolutions, LRN, space/batch ------------------
+from flowgrad.ops.conv3d_ops import (conv3d, conv3d_backprop_filter,
+                                     conv3d_backprop_filter_v2, conv3d_transpose)
+from flowgrad.ops.pool3d_ops import avg_pool3d, max_pool3d
+from flowgrad.ops.conv_extra import (atrous_conv2d, atrous_conv2d_transpose, conv1d_transpose,
+                                     separable_conv2d)
+from flowgrad.ops.nn_extra_ops import (dilation2d, erosion2d, local_response_normalization,
+                                       lrn, max_pool_with_argmax)
+from flowgrad.ops.space_batch_ops import space_to_batch, with_space_to_batch
 
 # --- sparse embeddings ----------------------------------------------------------------------

@@ -499,7 +499,7 @@ def conv1d(value=None, filters=None, stride=None, padding=None, use_cudnn_on_gpu
 def convolution(input, filter=None, padding=None, strides=None, dilation_rate=None,  # noqa: A002
                 name: str | None = None, data_format: str | None = None, filters=None,
                 dilations=None) -> Tensor:
-    """``tf.nn.convolution`` for 1-D and 2-D inputs (rank 3 or 4)."""
+    """``tf.nn.convolution`` for 1-D, 2-D and 3-D inputs (rank 3, 4 or 5)."""
     filter = filters if filter is None else filter  # noqa: A001
     dilation_rate = dilations if dilation_rate is None else dilation_rate
     x = convert_to_tensor(input, name="input")
@@ -510,7 +510,11 @@ def convolution(input, filter=None, padding=None, strides=None, dilation_rate=No
     if r == 4:
         return conv2d(x, filter, strides if strides is not None else 1, padding,
                       data_format=data_format or "NHWC", dilations=dilation_rate, name=name)
-    raise ValueError(f"convolution supports 1-D and 2-D convolutions (input rank 3 or 4), "
+    if r == 5:
+        from flowgrad.ops.conv3d_ops import conv3d  # noqa: PLC0415
+        return conv3d(x, filter, strides if strides is not None else 1, padding,
+                      data_format=data_format or "NDHWC", dilations=dilation_rate, name=name)
+    raise ValueError(f"convolution supports 1-D, 2-D and 3-D convolutions (input rank 3 to 5), "
                      f"got input shape {x.shape}")
 
 

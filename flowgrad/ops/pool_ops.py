@@ -382,8 +382,12 @@ def pool(input, window_shape, pooling_type, padding, dilation_rate=None,  # noqa
         raise ValueError(f"window_shape, strides and dilation_rate must have {nd} entries")
     if any(r > 1 for r in rate) and any(s > 1 for s in strides):
         raise ValueError("strides > 1 not supported in conjunction with dilation_rate > 1")
+    if nd == 3:
+        from flowgrad.ops.pool3d_ops import pool3d  # noqa: PLC0415
+        return pool3d(input, window_shape, pooling_type, padding, rate, strides, name,
+                      data_format)
     if nd not in (1, 2):
-        raise ValueError(f"pool supports 1-D and 2-D pooling, got a {nd}-D window")
+        raise ValueError(f"pool supports 1-D, 2-D and 3-D pooling, got a {nd}-D window")
     op_fn = _max_pool if pooling_type == "MAX" else _avg_pool
     with name_scope(name, f"{pooling_type.lower()}_pool", [input]) as scope:
         x = convert_to_tensor(input, name="input")
