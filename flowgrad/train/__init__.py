@@ -25,6 +25,7 @@ from flowgrad.train.meta_graph import (MetaGraphDef, export_meta_graph, import_m
 # --- monitored sessions and hooks ---------------------------------------------------------
 
 # --- moving averages and warm starts ---------------------------------------------------------
+from flowgrad.train.moving_averages import ExponentialMovingAverage, assign_moving_average
 
 # --- graph files (write_graph) -------------------------------------------------------------
 
