@@ -147,6 +147,11 @@ from flowgrad.namespaces import app, flags, gfile, logging  # noqa: E402
 # --- sparse tensors ---------------------------------------------------------------------------
 
 # --- custom gradients, random extras ----------------------------------------------------------
+from flowgrad.autodiff.custom_gradient import custom_gradient  # noqa: E402
+from flowgrad.ops.random_extra_ops import random_gamma, random_poisson  # noqa: E402
+
+random.gamma = random_gamma
+random.poisson = random_poisson
 
 # --- graph freezing, graph import and SavedModel -------------------------------------------------
 
