@@ -26,6 +26,7 @@ from flowgrad.train.meta_graph import (MetaGraphDef, export_meta_graph, import_m
 
 # --- moving averages and warm starts ---------------------------------------------------------
 from flowgrad.train.moving_averages import ExponentialMovingAverage, assign_moving_average
+from flowgrad.train.warm_start import init_from_checkpoint, warm_start
 
 # --- graph files (write_graph) -------------------------------------------------------------
 
