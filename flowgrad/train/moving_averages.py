@@ -31,8 +31,11 @@ def assign_moving_average(variable, value, decay, zero_debias: bool = True, name
         raise TypeError(f"assign_moving_average needs a tf.Variable to update, got "
                         f"{variable!r}")
     with name_scope(name, "AssignMovingAvg") as scope:
-        one_minus = M.subtract(convert_to_tensor(1.0, dtype=_decay_dtype(decay)),
-                               convert_to_tensor(decay), name="decay")
+        if isinstance(decay, Tensor):
+            one_minus = M.subtract(convert_to_tensor(1.0, dtype=decay.dtype), decay,
+                                   name="decay")
+        else:       # as TF1: 1 - decay in Python, then a float32 constant
+            one_minus = convert_to_tensor(1.0 - float(decay), dtype=_dt.float32, name="decay")
         if one_minus.dtype != variable.dtype:
             one_minus = M.cast(one_minus, variable.dtype)
         value = convert_to_tensor(value)
@@ -43,10 +46,6 @@ def assign_moving_average(variable, value, decay, zero_debias: bool = True, name
         if not zero_debias:
             return S.assign_sub(variable, (variable.value() - value) * one_minus, name=scope)
         return _zero_debias(variable, value, one_minus, scope)
-
-
-def _decay_dtype(decay):
-    return decay.dtype if isinstance(decay, Tensor) else _dt.float32
 
 
 def _zero_debias(unbiased, value, one_minus, scope):
