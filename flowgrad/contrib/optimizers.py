@@ -88,9 +88,9 @@ def optimize_loss(loss, global_step, learning_rate, optimizer, gradient_noise_sc
         if gradient_multipliers is not None:
             grads = _multiply(grads, gradient_multipliers)
         if not [d for d, _ in grads if d is not None]:
-            raise ValueError(f"Empty list of (gradient, var) pairs encountered. This is most "
-                             f"likely to be caused by an improper value of "
-                             f"gradient_multipliers.")
+            raise ValueError("Empty list of (gradient, var) pairs encountered. This is most "
+                             "likely to be caused by an improper value of "
+                             "gradient_multipliers.")
         if "global_gradient_norm" in summaries or "gradient_norm" in summaries:
             summary.scalar("global_norm/gradient_norm",
                            clip_ops.global_norm([d for d, _ in grads if d is not None]))
