@@ -114,7 +114,10 @@ class ExponentialMovingAverage:
                 if not isinstance(var, V.Variable):
                     var = _as_tensor(var)
                 avg = self._averages[id(var)][1]
-                value = var.value() if isinstance(var, V.Variable) else var
+                # a fresh read under the caller's control dependencies, so that
+                # ``with tf.control_dependencies([train_op]): ema.apply(...)`` averages the
+                # values after the step
+                value = var.read_value() if isinstance(var, V.Variable) else var
                 updates.append(assign_moving_average(avg, value, decay,
                                                      zero_debias=id(avg) in debiased))
             return S.group(*updates, name=scope)

@@ -535,3 +535,15 @@ def test_contrib_layer_errors():
         L.conv2d(tf.placeholder(tf.float32, [1, 5, 5, 1]), 1, 3, stride=2, rate=2)
     with pytest.raises(ValueError, match="renorm"):
         L.batch_norm(tf.placeholder(tf.float32, [2, 3]), renorm=True)
+
+
+def test_ema_after_a_train_op_sees_the_updated_variable():
+    w = tf.Variable(1.0, name="w")
+    step = tf.train.GradientDescentOptimizer(0.5).minimize(tf.square(w))   # w <- w - w = 0
+    ema = tf.train.ExponentialMovingAverage(0.5)
+    with tf.control_dependencies([step]):
+        train = ema.apply([w])
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        sess.run(train)
+        assert sess.run([w, ema.average(w)]) == [0.0, 0.5]
