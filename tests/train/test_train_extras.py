@@ -547,3 +547,19 @@ def test_ema_after_a_train_op_sees_the_updated_variable():
         sess.run(tf.global_variables_initializer())
         sess.run(train)
         assert sess.run([w, ema.average(w)]) == [0.0, 0.5]
+
+
+def test_random_gamma_gradient_wrt_alpha_and_beta():
+    # implicit reparameterization: d E[x] / d alpha = 1 / beta and d E[x^2] / d alpha =
+    # (2 alpha + 1) / beta^2; d E[x] / d beta = -alpha / beta^2
+    tf.set_random_seed(5)
+    alpha = tf.constant([0.4, 3.0])
+    beta = tf.constant(2.0)
+    s = tf.random_gamma([20000], alpha, beta=beta)
+    d_mean = tf.gradients(tf.reduce_mean(s, 0)[0] + tf.reduce_mean(s, 0)[1], [alpha, beta])
+    d_sq = tf.gradients(tf.reduce_mean(tf.square(s)), alpha)[0] * 2.0
+    with tf.Session() as sess:
+        (ga, gb), gsq = sess.run([d_mean, d_sq])
+    np.testing.assert_allclose(ga, [0.5, 0.5], rtol=0.05)
+    np.testing.assert_allclose(gb, -(0.4 + 3.0) / 4.0, rtol=0.05)
+    np.testing.assert_allclose(gsq, [(2 * 0.4 + 1) / 4.0, (2 * 3.0 + 1) / 4.0], rtol=0.08)
