@@ -82,6 +82,15 @@ def _graph_mode_call(f, args):
         if len(input_grads) != n_in:
             raise ValueError(f"custom_gradient: grad_fn of {f.__name__} returned "
                              f"{len(input_grads)} gradients for {n_in} inputs.")
+        targets = list(args) + [v.value() for v in variables]
+        for i, (d, t) in enumerate(zip(input_grads + var_grads, targets)):
+            if d is None:
+                continue
+            d = convert_to_tensor(d)
+            if not d.shape.is_compatible_with(t.shape):
+                what = f"input {i}" if i < n_in else f"variable {variables[i - n_in].op.name}"
+                raise ValueError(f"custom_gradient: grad_fn of {f.__name__} returned a gradient "
+                                 f"of shape {d.shape} for {what} of shape {t.shape}")
         return [None] * n_out + input_grads + var_grads
 
     RegisterGradient(f"CustomGradient-{id(rule)}")(rule)

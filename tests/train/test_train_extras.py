@@ -204,6 +204,14 @@ def test_custom_gradient_errors():
         _clip_grad(x=tf.constant(1.0))
 
     @tf.custom_gradient
+    def bad_shape(x):
+        return tf.identity(x), lambda dy: tf.reduce_sum(dy)
+
+    x3 = tf.constant([1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match=r"bad_shape returned a gradient of shape \(\)"):
+        tf.gradients(bad_shape(x3), x3)
+
+    @tf.custom_gradient
     def not_a_pair(x):
         return x
 
