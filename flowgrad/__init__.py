@@ -141,10 +141,33 @@ from flowgrad.ops.linalg_ops import (matrix_solve_ls, qr, self_adjoint_eig,  # n
 from flowgrad.namespaces import app, flags, gfile, logging  # noqa: E402
 
 # --- tf.metrics -----------------------------------------------------------------------------
+from flowgrad import metrics  # noqa: E402
 
 # --- tf.image ---------------------------------------------------------------------------------
+from flowgrad import image  # noqa: E402
+from flowgrad.image import extract_image_patches, random_crop  # noqa: E402
 
 # --- sparse tensors ---------------------------------------------------------------------------
+from flowgrad.namespaces import sparse  # noqa: E402
+from flowgrad.ops.sparse_tensor import (SparseTensor, SparseTensorValue,  # noqa: E402
+                                        sparse_placeholder)
+from flowgrad.ops.sparse_ops import (sparse_merge, sparse_reorder,  # noqa: E402
+                                     sparse_reshape, sparse_retain, sparse_tensor_to_dense,
+                                     sparse_to_dense, sparse_to_indicator, sparse_transpose)
+from flowgrad.ops.sparse_layout_ops import (sparse_concat, sparse_fill_empty_rows,  # noqa: E402
+                                            sparse_slice, sparse_split)
+from flowgrad.ops.sparse_math_ops import (sparse_reduce_max, sparse_reduce_max_sparse,  # noqa: E402
+                                          sparse_reduce_sum, sparse_reduce_sum_sparse,
+                                          sparse_tensor_dense_matmul)
+from flowgrad.ops.sparse_binary_ops import (sparse_add, sparse_maximum,  # noqa: E402
+                                            sparse_minimum, sparse_softmax)
+from flowgrad.ops.sparse_embedding_ops import (safe_embedding_lookup_sparse,  # noqa: E402
+                                               embedding_lookup_sparse, sparse_segment_mean,
+                                               sparse_segment_sqrt_n, sparse_segment_sum)
+
+nn.embedding_lookup_sparse = embedding_lookup_sparse
+nn.safe_embedding_lookup_sparse = safe_embedding_lookup_sparse
+del embedding_lookup_sparse, safe_embedding_lookup_sparse
 
 # --- custom gradients, random extras ----------------------------------------------------------
 from flowgrad.autodiff.custom_gradient import custom_gradient  # noqa: E402
@@ -154,6 +177,8 @@ random.gamma = random_gamma
 random.poisson = random_poisson
 
 # --- graph freezing, graph import and SavedModel -------------------------------------------------
+from flowgrad import graph_util, saved_model  # noqa: E402
+from flowgrad.train.graph_def import GraphDef, NodeDef, import_graph_def  # noqa: E402
 
 # --- distributed and GPU ----------------------------------------------------------------------
 

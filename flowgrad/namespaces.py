@@ -156,3 +156,27 @@ test.__dict__["__dir__"] = lambda: sorted({*test.__dict__, *_TEST_CASE_NAMES} -
 from flowgrad.compat import v1 as _v1  # noqa: E402
 
 compat = _module("compat", "tf.compat", v1=_v1)
+
+# --- sparse tensors ---------------------------------------------------------------------------
+from flowgrad.ops import sparse_binary_ops as _SB  # noqa: E402
+from flowgrad.ops import sparse_embedding_ops as _SE  # noqa: E402
+from flowgrad.ops import sparse_layout_ops as _SL  # noqa: E402
+from flowgrad.ops import sparse_math_ops as _SM  # noqa: E402
+from flowgrad.ops import sparse_ops as _SO  # noqa: E402
+from flowgrad.ops import sparse_tensor as _ST  # noqa: E402
+
+sparse = _module(
+    "sparse", "tf.sparse",
+    SparseTensor=_ST.SparseTensor, SparseTensorValue=_ST.SparseTensorValue,
+    placeholder=_ST.sparse_placeholder, to_dense=_SO.sparse_tensor_to_dense,
+    from_dense=_SO.from_dense, reorder=_SO.sparse_reorder, reshape=_SO.sparse_reshape,
+    transpose=_SO.sparse_transpose, retain=_SO.sparse_retain, eye=_SO.sparse_eye,
+    merge=_SO.sparse_merge, to_indicator=_SO.sparse_to_indicator,
+    concat=_SL.sparse_concat, slice=_SL.sparse_slice, split=_SL.sparse_split,
+    fill_empty_rows=_SL.sparse_fill_empty_rows, matmul=_SM.sparse_tensor_dense_matmul,
+    sparse_dense_matmul=_SM.sparse_tensor_dense_matmul, reduce_sum=_SM.reduce_sum_v2,
+    reduce_max=_SM.reduce_max_v2, reduce_sum_sparse=_SM.sparse_reduce_sum_sparse,
+    reduce_max_sparse=_SM.sparse_reduce_max_sparse, add=_SB.sparse_add,
+    softmax=_SB.sparse_softmax, maximum=_SB.sparse_maximum, minimum=_SB.sparse_minimum,
+    segment_sum=_SE.sparse_segment_sum, segment_mean=_SE.sparse_segment_mean,
+    segment_sqrt_n=_SE.sparse_segment_sqrt_n)

@@ -16,7 +16,7 @@ sys.path.insert(0, str(ROOT))
 import flowgrad as tf  # noqa: E402
 
 NAMESPACES = ["", "nn", "train", "layers", "losses", "initializers", "math", "linalg", "random",
-              "data", "summary", "debugging", "dtypes", "errors", "test", "app", "gfile",
+              "sparse", "image", "data", "summary", "debugging", "dtypes", "errors", "test", "app", "gfile",
               "logging", "contrib.layers", "nn.rnn_cell", "distributed", "client.timeline"]
 
 

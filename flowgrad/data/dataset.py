@@ -24,7 +24,7 @@ from flowgrad.data import structure as nest
 from flowgrad.framework import dtypes as _dt
 from flowgrad.framework import errors
 from flowgrad.framework.graph import Tensor
-from flowgrad.framework.registry import convert_to_tensor
+from flowgrad.framework.registry import constant_value, convert_to_tensor
 from flowgrad.framework.shapes import TensorShape, as_shape
 
 AUTOTUNE = -1
@@ -155,6 +155,60 @@ class Dataset(abc.ABC):
     def cache(self, filename: str = "") -> "Dataset":
         """Keeps the elements of the first pass in memory and replays them afterwards."""
         return _t._Cache(self)
+
+    def padded_batch(self, batch_size: int, padded_shapes, padding_values=None,
+                     drop_remainder: bool = False) -> "Dataset":
+        """Batches elements of different shapes, padding each component to ``padded_shapes``
+        (``None``/-1 dimensions: to the longest element of the batch) with
+        ``padding_values`` (default 0, or ``b""`` for strings)."""
+        from flowgrad.data.extras import _PaddedBatch  # noqa: PLC0415
+        return _PaddedBatch(self, batch_size, padded_shapes, padding_values, drop_remainder)
+
+    def flat_map(self, map_func: Callable) -> "Dataset":
+        """The elements of the datasets ``map_func(element)`` returns, one after another."""
+        from flowgrad.data.extras import _FlatMap  # noqa: PLC0415
+        return _FlatMap(self, map_func)
+
+    def interleave(self, map_func: Callable, cycle_length: int = AUTOTUNE,
+                   block_length: int = 1, num_parallel_calls: int | None = None) -> "Dataset":
+        """Interleaves the datasets ``map_func`` returns: ``cycle_length`` of them are open at
+        a time and ``block_length`` consecutive elements are taken from each in turn."""
+        from flowgrad.data.extras import _Interleave  # noqa: PLC0415
+        return _Interleave(self, map_func, cycle_length, block_length)
+
+    def window(self, size: int, shift: int | None = None, stride: int = 1,
+               drop_remainder: bool = False) -> "Dataset":
+        """Windows of ``size`` elements, starting every ``shift`` (default ``size``)
+        elements, taking every ``stride``-th one.  Each window (per component) is a
+        dataset: use it inside ``flat_map``/``interleave``, e.g.
+        ``ds.window(3, 1, drop_remainder=True).flat_map(lambda w: w.batch(3))``."""
+        from flowgrad.data.extras import _Window  # noqa: PLC0415
+        return _Window(self, size, shift, stride, drop_remainder)
+
+    def apply(self, transformation_func: Callable) -> "Dataset":
+        """``transformation_func(self)``, e.g. ``ds.apply(tf.data.experimental.unbatch())``."""
+        out = transformation_func(self)
+        if not isinstance(out, Dataset):
+            raise TypeError(f"`transformation_func` must return a Dataset, got {out!r}.")
+        return out
+
+    def unbatch(self) -> "Dataset":
+        """Splits every element along its first dimension into several elements."""
+        from flowgrad.data.extras import _Unbatch  # noqa: PLC0415
+        return _Unbatch(self)
+
+    def reduce(self, initial_state, reduce_func: Callable):
+        """A tensor (structure) that folds all elements: ``state = reduce_func(state, el)``
+        from ``initial_state``; evaluating it runs the whole pipeline."""
+        from flowgrad.data.extras import reduce as _reduce  # noqa: PLC0415
+        return _reduce(self, initial_state, reduce_func)
+
+    @staticmethod
+    def list_files(file_pattern, shuffle: bool | None = None, seed: int | None = None
+                   ) -> "Dataset":
+        """File names matching ``file_pattern`` (globs), shuffled unless ``shuffle=False``."""
+        from flowgrad.data.extras import list_files as _list_files  # noqa: PLC0415
+        return _list_files(file_pattern, shuffle, seed)
 
     # --- iterators ----------------------------------------------------------------------
     def make_one_shot_iterator(self):
@@ -301,12 +355,20 @@ class _Generator(Dataset):
             shapes = [TensorShape(None)] * len(types)
         else:
             shapes = [as_shape(s) for s in _flatten_shapes(output_types, output_shapes)]
-        self._gen, self._args = generator, tuple(args or ())
+        self._gen = generator
+        self._args = [_leaf_value(a) for a in (args if isinstance(args, list | tuple)
+                                               else () if args is None else (args,))]
         _with_specs(self, _structure_of(output_types), list(zip(types, shapes)))
+
+    def _captured(self):
+        return [a for a in self._args if isinstance(a, Tensor)]
 
     def _elements(self, env):
         structure = self._structure
-        for item in self._gen(*self._args):
+        # the generator gets numpy values, as in TF (tensors evaluated, strings as bytes)
+        args = [_generator_arg(env.captured[a] if isinstance(a, Tensor) else a)
+                for a in self._args]
+        for item in self._gen(*args):
             try:
                 leaves = nest.flatten(nest.pack_as(structure, nest.flatten(item)))
             except ValueError:
@@ -329,6 +391,14 @@ class _Generator(Dataset):
             yield tuple(out)
 
 
+def _generator_arg(value):
+    """An argument as TF hands it to a generator: numpy values, strings as bytes."""
+    a = np.asarray(value)
+    if a.dtype == object:
+        a = np.vectorize(lambda x: x.encode() if isinstance(x, str) else x, otypes=[object])(a)
+    return a[()] if a.ndim == 0 else a
+
+
 def _flatten_shapes(types, shapes) -> list:
     """Shapes are lists/tuples themselves: flatten them along the types' structure."""
     if isinstance(types, dict):
@@ -340,15 +410,39 @@ def _flatten_shapes(types, shapes) -> list:
     return [shapes]
 
 
+def _int_arg(value, what: str):
+    """An integer argument: a Python int, or a scalar integer tensor read at run time."""
+    if isinstance(value, Tensor) or hasattr(value, "_as_graph_element"):
+        t = convert_to_tensor(value)
+        if not t.dtype.is_integer or t.shape.ndims not in (0, None):
+            raise TypeError(f"{what}: expected an integer scalar, got {t}.")
+        known = constant_value(t)
+        return int(known) if known is not None else t
+    return int(value)
+
+
+def _int_value(env: _Env, v) -> int:
+    return int(env.captured[v]) if isinstance(v, Tensor) else v
+
+
 class _Range(Dataset):
     def __init__(self, *args) -> None:
         if not 1 <= len(args) <= 3:
             raise TypeError("Dataset.range takes 1 to 3 arguments (start, stop, step).")
-        self._range = range(*[int(a) for a in args])
+        self._args = [_int_arg(a, "Dataset.range") for a in args]
+        if not any(isinstance(a, Tensor) for a in self._args):
+            range(*self._args)              # a step of 0 fails here, at build time
         _with_specs(self, None, [(_dt.int64, TensorShape(()))])
 
+    def _captured(self):
+        return [a for a in self._args if isinstance(a, Tensor)]
+
     def _elements(self, env):
-        for i in self._range:
+        try:
+            r = range(*[_int_value(env, a) for a in self._args])
+        except ValueError as e:
+            raise errors.InvalidArgumentError(None, None, f"Dataset.range: {e}") from None
+        for i in r:
             yield (np.int64(i),)
 
 
@@ -359,6 +453,12 @@ class _Zip(Dataset):
             if not isinstance(d, Dataset):
                 raise TypeError(f"Dataset.zip expects a (nested) tuple of datasets, got {d!r}.")
         self._sizes = [len(d._flat_spec) for d in self._parts]
+        windows = [getattr(d, "_yields_datasets", False) for d in self._parts]
+        if any(windows):
+            if not all(windows):
+                raise TypeError("Dataset.zip: cannot zip datasets of windows (window()) with "
+                                "datasets of tensors.")
+            self._yields_datasets = True
         structure = nest.pack_as(datasets, [d._structure for d in self._parts])
         _with_specs(self, structure, [s for d in self._parts for s in d._flat_spec])
 

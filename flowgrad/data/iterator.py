@@ -123,6 +123,7 @@ class Iterator:
 
     @staticmethod
     def _one_shot(dataset: Dataset) -> "Iterator":
+        _check_tensor_elements(dataset)
         for t in dataset._captured():
             if t.op.type in ("Placeholder", "PlaceholderWithDefault"):
                 raise ValueError(f"Cannot make a one-shot iterator for a dataset that captures "
@@ -137,6 +138,7 @@ class Iterator:
         """An op that (re)starts this iterator on ``dataset`` in the session that runs it."""
         if not isinstance(dataset, Dataset):
             raise TypeError(f"make_initializer expects a Dataset, got {dataset!r}")
+        _check_tensor_elements(dataset)
         if not nest.same_layout(self._structure, dataset._structure) or \
                 len(self._flat_spec) != len(dataset._flat_spec):
             raise TypeError(f"Expected output structure {self.output_types}, but the dataset "
@@ -185,6 +187,13 @@ class Iterator:
 
     def __repr__(self) -> str:
         return f"<Iterator '{self._key}' types: {self.output_types}>"
+
+
+def _check_tensor_elements(dataset: Dataset) -> None:
+    if getattr(dataset, "_yields_datasets", False):
+        raise TypeError("An iterator cannot return the elements of this dataset: they are "
+                        "datasets (from window()). Turn each into tensors with flat_map, e.g. "
+                        "ds.window(n).flat_map(lambda w: w.batch(n)).")
 
 
 def _user_specs(it: Iterator, i: int):

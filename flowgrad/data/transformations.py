@@ -14,11 +14,11 @@ from typing import Callable
 import numpy as np
 
 from flowgrad.data import structure as nest
-from flowgrad.data.dataset import (AUTOTUNE, Dataset, _copy_specs, _Env, _structure_of,
-                                   _with_specs)
+from flowgrad.data.dataset import (AUTOTUNE, Dataset, _copy_specs, _Env, _int_arg, _int_value,
+                                   _structure_of, _with_specs)
 from flowgrad.framework import dtypes as _dt
 from flowgrad.framework import errors
-from flowgrad.framework.graph import Graph, get_seed
+from flowgrad.framework.graph import Graph, Tensor, get_seed
 from flowgrad.framework.registry import convert_to_tensor
 from flowgrad.framework.shapes import TensorShape
 
@@ -30,6 +30,15 @@ class _Unary(Dataset):
     def __init__(self, parent: Dataset) -> None:
         if not isinstance(parent, Dataset):
             raise TypeError(f"expected a Dataset, got {parent!r}")
+        if getattr(parent, "_yields_datasets", False):
+            # elements of window(): only flat_map/interleave and order-only transformations
+            if isinstance(self, _PASS_THROUGH):
+                self._yields_datasets = True
+            elif not getattr(self, "_consumes_datasets", False):
+                raise TypeError(f"{type(self).__name__.strip('_')}: the elements of this "
+                                "dataset are datasets (from window()); turn each into "
+                                "tensors with flat_map, e.g. "
+                                "ds.window(n).flat_map(lambda w: w.batch(n)).")
         self._parent = parent
         _copy_specs(self, parent)
 
@@ -37,39 +46,60 @@ class _Unary(Dataset):
         return self._parent._captured()
 
 
+class FunctionGraph(Graph):
+    """The private graph a dataset function is traced into.  A tensor of another graph that
+    the function uses (a placeholder, a constant, a variable's value) is *captured*: it is
+    replaced by a placeholder here, and its value, taken when the iterator is initialized,
+    is fed to that placeholder on every call."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.captures: dict[Tensor, Tensor] = {}    # outer tensor -> placeholder
+
+    def capture(self, t: Tensor) -> Tensor:
+        ph = self.captures.get(t)
+        if ph is None:
+            with self.as_default(), self.control_dependencies(None), self.name_scope(None):
+                ph = _placeholder(t.dtype, t.shape, "captured")
+            self.captures[t] = ph
+        return ph
+
+
 class _Traced:
     """A user function traced once into a private graph; runs elements through it."""
 
     def __init__(self, fn: Callable, ds: Dataset, what: str) -> None:
-        self.graph = Graph()
+        self.graph = FunctionGraph()
         self.what = what
         with self.graph.as_default():
             self.inputs = [_placeholder(dt, sh, f"arg{i}")
                            for i, (dt, sh) in enumerate(ds._flat_spec)]
             args = _pack_specs_values(ds._structure, self.inputs)
-            try:
-                result = fn(*args) if isinstance(args, tuple) and not hasattr(args, "_fields") \
-                    else fn(args)
-            except ValueError as e:
-                if "different graph" in str(e):
-                    raise ValueError(f"Dataset.{what}: the function uses a tensor from the "
-                                     "enclosing graph; a dataset function may only build ops "
-                                     "from its arguments (put the data in the dataset "
-                                     "instead).") from None
-                raise
+            result = fn(*args) if isinstance(args, tuple) and not hasattr(args, "_fields") \
+                else fn(args)
             if isinstance(result, list):
                 result = convert_to_tensor(result)
             leaves = [convert_to_tensor(v) for v in nest.flatten(result)]
         self.structure = _structure_of(result)
         self.outputs = leaves
 
+    @property
+    def captured(self) -> list[Tensor]:
+        """The outer tensors the function uses (inputs of the iterator's initializer)."""
+        return list(self.graph.captures)
+
     def callable_for(self, env: _Env, key) -> Callable:
         from flowgrad.runtime.session import Session  # noqa: PLC0415
 
         def make():
             sess = Session(graph=self.graph)
-            return sess.make_callable(self.outputs, feed_list=self.inputs)
-        return env.state(("dataset-fn", key), make)
+            return sess.make_callable(self.outputs, feed_list=self.inputs
+                                      + list(self.graph.captures.values()))
+        call = env.state(("dataset-fn", key), make)
+        if not self.graph.captures:
+            return call
+        extra = [env.captured[t] for t in self.graph.captures]
+        return lambda *el: call(*el, *extra)
 
 
 def _placeholder(dtype, shape, name):
@@ -92,6 +122,9 @@ class _Map(_Unary):
                     [(t.dtype, t.shape) for t in self._fn.outputs])
         self._workers = 1 if not num_parallel_calls or num_parallel_calls == 1 else \
             (4 if num_parallel_calls == AUTOTUNE else int(num_parallel_calls))
+
+    def _captured(self):
+        return self._parent._captured() + self._fn.captured
 
     def _elements(self, env):
         call = self._fn.callable_for(env, id(self))
@@ -117,6 +150,9 @@ class _Filter(_Unary):
         if len(outs) != 1 or outs[0].dtype != _dt.bool_ or outs[0].shape.ndims not in (0, None):
             raise ValueError("Dataset.filter: the predicate must return a scalar tf.bool "
                              f"tensor, got {outs}.")
+
+    def _captured(self):
+        return self._parent._captured() + self._fn.captured
 
     def _elements(self, env):
         call = self._fn.callable_for(env, id(self))
@@ -194,14 +230,27 @@ def _stack(rows) -> _Flat:
             "elements the same shape (e.g. with map) before batch().") from None
 
 
-class _Repeat(_Unary):
+class _Counted(_Unary):
+    """A transformation with an integer ``count``: a Python int, or a scalar tensor whose
+    value is read when the iterator is initialized (or, in a flat_map function, per
+    element)."""
+
     def __init__(self, parent, count) -> None:
         super().__init__(parent)
-        self._count = -1 if count is None else int(count)
+        self._count = _int_arg(count, type(self).__name__.strip("_").lower())
+
+    def _captured(self):
+        extra = [self._count] if isinstance(self._count, Tensor) else []
+        return self._parent._captured() + extra
+
+
+class _Repeat(_Counted):
+    def __init__(self, parent, count) -> None:
+        super().__init__(parent, -1 if count is None else count)
 
     def _elements(self, env):
-        i = 0
-        while self._count < 0 or i < self._count:
+        count, i = _int_value(env, self._count), 0
+        while count < 0 or i < count:
             empty = True
             for el in self._parent._elements(env):
                 empty = False
@@ -211,35 +260,29 @@ class _Repeat(_Unary):
             i += 1
 
 
-class _Take(_Unary):
-    def __init__(self, parent, count) -> None:
-        super().__init__(parent)
-        self._count = int(count)
-
+class _Take(_Counted):
     def _elements(self, env):
-        if self._count < 0:
+        count = _int_value(env, self._count)
+        if count < 0:
             yield from self._parent._elements(env)
             return
-        if self._count == 0:
+        if count == 0:
             return
         for i, el in enumerate(self._parent._elements(env)):
             yield el
-            if i + 1 >= self._count:
+            if i + 1 >= count:
                 return
 
 
-class _Skip(_Unary):
-    def __init__(self, parent, count) -> None:
-        super().__init__(parent)
-        self._count = int(count)
-
+class _Skip(_Counted):
     def _elements(self, env):
-        if self._count < 0:
+        count = _int_value(env, self._count)
+        if count < 0:
             for _ in self._parent._elements(env):
                 pass
             return
         for i, el in enumerate(self._parent._elements(env)):
-            if i >= self._count:
+            if i >= count:
                 yield el
 
 
@@ -350,3 +393,7 @@ class _Prefetch(_Unary):
                 yield item
         finally:
             stop.set()
+
+
+# transformations that only reorder, drop or repeat elements: they also take window()'s
+_PASS_THROUGH = (_Shuffle, _Repeat, _Take, _Skip, _Shard, _Cache, _Prefetch)

@@ -24,6 +24,7 @@ class GraphKeys:
 
     GLOBAL_VARIABLES = "variables"
     LOCAL_VARIABLES = "local_variables"
+    METRIC_VARIABLES = "metric_variables"
     MODEL_VARIABLES = "model_variables"
     TRAINABLE_VARIABLES = "trainable_variables"
     MOVING_AVERAGE_VARIABLES = "moving_average_variables"
@@ -451,8 +452,10 @@ class Graph:
     def graph_def_versions(self):
         return {"producer": 1}
 
-    def as_graph_def(self, add_shapes: bool = False) -> dict:
-        return {"node": [op.node_def for op in self._ops]}
+    def as_graph_def(self, from_version=None, add_shapes: bool = False):
+        """The graph's ops as a ``GraphDef`` (output shapes are always included)."""
+        from flowgrad.train.graph_def import graph_def_of  # noqa: PLC0415
+        return graph_def_of(self)
 
     def is_feedable(self, tensor: Tensor) -> bool:
         return True

@@ -181,12 +181,17 @@ def make_op(d: OpDef, inputs: list, attrs: dict, name: str | None, graph: Graph 
             control_inputs=()):
     """Converts inputs, runs the shape rule and adds the node; returns its output(s)."""
     g = graph or _graph_for(inputs)
+    default = get_default_graph()
+    if graph is None and g is not default and hasattr(default, "capture"):
+        g = default          # a function being traced (tf.data): it captures outer tensors
     with g.as_default():
         tensors = _convert_inputs(d, inputs)
-        for t in tensors:
+        for i, t in enumerate(tensors):
             if t.graph is not g:
-                raise ValueError(f"{d.type}: input {t.name} is from a different graph; all "
-                                 "inputs of an op must live in the same graph.")
+                if not hasattr(g, "capture"):
+                    raise ValueError(f"{d.type}: input {t.name} is from a different graph; "
+                                     "all inputs of an op must live in the same graph.")
+                tensors[i] = g.capture(t)
         full_name = name[:-1] if name and name.endswith("/") else \
             g.unique_name(name or d.type, mark_as_used=False)
         spec = d.shape_fn(NodeSpec(d.type, full_name, tensors, attrs))

@@ -31,6 +31,8 @@ HOST_MEMORY_ARGS = {
     "DepthwiseConv2dNativeBackpropInput": (0,), "DepthwiseConv2dNativeBackpropFilter": (1,),
     "AvgPoolGrad": (0,), "Range": (0, 1, 2), "Slice": (1, 2), "SliceGrad": (1, 2),
     "RandomStandardNormal": (0,), "RandomUniform": (0,), "TruncatedNormal": (0,),
+    "ResizeBilinear": (1,), "ResizeBicubic": (1,), "ResizeArea": (1,),
+    "ResizeNearestNeighbor": (1,), "ResizeNearestNeighborGrad": (1,),
 }
 
 

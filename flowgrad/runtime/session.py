@@ -311,13 +311,17 @@ class BaseSession:
     def make_callable(self, fetches, feed_list=None, accept_options: bool = False):
         """A function ``f(*feed_values)`` that runs ``fetches`` with a precompiled plan."""
         elements, rebuild = _flatten_fetches(self._graph, fetches)
-        feed_tensors = [_feed_key(self._graph, k) for k in (feed_list or [])]
+        keys = [_feed_key(self._graph, k) for k in (feed_list or [])]
+        # a composite feed (a SparseTensor, a tuple of placeholders) takes one value per part
+        feed_tensors = [t for k in keys for t in (k if isinstance(k, tuple) else (k,))]
         plan = self._compile(elements, feed_tensors)
 
         def call(*feed_values, options=None, run_metadata=None):
             if self._closed:
                 raise RuntimeError("Attempted to use a closed Session.")
-            vals = [_convert_feed(t, v) for t, v in zip(feed_tensors, feed_values)]
+            flat = [x for k, v in zip(keys, feed_values)
+                    for x in (v if isinstance(k, tuple) else (v,))]
+            vals = [_convert_feed(t, v) for t, v in zip(feed_tensors, flat)]
             return rebuild(self._execute(plan, vals, options, run_metadata), plan)
         return call
 
@@ -582,6 +586,9 @@ def _spec(graph, f, leaves):
         return ("namedtuple", type(f), [_spec(graph, v, leaves) for v in f])
     if isinstance(f, list | tuple):
         return ("seq", type(f), [_spec(graph, v, leaves) for v in f])
+    if hasattr(f, "_session_components"):     # a composite (SparseTensor): its parts' values
+        return ("composite", f._session_value,
+                [_spec(graph, t, leaves) for t in f._session_components()])
     leaves.append(_element(graph, f))
     return ("leaf",)
 
@@ -593,7 +600,7 @@ def _build(spec, it):
     if kind == "dict":
         out = {k: _build(s, it) for k, s in spec[2]}
         return out if spec[1] is dict else spec[1](out) if spec[1] is not dict else out
-    if kind == "namedtuple":
+    if kind == "namedtuple" or kind == "composite":
         return spec[1](*[_build(s, it) for s in spec[2]])
     return spec[1](_build(s, it) for s in spec[2])
 
@@ -624,6 +631,8 @@ def _feed_key(graph: Graph, k):
         return graph.as_graph_element(k, allow_operation=False)
     if isinstance(k, tuple | list):
         return tuple(_feed_key(graph, x) for x in k)
+    if hasattr(k, "_session_components"):     # a SparseTensor is fed its parts' values
+        return tuple(k._session_components())
     if hasattr(k, "_as_graph_element"):
         el = k._as_graph_element()
         if isinstance(el, Tensor):

@@ -8,6 +8,7 @@
 
 from flowgrad.summary.ops import histogram, image, merge, merge_all, scalar, text
 from flowgrad.summary.writer import FileWriter
+from flowgrad.summary.writer_cache import FileWriterCache
 
 
 def __getattr__(name: str):
@@ -18,4 +19,5 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'flowgrad.summary' has no attribute '{name}'")
 
 
-__all__ = ["FileWriter", "histogram", "image", "merge", "merge_all", "scalar", "text"]
+__all__ = ["FileWriter", "FileWriterCache", "histogram", "image", "merge", "merge_all", "scalar",
+           "text"]

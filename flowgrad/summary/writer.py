@@ -71,6 +71,10 @@ class FileWriter:
     def add_graph(self, graph, global_step: int | None = None, graph_def=None) -> None:
         """Writes ``graph`` as a GraphDef event (TensorBoard's Graphs tab)."""
         from flowgrad.summary.graph_def import graph_def as _graph_def  # noqa: PLC0415
+        from flowgrad.train.graph_def import GraphDef, to_graph  # noqa: PLC0415
+        if isinstance(graph, GraphDef) or isinstance(graph_def, GraphDef):
+            # a flowgrad GraphDef (sess.graph_def): rebuilt, then written as TensorBoard's
+            graph, graph_def = to_graph(graph if isinstance(graph, GraphDef) else graph_def), None
         if graph_def is None:
             if graph is None:
                 raise ValueError("add_graph needs a graph or a graph_def")

@@ -23,11 +23,25 @@ from flowgrad.train.meta_graph import (MetaGraphDef, export_meta_graph, import_m
                                        read_meta_graph_file)
 
 # --- monitored sessions and hooks ---------------------------------------------------------
+from flowgrad.summary.summary_iterator import summary_iterator
+from flowgrad.train.basic_session_run_hooks import (
+    CheckpointSaverHook, CheckpointSaverListener, FeedFnHook, FinalOpsHook,
+    GlobalStepWaiterHook, LoggingTensorHook, NanLossDuringTrainingError, NanTensorHook,
+    NeverTriggerTimer, ProfilerHook, SecondOrStepTimer, StepCounterHook, StopAtStepHook,
+    SummarySaverHook)
+from flowgrad.train.monitored_session import (ChiefSessionCreator, MonitoredSession,
+                                              MonitoredTrainingSession, SessionCreator,
+                                              SingularMonitoredSession, WorkerSessionCreator)
+from flowgrad.train.scaffold import Scaffold
+from flowgrad.train.session_manager import SessionManager
+from flowgrad.train.session_run_hook import (SessionRunArgs, SessionRunContext,
+                                             SessionRunHook, SessionRunValues)
 
 # --- moving averages and warm starts ---------------------------------------------------------
 from flowgrad.train.moving_averages import ExponentialMovingAverage, assign_moving_average
 from flowgrad.train.warm_start import init_from_checkpoint, warm_start
 
 # --- graph files (write_graph) -------------------------------------------------------------
+from flowgrad.train.graph_def import write_graph
 
 # --- distributed -----------------------------------------------------------------------------

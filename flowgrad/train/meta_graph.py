@@ -47,6 +47,12 @@ class MetaGraphDef:
     def saver_def(self) -> dict | None:
         return self.meta.get("saver")
 
+    @property
+    def graph_def(self):
+        """The ops as a ``tf.GraphDef`` (for ``tf.import_graph_def`` or freezing)."""
+        from flowgrad.train.graph_def import GraphDef  # noqa: PLC0415
+        return GraphDef(self.meta["ops"], self.arrays, graph_seed=self.meta.get("graph_seed"))
+
     def SerializeToString(self) -> bytes:  # noqa: N802 - protobuf's name
         buf = io.BytesIO()
         entries = {name: arr for name, arr in self.arrays.items()}
@@ -309,6 +315,8 @@ def export_meta_graph(filename=None, meta_info_def=None, graph_def=None, saver_d
         items = []
         for item in g.get_collection(key):
             e = _collection_item(item, export_scope)
+            if e is False and key == "savers":
+                continue    # a Saver (tf.train.Scaffold puts one there) is the saver_def
             if e is False:
                 from flowgrad.platform import tf_logging  # noqa: PLC0415
                 tf_logging.warning("Issue encountered when serializing %s: %r cannot be "

@@ -1,7 +1,7 @@
-"""Training, layers, control flow and RNNs with the strict simulated device as the default
-GPU: device plans (specialized and folded on the device, fused elementwise kernels run
-member by member, one-call updates, placed constants, planned copies) against the same
-tests' CPU expectations.  One subprocess, so it runs on CPU CI; ~30 s."""
+"""Training, layers, control flow, RNNs and metrics with the strict simulated device as
+the default GPU: device plans (specialized and folded on the device, fused elementwise
+kernels run member by member, one-call updates, placed constants, planned copies) against
+the same tests' CPU expectations.  One subprocess, so it runs on CPU CI; ~30 s."""
 
 import os
 import subprocess
@@ -10,7 +10,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 PARTS = ["tests/framework", "tests/layers", "tests/train", "tests/nn", "tests/losses",
-         "tests/ops/test_control_flow.py", "tests/ops/test_rnn.py"]
+         "tests/ops/test_control_flow.py", "tests/ops/test_rnn.py", "tests/metrics"]
 
 
 def test_training_suites_pass_on_the_simulated_device():
