@@ -17,7 +17,7 @@ import flowgrad as tf  # noqa: E402
 
 NAMESPACES = ["", "nn", "train", "layers", "losses", "initializers", "math", "linalg", "random",
               "sparse", "image", "data", "summary", "debugging", "dtypes", "errors", "test", "app", "gfile",
-              "logging", "contrib.layers", "nn.rnn_cell", "distributed", "client.timeline"]
+              "logging", "contrib.layers", "contrib.framework", "nn.rnn_cell", "distributed", "client.timeline"]
 
 
 def _summary(obj) -> str:

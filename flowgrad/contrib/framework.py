@@ -8,17 +8,20 @@ import numpy as np
 
 from flowgrad.contrib.arg_scope import (add_arg_scope, arg_scope, arg_scoped_arguments,
                                         current_arg_scope, has_arg_scope)
-from flowgrad.framework.graph import GraphKeys, get_default_graph, name_scope
+from flowgrad.framework.graph import GraphKeys as _Keys
+from flowgrad.framework.graph import get_default_graph as _graph
+from flowgrad.framework.graph import name_scope as _name_scope
 from flowgrad.ops import array_ops as A
 from flowgrad.ops import state_ops as S
 from flowgrad.ops import variables as V
 from flowgrad.train.optimizer import get_global_step, get_or_create_global_step
-from flowgrad.train.saver import Saver, load_checkpoint
+from flowgrad.train.saver import Saver as _Saver
+from flowgrad.train.saver import load_checkpoint as _load_checkpoint
 
 _log = logging.getLogger("flowgrad")
 
 
-def get_variables(scope=None, suffix=None, collection=GraphKeys.GLOBAL_VARIABLES) -> list:
+def get_variables(scope=None, suffix=None, collection=_Keys.GLOBAL_VARIABLES) -> list:
     """Variables of ``collection`` whose names match the regex ``scope`` (and end with
     ``suffix``); ``scope`` may be a ``VariableScope``."""
     if isinstance(scope, V.VariableScope):
@@ -26,17 +29,17 @@ def get_variables(scope=None, suffix=None, collection=GraphKeys.GLOBAL_VARIABLES
     if suffix is not None:
         if ":" not in suffix:
             suffix += ":"
-        return [v for v in get_default_graph().get_collection(collection, scope)
+        return [v for v in _graph().get_collection(collection, scope)
                 if suffix in v.name]
-    return get_default_graph().get_collection(collection, scope)
+    return _graph().get_collection(collection, scope)
 
 
 def get_model_variables(scope=None, suffix=None) -> list:
-    return get_variables(scope, suffix, GraphKeys.MODEL_VARIABLES)
+    return get_variables(scope, suffix, _Keys.MODEL_VARIABLES)
 
 
 def get_trainable_variables(scope=None, suffix=None) -> list:
-    return get_variables(scope, suffix, GraphKeys.TRAINABLE_VARIABLES)
+    return get_variables(scope, suffix, _Keys.TRAINABLE_VARIABLES)
 
 
 def get_variables_by_name(given_name, scope=None) -> list:
@@ -75,7 +78,7 @@ def model_variable(name, shape=None, dtype=None, initializer=None, regularizer=N
                    trainable=True, collections=None, caching_device=None, device=None,
                    partitioner=None, custom_getter=None, use_resource=None, **kwargs):
     """``get_variable`` that also adds the variable to ``MODEL_VARIABLES``."""
-    cols = list(collections or []) + [GraphKeys.GLOBAL_VARIABLES, GraphKeys.MODEL_VARIABLES]
+    cols = list(collections or []) + [_Keys.GLOBAL_VARIABLES, _Keys.MODEL_VARIABLES]
     return variable(name, shape=shape, dtype=dtype, initializer=initializer,
                     regularizer=regularizer, trainable=trainable, collections=cols,
                     custom_getter=custom_getter)
@@ -85,8 +88,8 @@ def variable(name, shape=None, dtype=None, initializer=None, regularizer=None, t
              collections=None, caching_device=None, device=None, partitioner=None,
              custom_getter=None, use_resource=None, **kwargs):
     """``get_variable`` with ``GLOBAL_VARIABLES`` always among ``collections``."""
-    cols = list(collections) if collections is not None else [GraphKeys.GLOBAL_VARIABLES]
-    cols = list(dict.fromkeys(cols + [GraphKeys.GLOBAL_VARIABLES]))
+    cols = list(collections) if collections is not None else [_Keys.GLOBAL_VARIABLES]
+    cols = list(dict.fromkeys(cols + [_Keys.GLOBAL_VARIABLES]))
     return V.get_variable(name, shape=shape, dtype=dtype, initializer=initializer,
                           regularizer=regularizer, trainable=trainable, collections=cols,
                           custom_getter=custom_getter)
@@ -107,7 +110,7 @@ def _filter_missing(model_path, var_list, ignore_missing_vars: bool) -> dict:
     names = _as_name_map(var_list)
     if not ignore_missing_vars:
         return names
-    reader = load_checkpoint(model_path)
+    reader = _load_checkpoint(model_path)
     kept = {}
     for name, v in names.items():
         if reader.has_tensor(name):
@@ -121,9 +124,9 @@ def assign_from_checkpoint(model_path, var_list, ignore_missing_vars: bool = Fal
     """``(assign_op, feed_dict)`` that loads ``var_list`` (variables, or a dict
     ``{checkpoint name: variable}``) from ``model_path`` when run."""
     names = _filter_missing(model_path, var_list, ignore_missing_vars)
-    reader = load_checkpoint(model_path)
+    reader = _load_checkpoint(model_path)
     feed, assigns = {}, []
-    with name_scope("assign_from_checkpoint"):
+    with _name_scope("assign_from_checkpoint"):
         for ckpt_name, v in names.items():
             if not reader.has_tensor(ckpt_name):
                 raise ValueError(f"Tensor {ckpt_name} is not found in checkpoint {model_path}")
@@ -148,7 +151,7 @@ def assign_from_checkpoint_fn(model_path, var_list, ignore_missing_vars: bool = 
     if not names:
         _log.warning("No Variables to restore")
         return None
-    saver = Saver(names, reshape=reshape_variables)
+    saver = _Saver(names, reshape=reshape_variables)
 
     def callback(session):
         return saver.restore(session, model_path)
