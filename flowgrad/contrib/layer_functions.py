@@ -139,39 +139,92 @@ def fully_connected(inputs, num_outputs, activation_fn=_relu, normalizer_fn=None
 
 
 @add_arg_scope
+def convolution(inputs, num_outputs, kernel_size, stride=1, padding="SAME", data_format=None,
+                rate=1, activation_fn=_relu, normalizer_fn=None, normalizer_params=None,
+                weights_initializer=_glorot_uniform(), weights_regularizer=None,
+                biases_initializer=I.zeros_initializer(), biases_regularizer=None, reuse=None,
+                variables_collections=None, outputs_collections=None, trainable=True,
+                scope=None, conv_dims=None):
+    """1-D or 2-D convolution (by the inputs' rank, 3 or 4) with variables ``Conv/weights``
+    (``[kw, in, out]`` or ``[kh, kw, in, out]``) and ``Conv/biases``; ``rate`` is the
+    dilation (then ``stride`` must be 1)."""
+    if data_format not in (None, "NWC", "NCW", "NHWC", "NCHW"):
+        raise ValueError(f"Invalid data_format: {data_format!r} (flowgrad convolves 1-D and "
+                         "2-D inputs: NWC, NCW, NHWC or NCHW)")
+    x = convert_to_tensor(inputs)
+    rank = x.shape.ndims
+    if conv_dims is not None and rank != conv_dims + 2:
+        raise ValueError(f"Convolution expects input with rank {conv_dims + 2}, got {rank} "
+                         f"(shape {x.shape})")
+    if rank not in (3, 4):
+        raise ValueError(f"Convolution not supported for input with rank {rank} (shape "
+                         f"{x.shape}): flowgrad's contrib convolution takes rank 3 or 4.")
+    dims = rank - 2
+    stride = _tuple(stride, dims, "stride")
+    rate = _tuple(rate, dims, "rate")
+    if max(rate) > 1 and max(stride) > 1:
+        raise ValueError(f"convolution: stride {stride} must be 1 when rate {rate} is "
+                         "greater than 1")
+    fmt = "channels_first" if data_format and data_format.startswith("NC") else "channels_last"
+    layer_class = _conv.Conv1D if dims == 1 else _conv.Conv2D
+    getter = _renaming_getter({"kernel": "weights", "bias": "biases"}, variables_collections)
+    with V.variable_scope(scope, "Conv", reuse=reuse, custom_getter=getter) as sc:
+        layer = layer_class(num_outputs, _tuple(kernel_size, dims, "kernel_size"),
+                            strides=stride, padding=padding, data_format=fmt,
+                            dilation_rate=rate,
+                            use_bias=normalizer_fn is None and biases_initializer is not None,
+                            kernel_initializer=weights_initializer,
+                            bias_initializer=biases_initializer,
+                            kernel_regularizer=weights_regularizer,
+                            bias_regularizer=biases_regularizer, trainable=trainable,
+                            name=sc.name, dtype=x.dtype.base_dtype, _scope=sc, _reuse=reuse)
+        outputs = layer.apply(x)
+        return _finish(outputs, normalizer_fn, normalizer_params, activation_fn,
+                       outputs_collections, sc.name)
+
+
+def _tuple(value, n: int, what: str) -> tuple:
+    if isinstance(value, int):
+        return (value,) * n
+    value = tuple(value)
+    if len(value) != n or not all(isinstance(v, int) for v in value):
+        raise ValueError(f"{what} must be an int or {n} ints, got {value!r}")
+    return value
+
+
+@add_arg_scope
+def convolution1d(inputs, num_outputs, kernel_size, stride=1, padding="SAME",
+                  data_format=None, rate=1, activation_fn=_relu, normalizer_fn=None,
+                  normalizer_params=None, weights_initializer=_glorot_uniform(),
+                  weights_regularizer=None, biases_initializer=I.zeros_initializer(),
+                  biases_regularizer=None, reuse=None, variables_collections=None,
+                  outputs_collections=None, trainable=True, scope=None):
+    """``convolution`` of rank-3 inputs (``[batch, width, channels]``)."""
+    return convolution(inputs, num_outputs, kernel_size, stride, padding, data_format, rate,
+                       activation_fn, normalizer_fn, normalizer_params, weights_initializer,
+                       weights_regularizer, biases_initializer, biases_regularizer, reuse,
+                       variables_collections, outputs_collections, trainable, scope,
+                       conv_dims=1)
+
+
+@add_arg_scope
 def convolution2d(inputs, num_outputs, kernel_size, stride=1, padding="SAME",
                   data_format=None, rate=1, activation_fn=_relu, normalizer_fn=None,
                   normalizer_params=None, weights_initializer=_glorot_uniform(),
                   weights_regularizer=None, biases_initializer=I.zeros_initializer(),
                   biases_regularizer=None, reuse=None, variables_collections=None,
                   outputs_collections=None, trainable=True, scope=None):
-    """2-D convolution with variables ``Conv/weights`` ``[kh, kw, in, out]`` and
-    ``Conv/biases``; ``rate`` is the dilation (then ``stride`` must be 1)."""
-    x = convert_to_tensor(inputs)
-    if x.shape.ndims != 4:
-        raise ValueError(f"convolution2d: inputs must have rank 4, got shape {x.shape}")
-    stride, rate = _pair(stride, "stride"), _pair(rate, "rate")
-    if max(rate) > 1 and max(stride) > 1:
-        raise ValueError(f"convolution2d: stride {stride} must be 1 when rate {rate} is "
-                         "greater than 1")
-    fmt = _channels_format(data_format)
-    getter = _renaming_getter({"kernel": "weights", "bias": "biases"}, variables_collections)
-    with V.variable_scope(scope, "Conv", reuse=reuse, custom_getter=getter) as sc:
-        layer = _conv.Conv2D(num_outputs, _pair(kernel_size, "kernel_size"), strides=stride,
-                             padding=padding, data_format=fmt, dilation_rate=rate,
-                             use_bias=normalizer_fn is None and biases_initializer is not None,
-                             kernel_initializer=weights_initializer,
-                             bias_initializer=biases_initializer,
-                             kernel_regularizer=weights_regularizer,
-                             bias_regularizer=biases_regularizer, trainable=trainable,
-                             name=sc.name, dtype=x.dtype.base_dtype, _scope=sc, _reuse=reuse)
-        outputs = layer.apply(x)
-        return _finish(outputs, normalizer_fn, normalizer_params, activation_fn,
-                       outputs_collections, sc.name)
+    """``convolution`` of rank-4 inputs: variables ``Conv/weights`` ``[kh, kw, in, out]``
+    and ``Conv/biases``."""
+    return convolution(inputs, num_outputs, kernel_size, stride, padding, data_format, rate,
+                       activation_fn, normalizer_fn, normalizer_params, weights_initializer,
+                       weights_regularizer, biases_initializer, biases_regularizer, reuse,
+                       variables_collections, outputs_collections, trainable, scope,
+                       conv_dims=2)
 
 
+conv1d = convolution1d
 conv2d = convolution2d
-convolution = convolution2d
 
 
 @add_arg_scope

@@ -4,8 +4,9 @@ initializers and ``optimize_loss``."""
 from flowgrad.contrib.regularizers import (apply_regularization, l1_l2_regularizer,
                                            l1_regularizer, l2_regularizer, sum_regularizer)
 from flowgrad.contrib.layer_functions import (avg_pool2d, batch_norm, collect_named_outputs,
-                                              conv2d, conv2d_transpose, convolution,
-                                              convolution2d, convolution2d_transpose,
+                                              conv1d, conv2d, conv2d_transpose, convolution,
+                                              convolution1d, convolution2d,
+                                              convolution2d_transpose,
                                               dropout, embed_sequence, flatten,
                                               fully_connected, layer_norm, max_pool2d,
                                               one_hot_encoding, repeat, stack)
@@ -39,8 +40,9 @@ def variance_scaling_initializer(factor=2.0, mode="FAN_IN", uniform: bool = Fals
 xavier_initializer_conv2d = xavier_initializer
 
 __all__ = ["OPTIMIZER_CLS_NAMES", "OPTIMIZER_SUMMARIES", "apply_regularization",
-           "avg_pool2d", "batch_norm", "collect_named_outputs", "conv2d", "conv2d_transpose",
-           "convolution", "convolution2d", "convolution2d_transpose", "dropout",
+           "avg_pool2d", "batch_norm", "collect_named_outputs", "conv1d", "conv2d",
+           "conv2d_transpose", "convolution", "convolution1d", "convolution2d",
+           "convolution2d_transpose", "dropout",
            "embed_sequence", "flatten", "fully_connected", "l1_l2_regularizer",
            "l1_regularizer", "l2_regularizer", "layer_norm", "max_pool2d", "one_hot_encoding",
            "optimize_loss", "repeat", "stack", "sum_regularizer",

@@ -571,3 +571,18 @@ def test_random_gamma_gradient_wrt_alpha_and_beta():
     np.testing.assert_allclose(ga, [0.5, 0.5], rtol=0.05)
     np.testing.assert_allclose(gb, -(0.4 + 3.0) / 4.0, rtol=0.05)
     np.testing.assert_allclose(gsq, [(2 * 0.4 + 1) / 4.0, (2 * 3.0 + 1) / 4.0], rtol=0.08)
+
+
+def test_conv1d_by_rank_and_dilation():
+    x = tf.placeholder(tf.float64, [1, 7, 2])
+    y = L.convolution(x, 3, 3, rate=2, padding="VALID", activation_fn=None, scope="c1")
+    assert tf.global_variables()[0].shape.as_list() == [3, 2, 3]
+    assert y.shape.as_list() == [1, 3, 3]
+    xv = np.random.RandomState(4).randn(1, 7, 2)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        w, got = sess.run(["c1/weights:0", y], {x: xv})
+    want = np.stack([sum(xv[0, i + 2 * k] @ w[k] for k in range(3)) for i in range(3)])
+    np.testing.assert_allclose(got[0], want, rtol=1e-10)
+    with pytest.raises(ValueError, match="expects input with rank 3"):
+        L.conv1d(tf.placeholder(tf.float32, [1, 4, 4, 1]), 1, 1)
