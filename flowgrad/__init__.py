@@ -173,6 +173,11 @@ nn.safe_embedding_lookup_sparse = safe_embedding_lookup_sparse
 del embedding_lookup_sparse, safe_embedding_lookup_sparse
 
 # --- custom gradients, random extras ----------------------------------------------------------
+from flowgrad.autodiff.custom_gradient import custom_gradient  # noqa: E402
+from flowgrad.ops.random_extra_ops import random_gamma, random_poisson  # noqa: E402
+
+random.gamma = random_gamma
+random.poisson = random_poisson
 
 # --- graph freezing, graph import and SavedModel -------------------------------------------------
 from flowgrad import graph_util, saved_model  # noqa: E402

@@ -17,7 +17,8 @@ import flowgrad as tf  # noqa: E402
 
 NAMESPACES = ["", "nn", "train", "layers", "losses", "initializers", "math", "linalg", "random",
               "sparse", "image", "data", "summary", "debugging", "dtypes", "errors", "test", "app",
-              "gfile", "logging", "contrib.layers", "nn.rnn_cell", "distributed", "client.timeline"]
+              "gfile", "logging", "contrib.layers", "contrib.framework", "nn.rnn_cell",
+              "distributed", "client.timeline", "metrics", "saved_model", "graph_util"]
 
 
 def _summary(obj) -> str:

@@ -1,7 +1,16 @@
-"""``tf.contrib.layers``: regularizers and the Xavier / variance-scaling initializers."""
+"""``tf.contrib.layers``: functional layers, regularizers, the Xavier / variance-scaling
+initializers and ``optimize_loss``."""
 
 from flowgrad.contrib.regularizers import (apply_regularization, l1_l2_regularizer,
                                            l1_regularizer, l2_regularizer, sum_regularizer)
+from flowgrad.contrib.layer_functions import (avg_pool2d, batch_norm, collect_named_outputs,
+                                              conv1d, conv2d, conv2d_transpose, convolution,
+                                              convolution1d, convolution2d,
+                                              convolution2d_transpose,
+                                              dropout, embed_sequence, flatten,
+                                              fully_connected, layer_norm, max_pool2d,
+                                              one_hot_encoding, repeat, stack)
+from flowgrad.contrib.optimizers import OPTIMIZER_CLS_NAMES, OPTIMIZER_SUMMARIES, optimize_loss
 from flowgrad.ops import init_ops as _I
 
 _TRUNC_STD = 0.87962566103423978
@@ -30,6 +39,11 @@ def variance_scaling_initializer(factor=2.0, mode="FAN_IN", uniform: bool = Fals
 
 xavier_initializer_conv2d = xavier_initializer
 
-__all__ = ["apply_regularization", "l1_l2_regularizer", "l1_regularizer", "l2_regularizer",
-           "sum_regularizer", "variance_scaling_initializer", "xavier_initializer",
-           "xavier_initializer_conv2d"]
+__all__ = ["OPTIMIZER_CLS_NAMES", "OPTIMIZER_SUMMARIES", "apply_regularization",
+           "avg_pool2d", "batch_norm", "collect_named_outputs", "conv1d", "conv2d",
+           "conv2d_transpose", "convolution", "convolution1d", "convolution2d",
+           "convolution2d_transpose", "dropout",
+           "embed_sequence", "flatten", "fully_connected", "l1_l2_regularizer",
+           "l1_regularizer", "l2_regularizer", "layer_norm", "max_pool2d", "one_hot_encoding",
+           "optimize_loss", "repeat", "stack", "sum_regularizer",
+           "variance_scaling_initializer", "xavier_initializer", "xavier_initializer_conv2d"]

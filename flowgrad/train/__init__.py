@@ -38,6 +38,8 @@ from flowgrad.train.session_run_hook import (SessionRunArgs, SessionRunContext,
                                              SessionRunHook, SessionRunValues)
 
 # --- moving averages and warm starts ---------------------------------------------------------
+from flowgrad.train.moving_averages import ExponentialMovingAverage, assign_moving_average
+from flowgrad.train.warm_start import init_from_checkpoint, warm_start
 
 # --- graph files (write_graph) -------------------------------------------------------------
 from flowgrad.train.graph_def import write_graph

@@ -45,6 +45,8 @@ TESTED_ELSEWHERE = {
     "SparseApplyAdagrad": "test_optimizers.py", "SparseApplyAdadelta": "test_optimizers.py",
     "InTopKV2": "boolean output: test_nn_training_ops.py::test_in_top_k_counts_ties_...",
     "MPIAggregateApply": "a train op holding a sub-plan: tests/distributed (2-rank jobs)",
+    "RandomGamma": "statistics and seeds: tests/train/test_train_extras.py",
+    "RandomPoissonV2": "statistics and seeds: tests/train/test_train_extras.py",
 }
 
 
