@@ -81,7 +81,7 @@ from flowgrad.ops.script_ops import identity_n, numpy_function, py_func  # noqa:
 from flowgrad.ops.template import make_template  # noqa: E402
 
 # --- training stack (losses, layers, initializers, checkpoints) -----------------------------
-from flowgrad import contrib, layers, losses  # noqa: E402
+from flowgrad import layers, losses  # noqa: E402
 from flowgrad.ops import init_ops as _init_ops  # noqa: E402
 from flowgrad.ops import variables as _variables  # noqa: E402
 from flowgrad.ops.clip_ops import (clip_by_average_norm, clip_by_global_norm,  # noqa: E402
@@ -144,11 +144,11 @@ from flowgrad.ops.linalg_ops import (matrix_solve_ls, qr, self_adjoint_eig,  # n
 from flowgrad.namespaces import app, flags, gfile, logging  # noqa: E402
 
 # --- tf.metrics -----------------------------------------------------------------------------
-from flowgrad import metrics  # noqa: E402
+# (tf.metrics, like tf.contrib, tf.image, tf.saved_model and tf.graph_util, is imported on
+# first use: see _LAZY below)
 
 # --- tf.image ---------------------------------------------------------------------------------
-from flowgrad import image  # noqa: E402
-from flowgrad.image import extract_image_patches, random_crop  # noqa: E402
+from flowgrad.ops import image_ops as _image_ops  # noqa: E402,F401 - registers the resize ops
 
 # --- sparse tensors ---------------------------------------------------------------------------
 from flowgrad.namespaces import sparse  # noqa: E402
@@ -180,18 +180,39 @@ random.gamma = random_gamma
 random.poisson = random_poisson
 
 # --- graph freezing, graph import and SavedModel -------------------------------------------------
-from flowgrad import graph_util, saved_model  # noqa: E402
 from flowgrad.train.graph_def import GraphDef, NodeDef, import_graph_def  # noqa: E402
 
 # --- distributed and GPU ----------------------------------------------------------------------
 
 
+# Imported on first use: tf.distributed (the only part that needs mpi4py), and namespaces
+# that register no op of their own, to keep `import flowgrad` short. name -> (module,
+# attribute or None for the module itself).
+_LAZY = {
+    "distributed": ("flowgrad.distributed", None),
+    "contrib": ("flowgrad.contrib", None),
+    "metrics": ("flowgrad.metrics", None),
+    "image": ("flowgrad.image", None),
+    "extract_image_patches": ("flowgrad.image", "extract_image_patches"),
+    "random_crop": ("flowgrad.image", "random_crop"),
+    "saved_model": ("flowgrad.saved_model", None),
+    "graph_util": ("flowgrad.graph_util", None),
+}
+
+
 def __getattr__(name: str):
-    # tf.distributed is imported on first use: it is the only part that needs mpi4py.
-    if name == "distributed":
-        import importlib  # noqa: PLC0415
-        return importlib.import_module("flowgrad.distributed")
-    raise AttributeError(f"module 'flowgrad' has no attribute '{name}'")
+    target = _LAZY.get(name)
+    if target is None:
+        raise AttributeError(f"module 'flowgrad' has no attribute '{name}'")
+    import importlib  # noqa: PLC0415
+    module = importlib.import_module(target[0])
+    value = module if target[1] is None else getattr(module, target[1])
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
 
 
 # --- performance (graph compiler options, profiling) ---------------------------------------
