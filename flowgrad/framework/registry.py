@@ -185,7 +185,16 @@ def make_op(d: OpDef, inputs: list, attrs: dict, name: str | None, graph: Graph 
     if graph is None and g is not default and hasattr(default, "capture"):
         g = default          # a function being traced (tf.data): it captures outer tensors
     with g.as_default():
-        tensors = _convert_inputs(d, inputs)
+        if all(_as_tensor_or_none(v) is not None for v in inputs):
+            tensors = _convert_inputs(d, inputs)
+        else:
+            # as TF1: the op's name is taken first and the constants made from Python
+            # values live under it (``tf.multiply(v, 3.0, name="y")``: Mul ``y``, Const
+            # ``y/y``), so the op keeps the name it was asked for
+            own = name[:-1] if name and name.endswith("/") else g.unique_name(name or d.type)
+            with g.name_scope(own + "/"):
+                tensors = _convert_inputs(d, inputs)
+            name = own + "/"
         for i, t in enumerate(tensors):
             if t.graph is not g:
                 if not hasattr(g, "capture"):

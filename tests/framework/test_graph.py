@@ -33,6 +33,25 @@ def test_name_scopes_nest_and_uniquify():
     assert f.name == "layer/c_1:0"
 
 
+def test_an_op_keeps_its_name_when_python_values_become_constants():
+    # TF1: the constants made from Python values live under the op's own name scope
+    with tf.Graph().as_default() as g:
+        v = tf.Variable(2.0, name="v")
+        y = tf.multiply(v, 3.0, name="y")
+        z = tf.add(v, 1.0)
+        w = tf.add(v, 1.0)
+        assert (y.op.name, y.op.inputs[1].op.name) == ("y", "y/y")
+        assert (z.op.name, z.op.inputs[1].op.name) == ("Add", "Add/y")
+        assert (w.op.name, w.op.inputs[1].op.name) == ("Add_1", "Add_1/y")
+        assert g.get_tensor_by_name("y:0") is y
+        with tf.name_scope("outer"):
+            u = tf.multiply(v, 2.0, name="scaled")
+        assert (u.op.name, u.op.inputs[1].op.name) == ("outer/scaled", "outer/scaled/y")
+        with tf.Session() as s:
+            s.run(v.initializer)
+            assert s.run("y:0") == 6.0
+
+
 def test_lookup_by_name():
     with tf.name_scope("s"):
         t = tf.constant([1, 2], name="t")
