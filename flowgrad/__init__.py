@@ -182,6 +182,12 @@ random.poisson = random_poisson
 # --- graph freezing, graph import and SavedModel -------------------------------------------------
 from flowgrad.train.graph_def import GraphDef, NodeDef, import_graph_def  # noqa: E402
 
+# --- strings and lookup tables ---------------------------------------------------------------
+
+# --- TFRecord files, tf.train.Example, parsing (tf.io, tf.python_io) ---------------------------
+
+# --- tf.distributions ---------------------------------------------------------------------------
+
 # --- distributed and GPU ----------------------------------------------------------------------
 
 

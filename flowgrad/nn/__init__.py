@@ -41,3 +41,5 @@ from flowgrad.ops.nn_extra_ops import (dilation2d, erosion2d, local_response_nor
 from flowgrad.ops.space_batch_ops import space_to_batch, with_space_to_batch
 
 # --- sparse embeddings ----------------------------------------------------------------------
+
+# --- CTC loss and decoders -------------------------------------------------------------------
