@@ -315,6 +315,134 @@ def _if_gradient(op, *dys):
     return out
 
 
+# ----- gradients of gradients through If ------------------------------------------------------
+# ``IfGrad`` (and ``IfGradGrad``) compute, in the taken branch b, a gradient sub-graph G_b
+# that reads the op's inputs and intermediates of the forward branch F_b (recorded in the
+# forward If's history).  Its gradient is the symbolic gradient of the composition: calling
+# ``gradients`` on G_b's outputs walks back through G_b and, via the recorded tensors, into
+# F_b down to the If's captures -- all ops already in the graph, so nothing is cloned.  The
+# new ops form a sub-graph H_b whose plan recomputes G_b (the first-order op records
+# nothing) and reads F_b's values from the same history, which now also records what H_b
+# needs.  ``IfGradGrad`` has the same form as the op it differentiates, so its own gradient
+# is built the same way, to any order.  First-order gradients are unchanged.
+class _IfGradGradSpec:
+    def __init__(self, subs, sources, n_in, out_pos) -> None:
+        self.subs = subs                  # per branch: the gradient SubGraph (or None)
+        self.sources = sources            # per branch: ("saved", k) or ("in", k) per capture
+        self.n_in = n_in
+        self.out_pos = out_pos            # input positions (after pred, history) differentiated
+
+    def __repr__(self) -> str:
+        return "<IfGradGrad>"
+
+
+def _if_grad_grad_shape(node: NodeSpec):
+    spec = node.attrs["spec"]
+    ins = node.inputs[2:]
+    return [(ins[i].shape, ins[i].dtype) for i in spec.out_pos]
+
+
+@op("IfGradGrad", shape=_if_grad_grad_shape, stateful=True, may_alias=True,
+    broadcasting=False)
+def _if_grad_grad_kernel(xp, pred, history, *ins, spec, ctx):
+    b, saved = history
+    sub = spec.subs[b]
+    got = {}
+    if sub is not None:
+        vals = [saved[k] if kind == "saved" else ins[k] for kind, k in spec.sources[b]]
+        out = _run(ctx.session, sub.plan(ctx.session, False), vals)
+        got = dict(zip(sub.out_pos, out))
+    return [got[i] if i in got else xp.zeros_like(ins[i]) for i in spec.out_pos]
+
+
+def _grad_branch_view(op: Operation, b: int):
+    """For an IfGrad/IfGradGrad op and branch b: (gradient SubGraph or None, [(output index,
+    sub output)], {sub capture: position among op.inputs[2:] or None when recorded})."""
+    spec = op.attrs["spec"]
+    sub = spec.subs[b]
+    if sub is None:
+        return None, [], {}
+    ins = list(op.inputs[2:])
+    if op.type == "IfGrad":
+        outs = [(spec.grad_caps.index(k), t) for k, t in zip(sub.out_caps, sub.outputs)]
+        pos = {"cap": 0, "x": spec.n_caps}
+    else:
+        outs = [(spec.out_pos.index(k), t) for k, t in zip(sub.out_pos, sub.outputs)]
+        pos = {"in": 0}
+    where = {}
+    for c, (kind, k) in zip(sub.captures, spec.sources[b]):
+        where[c] = None if kind == "saved" else pos[kind] + k
+    assert all(w is None or ins[w] is c for c, w in where.items())
+    return sub, outs, where
+
+
+def _if_grad_gradient(op, *dys):
+    from flowgrad.autodiff.gradients import gradients  # noqa: PLC0415 - autodiff sits beside
+    fwd_spec = op.inputs[1].op.attrs["spec"]        # the forward If's spec
+    ins = list(op.inputs[2:])
+    first = {}
+    for i, t in enumerate(ins):
+        first.setdefault(t, i)
+    xs = [t for t, i in first.items() if _is_float(t)]
+    g = op.graph
+    subs, sources, extra = [], [], []
+    for b, fsub in enumerate(fwd_spec.branches):
+        gsub, outs, _ = _grad_branch_view(op, b)
+        outs = [(j, t) for j, t in outs if dys[j] is not None]
+        if gsub is None or not outs or not xs:
+            subs.append(None)
+            sources.append([])
+            continue
+        stop = list(first) + [c for c in fsub.captures if c not in first]
+        start = len(g._ops)
+        with g.control_dependencies(None), g.name_scope(f"{gsub.name}_grad"):
+            grads = gradients([t for _, t in outs], xs, grad_ys=[_dense(dys[j]) for j, _ in outs],
+                              stop_gradients=stop)
+            grads = [_dense(d) for d in grads]
+        end = len(g._ops)
+        res = [(first[x], d) for x, d in zip(xs, grads) if d is not None]
+        if not res:
+            subs.append(None)
+            sources.append([])
+            continue
+        deps = [gsub] + list(getattr(gsub, "deps", []))
+        regions = [(start, end)] + [(s.start, s.end) for s in deps]
+
+        def inside(o, regions=regions):
+            return o.type != "VariableV2" and any(a <= o._id < z for a, z in regions)
+        hcaps, _ = _find_captures([d for _, d in res], set(), inside)
+        src = []
+        for c in hcaps:
+            if c in first:
+                src.append(("in", first[c]))
+            elif fsub.contains(c.op) and c.op.type != "VariableV2":
+                src.append(("saved", fsub.save(c)))
+            else:
+                if c not in extra:
+                    extra.append(c)
+                src.append(("in", len(ins) + extra.index(c)))
+        hsub = SubGraph(f"{gsub.name}_grad", start, end, [], [d for _, d in res], hcaps)
+        hsub.out_pos = [i for i, _ in res]
+        hsub.deps = deps
+        subs.append(hsub)
+        sources.append(src)
+    out_pos = sorted({i for s in subs if s is not None for i in s.out_pos})
+    if not out_pos:
+        return [None] * len(op.inputs)
+    spec = _IfGradGradSpec(subs, sources, len(ins) + len(extra), out_pos)
+    r = _make(_if_grad_grad_kernel, [op.inputs[0], op.inputs[1], *ins, *extra], "IfGradGrad",
+              spec=spec)
+    r = [r] if isinstance(r, Tensor) else list(r)
+    out = [None] * len(op.inputs)
+    for i, d in zip(out_pos, r):
+        out[2 + i] = d
+    return out
+
+
+_if_grad_kernel.grad(_if_grad_gradient)
+_if_grad_grad_kernel.grad(_if_grad_gradient)
+
+
 def cond(pred, true_fn=None, false_fn=None, strict: bool = False, name: str | None = None,
          fn1=None, fn2=None):
     """``tf.cond``: runs ``true_fn()`` if ``pred`` else ``false_fn()``; only one branch runs.
@@ -641,6 +769,16 @@ def _while_gradient(op, *dys):
     for k in cap_pos:
         out[1 + n + ns + spec.body_idx[k]] = next(it)
     return out
+
+
+@_while_grad_kernel.grad
+def _while_grad_gradient(op, *dys):
+    raise LookupError(
+        f"Second-order gradients through tf.while_loop are not supported: the gradient op "
+        f"'{op.name}' (WhileGrad, of the loop '{op.inputs[0].op.name}') has no gradient. "
+        "For a loop with a fixed trip count, unroll it with a Python for loop (or "
+        "build the iterations with tf.cond); first-order gradients of the loop work as they "
+        "are.")
 
 
 # ----- building loops ------------------------------------------------------------------------
