@@ -234,12 +234,54 @@ def test_gradient_penalty_through_batch_norm_with_a_training_tensor():
         assert np.isfinite(sess.run(grads[0], {x: xv, t: tv, training: False})).all()
 
 
-def test_second_order_through_while_loop_is_a_clear_error():
+def test_hessians_through_while_loop_match_finite_differences():
+    x = tf.placeholder(tf.float64, [3])
+    w = tf.constant(np.array([[0.9, -0.3, 0.2], [0.4, 0.7, -0.5], [0.1, 0.3, 0.8]]))
+
+    def body(i, v):
+        return i + 1, tf.tanh(tf.tensordot(w, v, 1)) + 0.1 * v * v
+
+    y = tf.reduce_sum(tf.while_loop(lambda i, v: i < 4, body, [0, x])[1] ** 2)
+    g = tf.gradients(y, x)[0]
+    hess = tf.hessians(y, x)[0]
+    xv = np.array([0.3, -0.7, 0.5])
+    with tf.Session() as sess:
+        got = sess.run(hess, {x: xv})
+        want = _fd_hessian(lambda v: sess.run(g, {x: v}), xv)
+        np.testing.assert_allclose(got, want, rtol=1e-7, atol=1e-8)
+
+
+def test_second_order_through_a_loop_with_a_data_dependent_trip_count():
+    x = tf.placeholder(tf.float64, ())
+    w = tf.placeholder(tf.float64, ())
+    y = tf.while_loop(lambda v: v < 10.0, lambda v: v * w + tf.sin(v), [x])
+    g = tf.gradients(y, x)[0]
+    hx, hw = tf.gradients(g, [x, w])
+
+    def f(xv, wv):
+        while xv < 10.0:
+            xv = xv * wv + np.sin(xv)
+        return xv
+
+    def fd(fn, v, e=1e-4):
+        return (fn(v + e) - fn(v - e)) / (2 * e)
+    with tf.Session() as sess:
+        got = sess.run([y, g, hx, hw], {x: 0.8, w: 1.7})
+        gx = lambda xv, wv: sess.run(g, {x: xv, w: wv})   # noqa: E731
+        np.testing.assert_allclose(got[0], f(0.8, 1.7), rtol=1e-12)
+        np.testing.assert_allclose(got[2], fd(lambda v: gx(v, 1.7), 0.8), rtol=1e-6)
+        np.testing.assert_allclose(got[3], fd(lambda v: gx(0.8, v), 1.7), rtol=1e-6)
+
+
+def test_third_order_through_while_loop_is_a_clear_error():
     x = tf.placeholder(tf.float64, ())
     y = tf.while_loop(lambda i, v: i < 3, lambda i, v: (i + 1, v * x), [0, x])[1]
     g = tf.gradients(y, x)[0]
-    with pytest.raises(LookupError, match="WhileGrad.*unroll"):
-        tf.gradients(g, x)
+    h = tf.gradients(g, x)[0]
+    with tf.Session() as sess:
+        np.testing.assert_allclose(sess.run(h, {x: 1.5}), 12 * 1.5 ** 2, rtol=1e-12)
+    with pytest.raises(LookupError, match="WhileGradGrad.*Unroll"):
+        tf.gradients(h, x)
 
 
 def test_meta_graph_round_trip_keeps_second_order_gradients(tmp_path):
@@ -249,7 +291,8 @@ def test_meta_graph_round_trip_keeps_second_order_gradients(tmp_path):
         x = tf.placeholder(tf.float64, [2], name="x")
         p = tf.placeholder(tf.bool, (), name="p")
         y = tf.cond(p, lambda: tf.reduce_sum(x ** 3), lambda: tf.reduce_sum(tf.sin(x) * x))
-        gx = tf.gradients(y, x)[0]
+        z = tf.while_loop(lambda i, v: i < 2, lambda i, v: (i + 1, v * x), [0, x])[1]
+        gx = tf.gradients(y + tf.reduce_sum(z), x)[0]
         h = tf.gradients(tf.reduce_sum(gx * gx), x)[0]
         tf.identity(h, name="h")
         tf.train.export_meta_graph(path)
@@ -261,4 +304,5 @@ def test_meta_graph_round_trip_keeps_second_order_gradients(tmp_path):
         with tf.Session() as sess:
             got = [sess.run("m/h:0", {"m/x:0": [0.5, -1.2], "m/p:0": pv}) for pv in (True, False)]
     np.testing.assert_allclose(got, want, rtol=1e-12)
-    np.testing.assert_allclose(want[0], 36 * np.array([0.5, -1.2]) ** 3, rtol=1e-12)
+    xv = np.array([0.5, -1.2])      # d/dx sum((3x^2 + 3x^2)^2) = 144 x^3 (true branch)
+    np.testing.assert_allclose(want[0], 144 * xv ** 3, rtol=1e-12)
