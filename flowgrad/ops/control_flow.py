@@ -12,6 +12,8 @@ gradient needs from the run (the taken branch and its intermediates; per iterati
 body's intermediates).  The gradient is a sub-graph too -- the symbolic gradient of the
 branch or body -- run by ``IfGrad``/``WhileGrad``; ``WhileGrad`` replays the iterations
 backwards.  Only intermediates that the gradient sub-graph reads are recorded.
+Gradients of these gradient ops (``IfGradGrad``, ``WhileGradGrad``) differentiate the
+gradient sub-graph together with the recorded forward values (see docs/design.md).
 """
 
 from __future__ import annotations
