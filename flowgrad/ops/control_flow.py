@@ -677,7 +677,9 @@ def _while_grad_kernel(xp, history, *inputs, spec, ctx):
     o = s.n_dv + s.n_de
     seqs = inputs[o:o + s.n_seqs]
     caps = inputs[o + s.n_seqs:o + s.n_seqs + s.n_caps]
-    xcaps = inputs[o + s.n_seqs + s.n_caps:len(inputs) - s.n_init]
+    # files exported before second-order loops lack n_init / record
+    xcaps = inputs[o + s.n_seqs + s.n_caps:len(inputs) - getattr(s, "n_init", 0)]
+    record = getattr(s, "record", False)
     plan = s.sub.plan(ctx.session, False)
     T = history.count
     dseq = [xp.zeros_like(seqs[j]) for j in s.seq_pos]
@@ -690,7 +692,7 @@ def _while_grad_kernel(xp, history, *inputs, spec, ctx):
         vals = dv + [d[p] for d in de]
         for kind, k in s.sources:
             vals.append(saved[k] if kind == "saved" else caps[k] if kind == "cap" else xcaps[k])
-        if s.record:
+        if record:
             rec.append(vals)
         out = _run(ctx.session, plan, vals)
         i = 0
@@ -917,9 +919,10 @@ def _while_grad_gradient(op, *dys):
     nout = s.n_dv + len(s.seq_pos) + len(s.cap_pos)
     if all(d is None for d in dys[:nout]):
         return none
-    if s.n_x is None:
-        raise LookupError(f"'{op.name}' (WhileGrad) has no second-order gradient: it was "
-                          "built by an older flowgrad; rebuild the first-order gradient.")
+    if getattr(s, "n_x", None) is None:
+        raise LookupError(f"'{op.name}' (WhileGrad) has no second-order gradient: it comes "
+                          "from a meta-graph exported by an older flowgrad; rebuild the "
+                          "first-order gradient with tf.gradients.")
     o_de = nout + s.n_dv                     # positions within ``ins``
     o_seq = o_de + s.n_de
     o_cap = o_seq + s.n_seqs

@@ -1,4 +1,4 @@
-"""Gradients of gradients through cond / case (IfGrad -> IfGradGrad), and while_loop's error."""
+"""Gradients of gradients through cond / case (IfGradGrad) and while_loop (WhileGradGrad)."""
 
 import numpy as np
 import pytest
@@ -271,6 +271,37 @@ def test_second_order_through_a_loop_with_a_data_dependent_trip_count():
         np.testing.assert_allclose(got[0], f(0.8, 1.7), rtol=1e-12)
         np.testing.assert_allclose(got[2], fd(lambda v: gx(v, 1.7), 0.8), rtol=1e-6)
         np.testing.assert_allclose(got[3], fd(lambda v: gx(0.8, v), 1.7), rtol=1e-6)
+
+
+def test_gradient_penalty_through_dynamic_rnn():
+    rng = np.random.default_rng(1)
+    xv, tv = rng.standard_normal((4, 5, 3)), rng.standard_normal((4, 2))
+    x = tf.placeholder(tf.float64, [4, 5, 3])
+    t = tf.placeholder(tf.float64, [4, 2])
+    cell = tf.nn.rnn_cell.BasicRNNCell(2, kernel_initializer=tf.constant_initializer(0.3))
+    _, state = tf.nn.dynamic_rnn(cell, x, dtype=tf.float64)
+    loss = tf.reduce_mean((state - t) ** 2)
+    dx = tf.gradients(loss, x)[0]
+    penalty = tf.reduce_sum(dx * dx)
+    total = loss + penalty
+    kernel = tf.trainable_variables()[0]
+    gk = tf.gradients(penalty, kernel)[0]
+    train = tf.train.GradientDescentOptimizer(0.5).minimize(total)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        feed = {x: xv, t: tv}
+        k0, g = sess.run([kernel, gk], feed)
+        d = rng.standard_normal(k0.shape)
+        vals = []
+        for e in (1e-5, -1e-5):
+            kernel.load(k0 + e * d, sess)
+            vals.append(sess.run(penalty, feed))
+        kernel.load(k0, sess)
+        np.testing.assert_allclose(np.sum(g * d), (vals[0] - vals[1]) / 2e-5, rtol=1e-5)
+        before = sess.run(total, feed)
+        for _ in range(20):
+            sess.run(train, feed)
+        assert sess.run(total, feed) < 0.5 * before
 
 
 def test_third_order_through_while_loop_is_a_clear_error():
