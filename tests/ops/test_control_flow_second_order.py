@@ -337,3 +337,26 @@ def test_meta_graph_round_trip_keeps_second_order_gradients(tmp_path):
     np.testing.assert_allclose(got, want, rtol=1e-12)
     xv = np.array([0.5, -1.2])      # d/dx sum((3x^2 + 3x^2)^2) = 144 x^3 (true branch)
     np.testing.assert_allclose(want[0], 144 * xv ** 3, rtol=1e-12)
+
+
+@pytest.mark.parametrize("norm", ["fused_batch_norm", "lrn"])
+def test_gradient_penalty_through_normalisation_ops_matches_finite_differences(norm):
+    # their second-order rules differentiate a rebuilt backward formula; dy depends on x
+    # here, which that inner differentiation must not follow (the outer gradient does)
+    rng = np.random.default_rng(2)
+    xv = rng.standard_normal((2, 3, 3, 4))
+    x = tf.placeholder(tf.float64, xv.shape)
+    if norm == "lrn":
+        y = tf.nn.local_response_normalization(x, depth_radius=1, alpha=0.5, beta=0.75)
+    else:
+        y = tf.nn.fused_batch_norm(x, tf.constant(np.full(4, 1.5)), tf.constant(np.zeros(4)),
+                                   is_training=True)[0]
+    loss = tf.reduce_sum(tf.sin(y) * y)
+    penalty = tf.reduce_sum(tf.gradients(loss, x)[0] ** 2)
+    gx = tf.gradients(penalty, x)[0]
+    with tf.Session() as sess:
+        g = sess.run(gx, {x: xv})
+        d = rng.standard_normal(xv.shape)
+        fd = (sess.run(penalty, {x: xv + 1e-5 * d}) -
+              sess.run(penalty, {x: xv - 1e-5 * d})) / 2e-5
+    np.testing.assert_allclose(np.sum(g * d), fd, rtol=1e-6)
