@@ -337,5 +337,9 @@ def _fused_batch_norm_grad_v3_grad(op_, ddx, ddscale, ddoffset, *_):
                            a["is_training"])
     pairs = [(o, g) for o, g in zip(outs, (ddx, ddscale, ddoffset)) if g is not None]
     wrt = [dy, x, scale] + ([] if a["is_training"] else [r1, r2])
-    grads = gradients([o for o, _ in pairs], wrt, grad_ys=[g for _, g in pairs])
+    # stop at the op's inputs: dy (and x) usually depend on each other in the outer graph
+    # (dy is a backprop of activations computed from x), and the outer gradient follows
+    # those paths itself -- walking them here would count them twice
+    grads = gradients([o for o, _ in pairs], wrt, grad_ys=[g for _, g in pairs],
+                      stop_gradients=list(op_.inputs))
     return grads[:3] + ([None, None] if a["is_training"] else grads[3:]) + [None]

@@ -12,6 +12,8 @@ gradient needs from the run (the taken branch and its intermediates; per iterati
 body's intermediates).  The gradient is a sub-graph too -- the symbolic gradient of the
 branch or body -- run by ``IfGrad``/``WhileGrad``; ``WhileGrad`` replays the iterations
 backwards.  Only intermediates that the gradient sub-graph reads are recorded.
+Gradients of these gradient ops (``IfGradGrad``, ``WhileGradGrad``) differentiate the
+gradient sub-graph together with the recorded forward values (see docs/design.md).
 """
 
 from __future__ import annotations
@@ -315,6 +317,134 @@ def _if_gradient(op, *dys):
     return out
 
 
+# ----- gradients of gradients through If ------------------------------------------------------
+# ``IfGrad`` (and ``IfGradGrad``) compute, in the taken branch b, a gradient sub-graph G_b
+# that reads the op's inputs and intermediates of the forward branch F_b (recorded in the
+# forward If's history).  Its gradient is the symbolic gradient of the composition: calling
+# ``gradients`` on G_b's outputs walks back through G_b and, via the recorded tensors, into
+# F_b down to the If's captures -- all ops already in the graph, so nothing is cloned.  The
+# new ops form a sub-graph H_b whose plan recomputes G_b (the first-order op records
+# nothing) and reads F_b's values from the same history, which now also records what H_b
+# needs.  ``IfGradGrad`` has the same form as the op it differentiates, so its own gradient
+# is built the same way, to any order.  First-order gradients are unchanged.
+class _IfGradGradSpec:
+    def __init__(self, subs, sources, n_in, out_pos) -> None:
+        self.subs = subs                  # per branch: the gradient SubGraph (or None)
+        self.sources = sources            # per branch: ("saved", k) or ("in", k) per capture
+        self.n_in = n_in
+        self.out_pos = out_pos            # input positions (after pred, history) differentiated
+
+    def __repr__(self) -> str:
+        return "<IfGradGrad>"
+
+
+def _if_grad_grad_shape(node: NodeSpec):
+    spec = node.attrs["spec"]
+    ins = node.inputs[2:]
+    return [(ins[i].shape, ins[i].dtype) for i in spec.out_pos]
+
+
+@op("IfGradGrad", shape=_if_grad_grad_shape, stateful=True, may_alias=True,
+    broadcasting=False)
+def _if_grad_grad_kernel(xp, pred, history, *ins, spec, ctx):
+    b, saved = history
+    sub = spec.subs[b]
+    got = {}
+    if sub is not None:
+        vals = [saved[k] if kind == "saved" else ins[k] for kind, k in spec.sources[b]]
+        out = _run(ctx.session, sub.plan(ctx.session, False), vals)
+        got = dict(zip(sub.out_pos, out))
+    return [got[i] if i in got else xp.zeros_like(ins[i]) for i in spec.out_pos]
+
+
+def _grad_branch_view(op: Operation, b: int):
+    """For an IfGrad/IfGradGrad op and branch b: (gradient SubGraph or None, [(output index,
+    sub output)], {sub capture: position among op.inputs[2:] or None when recorded})."""
+    spec = op.attrs["spec"]
+    sub = spec.subs[b]
+    if sub is None:
+        return None, [], {}
+    ins = list(op.inputs[2:])
+    if op.type == "IfGrad":
+        outs = [(spec.grad_caps.index(k), t) for k, t in zip(sub.out_caps, sub.outputs)]
+        pos = {"cap": 0, "x": spec.n_caps}
+    else:
+        outs = [(spec.out_pos.index(k), t) for k, t in zip(sub.out_pos, sub.outputs)]
+        pos = {"in": 0}
+    where = {}
+    for c, (kind, k) in zip(sub.captures, spec.sources[b]):
+        where[c] = None if kind == "saved" else pos[kind] + k
+    assert all(w is None or ins[w] is c for c, w in where.items())
+    return sub, outs, where
+
+
+def _if_grad_gradient(op, *dys):
+    from flowgrad.autodiff.gradients import gradients  # noqa: PLC0415 - autodiff sits beside
+    fwd_spec = op.inputs[1].op.attrs["spec"]        # the forward If's spec
+    ins = list(op.inputs[2:])
+    first = {}
+    for i, t in enumerate(ins):
+        first.setdefault(t, i)
+    xs = [t for t, i in first.items() if _is_float(t)]
+    g = op.graph
+    subs, sources, extra = [], [], []
+    for b, fsub in enumerate(fwd_spec.branches):
+        gsub, outs, _ = _grad_branch_view(op, b)
+        outs = [(j, t) for j, t in outs if dys[j] is not None]
+        if gsub is None or not outs or not xs:
+            subs.append(None)
+            sources.append([])
+            continue
+        stop = list(first) + [c for c in fsub.captures if c not in first]
+        start = len(g._ops)
+        with g.control_dependencies(None), g.name_scope(f"{gsub.name}_grad"):
+            grads = gradients([t for _, t in outs], xs, grad_ys=[_dense(dys[j]) for j, _ in outs],
+                              stop_gradients=stop)
+            grads = [_dense(d) for d in grads]
+        end = len(g._ops)
+        res = [(first[x], d) for x, d in zip(xs, grads) if d is not None]
+        if not res:
+            subs.append(None)
+            sources.append([])
+            continue
+        deps = [gsub] + list(getattr(gsub, "deps", []))
+        regions = [(start, end)] + [(s.start, s.end) for s in deps]
+
+        def inside(o, regions=regions):
+            return o.type != "VariableV2" and any(a <= o._id < z for a, z in regions)
+        hcaps, _ = _find_captures([d for _, d in res], set(), inside)
+        src = []
+        for c in hcaps:
+            if c in first:
+                src.append(("in", first[c]))
+            elif fsub.contains(c.op) and c.op.type != "VariableV2":
+                src.append(("saved", fsub.save(c)))
+            else:
+                if c not in extra:
+                    extra.append(c)
+                src.append(("in", len(ins) + extra.index(c)))
+        hsub = SubGraph(f"{gsub.name}_grad", start, end, [], [d for _, d in res], hcaps)
+        hsub.out_pos = [i for i, _ in res]
+        hsub.deps = deps
+        subs.append(hsub)
+        sources.append(src)
+    out_pos = sorted({i for s in subs if s is not None for i in s.out_pos})
+    if not out_pos:
+        return [None] * len(op.inputs)
+    spec = _IfGradGradSpec(subs, sources, len(ins) + len(extra), out_pos)
+    r = _make(_if_grad_grad_kernel, [op.inputs[0], op.inputs[1], *ins, *extra], "IfGradGrad",
+              spec=spec)
+    r = [r] if isinstance(r, Tensor) else list(r)
+    out = [None] * len(op.inputs)
+    for i, d in zip(out_pos, r):
+        out[2 + i] = d
+    return out
+
+
+_if_grad_kernel.grad(_if_grad_gradient)
+_if_grad_grad_kernel.grad(_if_grad_gradient)
+
+
 def cond(pred, true_fn=None, false_fn=None, strict: bool = False, name: str | None = None,
          fn1=None, fn2=None):
     """``tf.cond``: runs ``true_fn()`` if ``pred`` else ``false_fn()``; only one branch runs.
@@ -510,7 +640,7 @@ def _while(xp, max_iter, *inputs, spec, ctx):
 
 class _WhileGradSpec:
     def __init__(self, sub, sources, n_dv, n_de, has_dvar, seq_pos, n_seqs, n_caps,
-                 cap_pos, reverse):
+                 cap_pos, reverse, n_x=None, n_init=0):
         self.sub, self.sources = sub, sources
         self.n_dv, self.n_de = n_dv, n_de
         self.has_dvar = has_dvar      # per float var: does the body gradient reach it
@@ -518,6 +648,9 @@ class _WhileGradSpec:
         self.n_seqs, self.n_caps = n_seqs, n_caps
         self.cap_pos = cap_pos        # body-capture positions that get a gradient
         self.reverse = reverse
+        self.n_x = n_x                # outer tensors the gradient sub-graph reads
+        self.n_init = n_init          # the loop's initial values (inputs for 2nd order only)
+        self.record = False           # keep each iteration's inputs (for a 2nd-order gradient)
 
     def __repr__(self) -> str:
         return f"<WhileGrad {self.sub.name}>"
@@ -531,7 +664,8 @@ def _while_grad_shape(node: NodeSpec):
     caps = ins[s.n_dv + s.n_de + s.n_seqs:s.n_dv + s.n_de + s.n_seqs + s.n_caps]
     return [(t.shape, t.dtype) for t in dv] + [(seqs[j].shape, seqs[j].dtype)
                                                for j in s.seq_pos] + \
-        [(caps[k].shape, caps[k].dtype) for k in s.cap_pos]
+        [(caps[k].shape, caps[k].dtype) for k in s.cap_pos] + \
+        [(TensorShape(()), _dt.variant)]
 
 
 @op("WhileGrad", shape=_while_grad_shape, stateful=True, may_alias=True,
@@ -543,18 +677,23 @@ def _while_grad_kernel(xp, history, *inputs, spec, ctx):
     o = s.n_dv + s.n_de
     seqs = inputs[o:o + s.n_seqs]
     caps = inputs[o + s.n_seqs:o + s.n_seqs + s.n_caps]
-    xcaps = inputs[o + s.n_seqs + s.n_caps:]
+    # files exported before second-order loops lack n_init / record
+    xcaps = inputs[o + s.n_seqs + s.n_caps:len(inputs) - getattr(s, "n_init", 0)]
+    record = getattr(s, "record", False)
     plan = s.sub.plan(ctx.session, False)
     T = history.count
     dseq = [xp.zeros_like(seqs[j]) for j in s.seq_pos]
     dcap = [None] * len(s.cap_pos)
     length = int(seqs[0].shape[0]) if s.n_seqs else 0
+    rec = []
     for t in range(T - 1, -1, -1):
         saved = history.saved[t] if history.saved else ()
         p = T - 1 - t if s.reverse else t
         vals = dv + [d[p] for d in de]
         for kind, k in s.sources:
             vals.append(saved[k] if kind == "saved" else caps[k] if kind == "cap" else xcaps[k])
+        if record:
+            rec.append(vals)
         out = _run(ctx.session, plan, vals)
         i = 0
         new_dv = []
@@ -573,11 +712,24 @@ def _while_grad_kernel(xp, history, *inputs, spec, ctx):
             dcap[j] = out[i] if dcap[j] is None else xp.asarray(dcap[j] + out[i])
             i += 1
     dcap = [xp.zeros_like(caps[k]) if d is None else d for k, d in zip(s.cap_pos, dcap)]
-    return (*dv, *dseq, *dcap)
+    return (*dv, *dseq, *dcap, _History(T, rec))
 
 
 @_while.grad
 def _while_gradient(op, *dys):
+    spec = op.attrs["spec"]
+    n = spec.n_vars
+    fv = [i for i in range(n) if _is_float(spec.body.args[i])]
+    fe = [k for k in range(spec.n_emit) if _is_float(spec.body.outputs[n + k])]
+    if all(dys[i] is None for i in fv) and all(dys[n + k] is None for k in fe):
+        return [None] * len(op.inputs)
+    return _build_while_grad(op, dys, [])
+
+
+def _build_while_grad(op, dys, extra):
+    """A WhileGrad op for the While ``op``: cotangents ``dys`` of its outputs, plus
+    ``extra``: (recorded body tensor, its per-iteration cotangents as a variant) pairs.
+    Returns the gradients of ``op``'s inputs."""
     from flowgrad.autodiff.gradients import gradients  # noqa: PLC0415 - autodiff sits beside
     spec = op.attrs["spec"]
     none = [None] * len(op.inputs)
@@ -587,8 +739,6 @@ def _while_gradient(op, *dys):
     body = spec.body
     fv = [i for i in range(n) if _is_float(body.args[i])]
     fe = [k for k in range(ne) if _is_float(body.outputs[n + k])]
-    if all(dys[i] is None for i in fv) and all(dys[n + k] is None for k in fe):
-        return none
     fs = [j for j in range(ns) if _is_float(body.args[n + j])]
     fc = [k for k, c in enumerate(body.captures) if _is_float(c)]
     dv_outer = [dys[i] if dys[i] is not None else A.zeros_like(op.outputs[i]) for i in fv]
@@ -601,15 +751,21 @@ def _while_gradient(op, *dys):
                    for i in fv]
         de_args = [_arg(dtype=body.outputs[n + k].dtype, shape=body.outputs[n + k].shape,
                         name="demit") for k in fe]
-        ys = [body.outputs[i] for i in fv] + [body.outputs[n + k] for k in fe]
+        ds_args = [_arg(dtype=t.dtype, shape=t.shape, name="dsaved") for t, _ in extra]
+        ys = [body.outputs[i] for i in fv] + [body.outputs[n + k] for k in fe] + \
+            [t for t, _ in extra]
         xs = [body.args[i] for i in fv] + [body.args[n + j] for j in fs] + \
             [body.captures[k] for k in fc]
-        grads = gradients(ys, xs, grad_ys=dv_args + de_args, stop_gradients=body.captures)
+        grads = gradients(ys, xs, grad_ys=dv_args + de_args + ds_args,
+                          stop_gradients=body.captures)
         grads = [_dense(d) for d in grads]
     end = len(g._ops)
     gv, gs, gc = grads[:len(fv)], grads[len(fv):len(fv) + len(fs)], grads[len(fv) + len(fs):]
     outs = [d for d in grads if d is not None]
-    gcaps, _ = _find_captures(outs, set(dv_args + de_args), _region_inside(start, end))
+    if not outs:
+        return none
+    args = dv_args + de_args + ds_args
+    gcaps, _ = _find_captures(outs, set(args), _region_inside(start, end))
     bcap = {c: k for k, c in enumerate(body.captures)}
     sources, xcaps = [], []
     for c in gcaps:
@@ -621,25 +777,239 @@ def _while_gradient(op, *dys):
             if c not in xcaps:
                 xcaps.append(c)
             sources.append(("x", xcaps.index(c)))
-    sub = SubGraph(f"{body.name}_grad", start, end, dv_args + de_args, outs, gcaps)
+    sub = SubGraph(f"{body.name}_grad", start, end, args, outs, gcaps)
     seq_pos = [j for j, d in zip(fs, gs) if d is not None]
     cap_pos = [k for k, d in zip(fc, gc) if d is not None]
-    gspec = _WhileGradSpec(sub, sources, len(fv), len(fe), [d is not None for d in gv],
-                           seq_pos, ns, len(body.captures), cap_pos, spec.reverse)
+    inits = list(op.inputs[1:1 + n])
+    gspec = _WhileGradSpec(sub, sources, len(fv), len(fe) + len(extra),
+                           [d is not None for d in gv], seq_pos, ns, len(body.captures),
+                           cap_pos, spec.reverse, len(xcaps), len(inits))
     seqs = list(op.inputs[1 + n:1 + n + ns])
     bcaps = [op.inputs[1 + n + ns + i] for i in spec.body_idx]
     res = _make(_while_grad_kernel,
-                [op.outputs[-1], *dv_outer, *de_outer, *seqs, *bcaps, *xcaps], "WhileGrad",
-                spec=gspec)
+                [op.outputs[-1], *dv_outer, *de_outer, *[d for _, d in extra], *seqs, *bcaps,
+                 *xcaps, *inits], "WhileGrad", spec=gspec)
     res = [res] if isinstance(res, Tensor) else list(res)
     out = list(none)
-    it = iter(res)
+    it = iter(res[:-1])
     for i in fv:
         out[1 + i] = next(it)
     for j in seq_pos:
         out[1 + n + j] = next(it)
     for k in cap_pos:
         out[1 + n + ns + spec.body_idx[k]] = next(it)
+    return out
+
+
+# ----- gradients of gradients through While --------------------------------------------------
+# WhileGrad runs the body's gradient sub-graph G once per iteration, backwards.  Its own
+# gradient is a loop too, forwards: ``WhileGradGrad`` feeds each iteration's recorded G
+# inputs (WhileGrad keeps them once a second-order gradient exists) to H, the symbolic
+# gradient of G, carrying the cotangent of the running loop-variable gradient.  H yields
+# cotangents for G's inputs: the loop-variable gradient, the emitted-value gradients, the
+# captures, and the body values the forward loop recorded.  The last ones depend on the
+# forward iterations, so they are sent back through the forward loop by another WhileGrad
+# of the forward While, whose body gradient takes them as per-iteration cotangents (like
+# emitted values).  That is why WhileGrad has the loop's initial values as inputs: they
+# receive gradients only this way.
+class _WhileGradGradSpec:
+    def __init__(self, sub, sources, outs, nargs, n_dv, n_seq_pos, n_cap_pos, has_dvar,
+                 o_de, o_seq, reverse, fwd_reverse) -> None:
+        self.sub, self.sources, self.outs = sub, sources, outs
+        self.nargs = nargs                # G's arguments (recorded per iteration)
+        self.n_dv, self.n_seq_pos, self.n_cap_pos = n_dv, n_seq_pos, n_cap_pos
+        self.has_dvar = has_dvar          # per dv: is the new dv an output of G
+        self.o_de, self.o_seq = o_de, o_seq  # WhileGrad's de and seq inputs within ``ins``
+        self.reverse, self.fwd_reverse = reverse, fwd_reverse
+
+    def __repr__(self) -> str:
+        return f"<WhileGradGrad {self.sub.name}>"
+
+
+def _while_grad_grad_shape(node: NodeSpec):
+    s = node.attrs["spec"]
+    ins = node.inputs[2:]
+    res = []
+    for kind, k in s.outs:
+        if kind == "saved":
+            res.append((TensorShape(()), _dt.variant))
+        else:
+            t = ins[s.o_de + k] if kind == "de" else ins[k]
+            res.append((t.shape, t.dtype))
+    return res
+
+
+@op("WhileGradGrad", shape=_while_grad_grad_shape, stateful=True, may_alias=True,
+    broadcasting=False)
+def _while_grad_grad_kernel(xp, fwd_history, history, *ins, spec, ctx):
+    # ins: cotangents of WhileGrad's outputs (dv, seq rows, caps), WhileGrad's own inputs,
+    # then other outer tensors H reads; out kinds ("in", i) index ``ins``
+    s = spec
+    plan = s.sub.plan(ctx.session, False)
+    T = history.count
+    nout = s.n_dv + s.n_seq_pos + s.n_cap_pos
+    ddv = list(ins[:s.n_dv])
+    dds = ins[s.n_dv:s.n_dv + s.n_seq_pos]
+    ddc = list(ins[s.n_dv + s.n_seq_pos:nout])
+    length = int(ins[s.o_seq].shape[0]) if s.n_seq_pos else 0
+    acc: dict = {}
+    saved_rows: dict = {}
+    for r in range(T - 1, -1, -1):          # WhileGrad's iterations, the last one first
+        t = T - 1 - r                       # the forward iteration it handled
+        rec = history.saved[r]
+        fsaved = fwd_history.saved[t] if fwd_history.saved else ()
+        vals = list(rec[:s.nargs])
+        vals += [d for d, h in zip(ddv, s.has_dvar) if h]
+        idx = length - 1 - t if s.reverse else t
+        vals += [d[idx] for d in dds]
+        vals += ddc
+        for kind, k in s.sources:
+            vals.append(rec[k] if kind == "rec" else fsaved[k] if kind == "saved" else ins[k])
+        out = _run(ctx.session, plan, vals)
+        new_ddv = [None] * s.n_dv
+        for (kind, k), v in zip(s.sub.out_kinds, out):
+            if kind == "dv":
+                new_ddv[k] = v
+            elif kind == "de":
+                if ("de", k) not in acc:
+                    acc[("de", k)] = xp.zeros_like(ins[s.o_de + k])
+                acc[("de", k)][T - 1 - t if s.reverse else t] = v
+            elif kind == "saved":
+                rows = saved_rows.setdefault(k, [None] * T)
+                rows[T - 1 - t if s.fwd_reverse else t] = v
+            else:
+                acc[("in", k)] = v if ("in", k) not in acc else xp.asarray(acc[("in", k)] + v)
+        ddv = [v if v is not None else xp.zeros_like(ins[s.n_dv + s.n_seq_pos + s.n_cap_pos + j])
+               for j, v in enumerate(new_ddv)]
+    res = []
+    for kind, k in s.outs:
+        if kind == "dv":
+            res.append(ddv[k])
+        elif kind == "saved":
+            rows = saved_rows.get(k, [None] * T)
+            res.append([xp.zeros_like(xp.asarray(
+                fwd_history.saved[T - 1 - p if s.fwd_reverse else p][k])) if v is None else v
+                for p, v in enumerate(rows)])
+        else:
+            v = acc.get((kind, k))
+            if v is None:
+                v = xp.zeros_like(ins[s.o_de + k] if kind == "de" else ins[k])
+            res.append(v)
+    return res
+
+
+@_while_grad_grad_kernel.grad
+def _while_grad_grad_gradient(op, *dys):
+    raise LookupError(
+        f"Third- and higher-order gradients through tf.while_loop are not supported: "
+        f"'{op.name}' (WhileGradGrad, the second-order gradient of a loop) has no gradient. "
+        "Unroll the loop with a Python for loop for higher orders.")
+
+
+@_while_grad_kernel.grad
+def _while_grad_gradient(op, *dys):
+    from flowgrad.autodiff.gradients import gradients  # noqa: PLC0415 - autodiff sits beside
+    from flowgrad.ops import math_ops as M  # noqa: PLC0415
+    s = op.attrs["spec"]
+    G = s.sub
+    fop = op.inputs[0].op
+    fspec = fop.attrs["spec"]
+    body = fspec.body
+    none = [None] * len(op.inputs)
+    nout = s.n_dv + len(s.seq_pos) + len(s.cap_pos)
+    if all(d is None for d in dys[:nout]):
+        return none
+    if getattr(s, "n_x", None) is None:
+        raise LookupError(f"'{op.name}' (WhileGrad) has no second-order gradient: it comes "
+                          "from a meta-graph exported by an older flowgrad; rebuild the "
+                          "first-order gradient with tf.gradients.")
+    o_de = nout + s.n_dv                     # positions within ``ins``
+    o_seq = o_de + s.n_de
+    o_cap = o_seq + s.n_seqs
+    o_x = o_cap + s.n_caps
+    o_init = o_x + s.n_x
+    g = op.graph
+    start = len(g._ops)
+    with g.control_dependencies(None), g.name_scope(f"{G.name}_grad"):
+        h_args = [_arg(dtype=t.dtype, shape=t.shape, name="dd") for t in G.outputs]
+        xs = [t for t in list(G.args) + list(G.captures) if _is_float(t)]
+        grads = gradients(list(G.outputs), xs, grad_ys=h_args,
+                          stop_gradients=list(G.args) + list(G.captures))
+        grads = [_dense(d) for d in grads]
+    end = len(g._ops)
+    kinds = []
+    for t in xs:                             # what each gradient is the cotangent of
+        if t in G.args:
+            i = G.args.index(t)
+            kinds.append(("dv", i) if i < s.n_dv else ("de", i - s.n_dv))
+        else:
+            kind, k = s.sources[G.captures.index(t)]
+            kinds.append(("saved", k) if kind == "saved" else
+                         ("in", o_cap + k) if kind == "cap" else ("in", o_x + k))
+    res = [(kd, d) for kd, d in zip(kinds, grads) if d is not None]
+    if not res:
+        return none
+    regions = [(start, end), (G.start, G.end)]
+
+    def inside(o):
+        return o.type != "VariableV2" and any(a <= o._id < z for a, z in regions)
+    hcaps, _ = _find_captures([d for _, d in res], set(G.args) | set(h_args), inside)
+    ins = [dys[j] if dys[j] is not None else A.zeros_like(op.outputs[j]) for j in range(nout)]
+    ins += list(op.inputs[1:])
+    gidx = {c: k for k, c in enumerate(G.captures)}
+    src = []
+    for c in hcaps:
+        if c in gidx:
+            src.append(("rec", len(G.args) + gidx[c]))
+        elif body.contains(c.op) and c.op.type != "VariableV2":
+            src.append(("saved", body.save(c)))
+        else:
+            if c not in ins:
+                ins.append(c)
+            src.append(("in", ins.index(c)))
+    hsub = SubGraph(f"{G.name}_grad", start, end, list(G.args) + h_args,
+                    [d for _, d in res], hcaps)
+    hsub.out_kinds = [kd for kd, _ in res]
+    de_float = [_is_float(op.inputs[1 + s.n_dv + k]) for k in range(s.n_de)]
+    outs = [("dv", j) for j in range(s.n_dv)]
+    outs += sorted({kd for kd in hsub.out_kinds if kd[0] == "in"})
+    outs += sorted({kd for kd in hsub.out_kinds if kd[0] == "de" and de_float[kd[1]]})
+    saved_ks = sorted({k for kind, k in hsub.out_kinds if kind == "saved"
+                       and _is_float(body.saved[k])})
+    outs += [("saved", k) for k in saved_ks]
+    gspec = _WhileGradGradSpec(hsub, src, outs, len(G.args), s.n_dv, len(s.seq_pos),
+                               len(s.cap_pos), list(s.has_dvar), o_de, o_seq, s.reverse,
+                               fspec.reverse)
+    s.record = True
+    r = _make(_while_grad_grad_kernel, [op.inputs[0], op.outputs[-1], *ins], "WhileGradGrad",
+              spec=gspec)
+    r = [r] if isinstance(r, Tensor) else list(r)
+    out = list(none)
+
+    def add(i, d):
+        out[i] = d if out[i] is None else M.add(out[i], d)
+    extra = []
+    for (kind, k), d in zip(outs, r):
+        if kind == "dv":
+            add(1 + k, d)
+        elif kind == "de":
+            add(1 + s.n_dv + k, d)
+        elif kind == "in":
+            add(1 + k - nout, d)
+        else:
+            extra.append((body.saved[k], d))
+    if extra:       # the recorded body values' cotangents, back through the forward loop
+        fg = _build_while_grad(fop, [None] * len(fop.outputs), extra)
+        n, ns = fspec.n_vars, fspec.n_seqs
+        for i in range(n):
+            if fg[1 + i] is not None:
+                add(1 + o_init - nout + i, fg[1 + i])
+        for j in range(ns):
+            if fg[1 + n + j] is not None:
+                add(1 + o_seq - nout + j, fg[1 + n + j])
+        for k, ci in enumerate(fspec.body_idx):
+            if fg[1 + n + ns + ci] is not None:
+                add(1 + o_cap - nout + k, fg[1 + n + ns + ci])
     return out
 
 

@@ -118,7 +118,7 @@ def _lrn_grad_grad(op_, ddx):
     norm = bias + alpha * _window_sum_graph(x * x, r)
     scale = M.pow(norm, -beta)
     dx = dy * scale - (2.0 * alpha * beta) * x * _window_sum_graph(dy * x * scale / norm, r)
-    gdy, gx = gradients([dx], [dy, x], grad_ys=[ddx])
+    gdy, gx = gradients([dx], [dy, x], grad_ys=[ddx], stop_gradients=[dy, x])
     return [gdy, gx, None]
 
 

@@ -73,6 +73,40 @@ def _set_item_backprop(xp, dy, buf, index, value):
     return d, dv
 
 
+def _backprop_adjoint_shape(node: NodeSpec):
+    return node.inputs[2].shape, node.inputs[2].dtype
+
+
+@op("TensorArraySetItemGradGrad", shape=_backprop_adjoint_shape, broadcasting=False)
+def _set_item_backprop_adjoint(xp, dd_buf, dd_value, dy, buf, index, value):
+    """The adjoint of ``TensorArraySetItemGrad`` (linear in ``dy``): its gradient, so
+    gradients of any order flow through TensorArray writes."""
+    i = int(index)
+    out = xp.zeros_like(dy)
+    if buf.shape[1:] == dy.shape[1:]:
+        n = buf.shape[0]
+        out[:n] = dd_buf
+        if i < n:
+            out[i] = 0
+    out[i] += dd_value
+    return out
+
+
+@_set_item_backprop.grad
+def _set_item_backprop_grad(op, dd_buf, dd_value):
+    dy, buf, index, value = op.inputs
+    dd_buf = dd_buf if dd_buf is not None else A.zeros_like(buf)
+    dd_value = dd_value if dd_value is not None else A.zeros_like(value)
+    return [_set_item_backprop_adjoint(dd_buf, dd_value, dy, buf, index, value),
+            None, None, None]
+
+
+@_set_item_backprop_adjoint.grad
+def _set_item_backprop_adjoint_grad(op, ddd):
+    dd_buf, dd_value = _set_item_backprop(ddd, op.inputs[3], op.inputs[4], op.inputs[5])
+    return [dd_buf, dd_value, None, None, None, None]
+
+
 class TensorArray:
     """``tf.TensorArray(dtype, size, dynamic_size, element_shape, ...)``."""
 

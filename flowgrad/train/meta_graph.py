@@ -98,7 +98,8 @@ def register_serializable(cls: type) -> type:
 
 def _register_control_flow() -> None:
     from flowgrad.ops import control_flow as cf  # noqa: PLC0415
-    for name in ("SubGraph", "_IfSpec", "_IfGradSpec", "_LoopSpec", "_WhileGradSpec"):
+    for name in ("SubGraph", "_IfSpec", "_IfGradSpec", "_IfGradGradSpec", "_LoopSpec",
+                 "_WhileGradSpec", "_WhileGradGradSpec"):
         if hasattr(cf, name):
             register_serializable(getattr(cf, name))
 
