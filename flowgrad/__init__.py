@@ -187,6 +187,12 @@ from flowgrad.train.graph_def import GraphDef, NodeDef, import_graph_def  # noqa
 # --- TFRecord files, tf.train.Example, parsing (tf.io, tf.python_io) ---------------------------
 
 # --- tf.distributions ---------------------------------------------------------------------------
+from flowgrad import distributions  # noqa: E402
+from flowgrad.ops.special_ops import (betainc, digamma, igamma, igammac, lgamma,  # noqa: E402
+                                      polygamma)
+
+math.lgamma, math.digamma, math.polygamma = lgamma, digamma, polygamma
+math.igamma, math.igammac, math.betainc = igamma, igammac, betainc
 
 # --- distributed and GPU ----------------------------------------------------------------------
 
