@@ -100,10 +100,6 @@ class Bernoulli(Distribution):
         u = random_uniform(shape, dtype=self._probs.dtype, seed=seed)
         return M.cast(M.less(u, self._probs), self.dtype)
 
-    def _convert(self, value):
-        return convert_to_tensor(value, dtype=self.dtype, name="value") \
-            if not isinstance(value, Tensor) else value
-
     def _log_prob(self, event):
         event = _check_integer_valued(event, self.validate_args and event.dtype.is_floating,
                                       "event is not integer-valued")
@@ -190,10 +186,6 @@ class Categorical(Distribution):
         draws = multinomial(logits_2d, n, seed=seed, output_dtype=_dt.int64)   # [B, n]
         draws = A.transpose(M.cast(draws, self.dtype))
         return A.reshape(draws, _n_shape(n, self._batch_shape_list_or_tensor()))
-
-    def _convert(self, value):
-        return convert_to_tensor(value, dtype=self.dtype, name="value") \
-            if not isinstance(value, Tensor) else value
 
     def _log_prob(self, k):
         k = M.cast(k, _dt.int32)

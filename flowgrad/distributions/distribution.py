@@ -291,6 +291,8 @@ class Distribution(metaclass=_DistributionMeta):
             if static_sample is not None:
                 n = int(np.prod(static_sample, dtype=np.int64))
                 samples = self._sample_n(n, seed)
+                samples.set_shape(TensorShape([n]).concatenate(self.batch_shape)
+                                  .concatenate(self.event_shape))
                 rest = samples.shape[1:]
                 if rest.is_fully_defined():
                     return A.reshape(samples, static_sample + rest.as_list())
@@ -301,6 +303,8 @@ class Distribution(metaclass=_DistributionMeta):
             shape_t = A.reshape(M.cast(sample_shape, _dt.int32), [-1], name="sample_shape")
             n = R.reduce_prod(shape_t)
             samples = self._sample_n(n, seed)
+            samples.set_shape(TensorShape([None]).concatenate(self.batch_shape)
+                              .concatenate(self.event_shape))
             out = A.reshape(samples, A.concat([shape_t, A.shape(samples)[1:]], 0))
             out.set_shape(TensorShape([None] * (shape_t.shape[0].value
                                                 if shape_t.shape[0].value is not None

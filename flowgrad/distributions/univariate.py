@@ -28,13 +28,22 @@ __all__ = ["Normal", "Uniform", "Laplace", "Gamma", "Exponential", "Beta", "Stud
 
 
 def float_params(dtype_hint, **params):
-    """Converts the parameters to tensors of one floating dtype (the first tensor's dtype,
-    else float32), raising ``TypeError`` for mixed or non-float dtypes."""
-    dtype = dtype_hint
+    """Converts the parameters to tensors of one floating dtype: the first tensor's, else
+    the first numpy float array's (float64 arrays stay float64, as in TF1), else float32.
+    Raises ``TypeError`` for tensors of mixed or non-float dtypes."""
+    params = {k: convert_to_tensor(v, name=k) if isinstance(getattr(v, "dtype", None), _dt.DType)
+              else v for k, v in params.items()}            # Variables and other tensor-likes
+    dtype = None
     for v in params.values():
         if isinstance(v, Tensor):
             dtype = v.dtype
             break
+    if dtype is None:
+        for v in params.values():
+            if isinstance(v, np.ndarray | np.floating) and v.dtype.kind == "f":
+                dtype = _dt.as_dtype(v.dtype)
+                break
+    dtype = dtype or dtype_hint
     out = {}
     for k, v in params.items():
         t = convert_to_tensor(v, dtype=dtype, name=k) if not isinstance(v, Tensor) else v

@@ -78,9 +78,9 @@ _B2K = [1 / 6, -1 / 30, 1 / 42, -1 / 30, 5 / 66, -691 / 2730, 7 / 6, -3617 / 510
 
 
 def _zeta_np(s, q):
-    """Hurwitz zeta ``sum_k (q + k)^-s`` for ``s > 1``, ``q > 0``: ten terms summed, the rest
-    by Euler-Maclaurin."""
-    n = 10
+    """Hurwitz zeta ``sum_k (q + k)^-s`` for integer ``s > 1`` and ``q`` not a non-positive
+    integer: the terms up to ``q + k >= 10`` summed, the rest by Euler-Maclaurin."""
+    n = 10 + int(max(0.0, np.ceil(-np.min(q, initial=0.0))))
     total = np.zeros(np.broadcast(s, q).shape)
     for k in range(n):
         total = total + (q + k) ** -s
@@ -101,7 +101,7 @@ def _polygamma_np(n, x):
     out = np.full(x.shape, np.nan)
     zero = n == 0
     out[zero] = _digamma_np(x[zero])
-    pos = (n >= 1) & (n == np.floor(n)) & (x > 0)
+    pos = (n >= 1) & (n == np.floor(n)) & ~((x <= 0) & (x == np.floor(x))) & ~np.isnan(x)
     nn, xx = n[pos], x[pos]
     fact = np.exp(np.vectorize(math.lgamma, otypes=[np.float64])(nn + 1.0)) if nn.size else nn
     out[pos] = np.where(nn % 2 == 1, 1.0, -1.0) * fact * _zeta_np(nn + 1.0, xx)
