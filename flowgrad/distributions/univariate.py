@@ -16,7 +16,7 @@ from flowgrad.ops import check_ops as C
 from flowgrad.ops import math_ops as M
 from flowgrad.ops.math_extra_ops import erfc
 from flowgrad.ops.random_extra_ops import random_gamma
-from flowgrad.ops.special_ops import betainc, digamma, igamma, igammac, lgamma
+from flowgrad.ops.special_ops import betainc, digamma, igamma, igammac, lgamma, ndtri
 from flowgrad.ops.state_ops import random_normal, random_uniform
 
 from flowgrad.distributions.distribution import (FULLY_REPARAMETERIZED, Distribution,
@@ -154,6 +154,9 @@ class Normal(Distribution):
 
     def _log_survival_function(self, x):
         return _log_ndtr(-self._z(x))
+
+    def _quantile(self, p):
+        return self._loc + self._scale * ndtri(p)
 
     def _entropy(self):
         scale = self._scale * A.ones_like(self._loc)

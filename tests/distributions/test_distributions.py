@@ -30,7 +30,8 @@ UNIVARIATE = {
     "Normal": (lambda: tfd.Normal(loc=LOC, scale=SCALE), stats.norm(LOC, SCALE),
                np.array([-1.3, 0.2, 2.0]),
                ["log_prob", "prob", "cdf", "log_cdf", "survival_function",
-                "log_survival_function", "entropy", "mean", "variance", "stddev", "mode"]),
+                "log_survival_function", "entropy", "mean", "variance", "stddev", "mode",
+                "quantile"]),
     "Uniform": (lambda: tfd.Uniform(low=LOC, high=LOC + SCALE), stats.uniform(LOC, SCALE),
                 np.array([[-0.9, -0.5, 0.9], [0.6, 1.2, 2.9]]),
                 ["log_prob", "prob", "cdf", "entropy", "mean", "variance", "stddev"]),
@@ -60,6 +61,7 @@ UNIVARIATE = {
 }
 _SCIPY_NAME = {"log_prob": "logpdf", "prob": "pdf", "cdf": "cdf", "log_cdf": "logcdf",
                "survival_function": "sf", "log_survival_function": "logsf", "entropy": "entropy",
+               "quantile": "ppf",
                "mean": "mean", "variance": "var", "stddev": "std", "mode": "median"}
 
 
@@ -69,11 +71,11 @@ def test_univariate_against_scipy(name):
     dist = build()
     assert dist.batch_shape.as_list() == [2, 3] and dist.event_shape.as_list() == []
     assert dist.dtype == tf.float64
-    fetches = [getattr(dist, m)(x) if m in ("log_prob", "prob", "cdf", "log_cdf",
+    fetches = [dist.quantile(special.expit(x)) if m == "quantile" else getattr(dist, m)(x) if m in ("log_prob", "prob", "cdf", "log_cdf",
                                            "survival_function", "log_survival_function")
                else getattr(dist, m)() for m in methods]
     for m, t, got in zip(methods, fetches, _run(*fetches)):
-        args = (x,) if m in ("log_prob", "prob", "cdf", "log_cdf", "survival_function",
+        args = (special.expit(x),) if m == "quantile" else (x,) if m in ("log_prob", "prob", "cdf", "log_cdf", "survival_function",
                              "log_survival_function") else ()
         want = np.broadcast_to(getattr(ref, _SCIPY_NAME[m])(*args), (2, 3))
         assert t.shape.as_list() == [2, 3], (m, t.shape)

@@ -28,6 +28,10 @@ CASES = [
            domain=[POS, (0.1, 6.0)], order2=False, grad_tol=1e-4),
     OpCase("betainc", tf.betainc, special.betainc, [(3, 4), (3, 4), (3, 4)],
            domain=[POS, POS, (0.05, 0.95)], grad_inputs=[2]),
+    OpCase("ndtri", tf.math.ndtri, special.ndtri, [(3, 4)], domain=(0.01, 0.99), rtol=1e-12),
+    OpCase("ndtri_tails", tf.math.ndtri, special.ndtri, [(4,)],
+           inputs=[np.array([1e-12, 3e-3, 0.999, 1 - 1e-6])], grad_tol=1e-4, eps=1e-14,
+           order2=False),
 ]
 
 
