@@ -61,7 +61,7 @@ def _check_integer_valued(x, validate_args: bool, message: str):
         return A.identity(x)
 
 
-# ----- Bernoulli ----------------------------------------------------------------------------------------
+# ----- Bernoulli ----------------------------------------------------------------------------------
 class Bernoulli(Distribution):
     """The Bernoulli distribution: 1 with probability ``probs = sigmoid(logits)``."""
 
@@ -131,7 +131,7 @@ def _kl_bernoulli_bernoulli(a, b, name=None):
         return M.sigmoid(a.logits) * delta0 + M.sigmoid(-a.logits) * delta1
 
 
-# ----- Categorical --------------------------------------------------------------------------------------
+# ----- Categorical --------------------------------------------------------------------------------
 def _event_size(logits):
     k = logits.shape[-1].value if logits.shape.ndims else None
     return k if k is not None else A.shape(logits)[-1]
@@ -220,7 +220,7 @@ def _kl_categorical_categorical(a, b, name=None):
         return R.reduce_sum(N.softmax(a.logits) * (la - lb), axis=-1)
 
 
-# ----- Multinomial --------------------------------------------------------------------------------------
+# ----- Multinomial --------------------------------------------------------------------------------
 def draw_counts(logits_rows, total_rows, seed):
     """One count vector per row: ``total_rows[i]`` categorical draws from
     ``softmax(logits_rows[i])``, tallied into ``K`` bins. ``logits_rows`` is ``[M, K]``,

@@ -95,7 +95,7 @@ def _log_ndtr(z):
     return M.where(z < lower, lo_v, M.where(z > 0.0, hi_v, mid_v))
 
 
-# ----- Normal ---------------------------------------------------------------------------------------
+# ----- Normal -------------------------------------------------------------------------------------
 class Normal(Distribution):
     """The Normal distribution with mean ``loc`` and standard deviation ``scale``."""
 
@@ -180,7 +180,7 @@ def _kl_normal_normal(n_a, n_b, name=None):
                 + 0.5 * (ratio - 1.0 - M.log(ratio)))
 
 
-# ----- Uniform --------------------------------------------------------------------------------------
+# ----- Uniform ------------------------------------------------------------------------------------
 class Uniform(Distribution):
     """The uniform distribution on ``[low, high)``."""
 
@@ -253,7 +253,7 @@ class Uniform(Distribution):
         return (self._high - self._low) / math.sqrt(12.0)
 
 
-# ----- Laplace --------------------------------------------------------------------------------------
+# ----- Laplace ------------------------------------------------------------------------------------
 class Laplace(Distribution):
     """The Laplace distribution: density ``exp(-|x - loc| / scale) / (2 scale)``."""
 
@@ -328,7 +328,7 @@ class Laplace(Distribution):
         return self._mean()
 
 
-# ----- Gamma and Exponential -------------------------------------------------------------------------
+# ----- Gamma and Exponential ----------------------------------------------------------------------
 class Gamma(Distribution):
     """The Gamma distribution with ``concentration`` (shape) and ``rate`` (inverse scale):
     density ``rate^c x^(c-1) exp(-rate x) / Gamma(c)``, mean ``concentration / rate``."""
@@ -449,7 +449,7 @@ class Exponential(Gamma):
         return -self._rate * x
 
 
-# ----- Beta --------------------------------------------------------------------------------------------
+# ----- Beta ---------------------------------------------------------------------------------------
 def _lbeta(a, b):
     return lgamma(a) + lgamma(b) - lgamma(a + b)
 
@@ -558,7 +558,7 @@ def _kl_beta_beta(d1, d2, name=None):
                 + (b1 - b2) * digamma(b1) + (t2 - t1) * digamma(t1))
 
 
-# ----- StudentT ----------------------------------------------------------------------------------------
+# ----- StudentT -----------------------------------------------------------------------------------
 class StudentT(Distribution):
     """Student's t distribution with ``df`` degrees of freedom, ``loc`` and ``scale``."""
 

@@ -19,7 +19,7 @@ def _run(*fetches, feed=None):
         return sess.run(list(fetches), feed)
 
 
-# ----- values against scipy.stats, over broadcast parameter batches ----------------------------------
+# ----- values against scipy.stats, over broadcast parameter batches -------------------------------
 LOC = np.array([[-1.0], [0.5]])            # (2, 1)
 SCALE = np.array([0.7, 1.0, 2.5])           # (3,)  -> batch (2, 3)
 POS_A = np.array([[0.6], [2.0]])
@@ -71,12 +71,15 @@ def test_univariate_against_scipy(name):
     dist = build()
     assert dist.batch_shape.as_list() == [2, 3] and dist.event_shape.as_list() == []
     assert dist.dtype == tf.float64
-    fetches = [dist.quantile(special.expit(x)) if m == "quantile" else getattr(dist, m)(x) if m in ("log_prob", "prob", "cdf", "log_cdf",
-                                           "survival_function", "log_survival_function")
-               else getattr(dist, m)() for m in methods]
+    pointwise = ("log_prob", "prob", "cdf", "log_cdf", "survival_function",
+                 "log_survival_function")
+
+    def args_of(m):
+        return (special.expit(x),) if m == "quantile" else (x,) if m in pointwise else ()
+
+    fetches = [getattr(dist, m)(*args_of(m)) for m in methods]
     for m, t, got in zip(methods, fetches, _run(*fetches)):
-        args = (special.expit(x),) if m == "quantile" else (x,) if m in ("log_prob", "prob", "cdf", "log_cdf", "survival_function",
-                             "log_survival_function") else ()
+        args = args_of(m)
         want = np.broadcast_to(getattr(ref, _SCIPY_NAME[m])(*args), (2, 3))
         assert t.shape.as_list() == [2, 3], (m, t.shape)
         np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12, err_msg=f"{name}.{m}")
@@ -170,7 +173,7 @@ def test_multinomial_and_dirichlet_families_against_scipy():
     np.testing.assert_allclose(got[12], [r.var() for r in ref_dm], rtol=1e-10)
 
 
-# ----- sampling: shapes, seeds, moments ----------------------------------------------------------------
+# ----- sampling: shapes, seeds, moments -----------------------------------------------------------
 def _all_dists():
     return {
         "Normal": tfd.Normal(loc=[0.0, 1.0], scale=[[1.0], [2.0]]),
@@ -249,7 +252,7 @@ def test_sample_moments():
     np.testing.assert_allclose(np.bincount(draws, minlength=3) / n, [0.1, 0.6, 0.3], atol=0.015)
 
 
-# ----- gradients --------------------------------------------------------------------------------------
+# ----- gradients ----------------------------------------------------------------------------------
 def test_reparameterized_normal_sample_and_log_prob_gradients():
     loc = tf.Variable(np.array([0.5, -1.0]))
     scale = tf.Variable(np.array([1.5, 0.5]))
@@ -285,7 +288,7 @@ def test_gamma_and_beta_samples_are_differentiable():
     np.testing.assert_allclose(got[2:], [2.0 / 25.0, -3.0 / 25.0], rtol=0.08)  # d(c/(c+r))
 
 
-# ----- KL divergences ---------------------------------------------------------------------------------
+# ----- KL divergences -----------------------------------------------------------------------------
 def test_kl_divergences():
     from scipy import integrate
     a = tfd.Normal(np.array([0.0, 1.0]), np.array([1.0, 0.5]))
@@ -417,7 +420,8 @@ def test_vae_elbo_step_lowers_the_loss():
     x = tf.placeholder(tf.float32, [None, 12])
     with tf.variable_scope("vae"):
         h = tf.layers.dense(x, 16, activation=tf.nn.tanh)
-        q = tfd.Normal(loc=tf.layers.dense(h, 2), scale=tf.nn.softplus(tf.layers.dense(h, 2)) + 1e-3)
+        q = tfd.Normal(loc=tf.layers.dense(h, 2),
+                       scale=tf.nn.softplus(tf.layers.dense(h, 2)) + 1e-3)
         z = q.sample(seed=1)
         logits = tf.layers.dense(tf.layers.dense(z, 16, activation=tf.nn.tanh), 12)
     likelihood = tf.reduce_sum(tfd.Bernoulli(logits=logits).log_prob(x), 1)
