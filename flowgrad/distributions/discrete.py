@@ -133,8 +133,16 @@ def _kl_bernoulli_bernoulli(a, b, name=None):
 
 # ----- Categorical --------------------------------------------------------------------------------
 def _event_size(logits):
-    k = logits.shape[-1].value if logits.shape.ndims else None
+    k = logits.shape.as_list()[-1] if logits.shape.ndims else None
     return k if k is not None else A.shape(logits)[-1]
+
+
+def _one_hot(indices, depth, dtype):
+    """``one_hot`` for a depth that may be known only when run."""
+    if not isinstance(depth, Tensor):
+        return A.one_hot(indices, depth, dtype=dtype)
+    classes = A.range(0, depth)
+    return M.cast(M.equal(A.expand_dims(M.cast(indices, _dt.int32), -1), classes), dtype)
 
 
 def _flat_rows(x, k):
@@ -196,7 +204,7 @@ class Categorical(Distribution):
                                   message="k has values >= the number of classes")]):
                 k = A.identity(k)
         logp = N.log_softmax(self._logits)
-        mask = A.one_hot(k, self._event_size, dtype=logp.dtype)
+        mask = _one_hot(k, self._event_size, logp.dtype)
         return R.reduce_sum(mask * logp, axis=-1)
 
     def _cdf(self, k):
@@ -234,7 +242,7 @@ def draw_counts(logits_rows, total_rows, seed):
     draws = multinomial(logits_rows, max_n, seed=seed, output_dtype=_dt.int32)      # [M, N]
     steps = M.cast(A.range(0, max_n), total_rows.dtype)
     keep = M.cast(M.less(steps, A.expand_dims(total_rows, -1)), logits_rows.dtype)  # [M, N]
-    hits = A.one_hot(draws, k, dtype=logits_rows.dtype)                               # [M, N, K]
+    hits = _one_hot(draws, k, logits_rows.dtype)                                      # [M, N, K]
     return R.reduce_sum(hits * A.expand_dims(keep, -1), axis=1)
 
 

@@ -306,10 +306,9 @@ class Distribution(metaclass=_DistributionMeta):
             samples.set_shape(TensorShape([None]).concatenate(self.batch_shape)
                               .concatenate(self.event_shape))
             out = A.reshape(samples, A.concat([shape_t, A.shape(samples)[1:]], 0))
-            out.set_shape(TensorShape([None] * (shape_t.shape[0].value
-                                                if shape_t.shape[0].value is not None
-                                                else 0)).concatenate(samples.shape[1:])
-                          if shape_t.shape[0].value is not None else TensorShape(None))
+            rank = shape_t.shape.as_list()[0]
+            out.set_shape(TensorShape([None] * rank).concatenate(samples.shape[1:])
+                          if rank is not None else TensorShape(None))
             return out
 
     def _sample_n(self, n, seed=None):

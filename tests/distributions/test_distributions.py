@@ -436,3 +436,28 @@ def test_vae_elbo_step_lowers_the_loss():
             sess.run(step, {x: data})
         after = np.mean([sess.run(loss, {x: data}) for _ in range(5)])
     assert after < before - 1.0, (before, after)
+
+
+def test_parameters_of_unknown_shape():
+    loc = tf.placeholder(tf.float32, None)
+    logits = tf.placeholder(tf.float32, [None, None])
+    total = tf.placeholder(tf.float32, [None])
+    normal = tfd.Normal(loc, 1.0)
+    cat = tfd.Categorical(logits=logits)
+    multi = tfd.Multinomial(total, logits=logits)
+    dirichlet = tfd.Dirichlet(tf.exp(logits))
+    assert cat.batch_shape.as_list() == [None] and multi.event_shape.as_list() == [None]
+    outs = [normal.sample(3, seed=1), normal.batch_shape_tensor(), cat.sample(2, seed=1),
+            cat.log_prob([0, 2]), multi.sample(2, seed=1),
+            multi.log_prob([[1.0, 1.0, 1.0], [0.0, 0.0, 4.0]]), dirichlet.sample(2, seed=1),
+            dirichlet.event_shape_tensor()]
+    lv = np.array([[0.0, 1.0, 2.0], [1.0, 1.0, 1.0]], np.float32)
+    got = _run(*outs, feed={loc: [0.0, 1.0], logits: lv, total: [3.0, 4.0]})
+    assert got[0].shape == (3, 2) and got[1].tolist() == [2] and got[2].shape == (2, 2)
+    logp = lv - special.logsumexp(lv, -1, keepdims=True)
+    np.testing.assert_allclose(got[3], [logp[0, 0], logp[1, 2]], rtol=1e-5)
+    np.testing.assert_array_equal(got[4].sum(-1), [[3.0, 4.0]] * 2)
+    np.testing.assert_allclose(got[5], [stats.multinomial(3, np.exp(logp[0])).logpmf([1, 1, 1]),
+                                        stats.multinomial(4, np.exp(logp[1])).logpmf([0, 0, 4])],
+                               rtol=1e-5)
+    assert got[6].shape == (2, 2, 3) and got[7].tolist() == [3]
