@@ -274,7 +274,7 @@ def test_reparameterized_normal_sample_and_log_prob_gradients():
     assert tfd.Bernoulli(probs=0.5).reparameterization_type == tfd.NOT_REPARAMETERIZED
 
 
-def test_gamma_and_beta_samples_are_differentiable():
+def test_gamma_beta_dirichlet_samples_are_differentiable():
     tf.set_random_seed(3)
     rate = tf.constant(2.0, tf.float64)
     conc = tf.constant(3.0, tf.float64)
@@ -283,9 +283,13 @@ def test_gamma_and_beta_samples_are_differentiable():
     d_conc, d_rate = tf.gradients(m, [conc, rate])
     bs = tfd.Beta(conc, rate).sample(20000, seed=2)
     d_b = tf.gradients(tf.reduce_mean(bs), [conc, rate])
-    got = _run(d_conc, d_rate, *d_b)
+    alpha = tf.constant(np.array([1.0, 2.0, 3.0]))
+    ds = tfd.Dirichlet(alpha).sample(20000, seed=3)
+    d_alpha = tf.gradients(tf.reduce_mean(ds[:, 0]), alpha)[0]
+    got = _run(d_conc, d_rate, *d_b, d_alpha)
     np.testing.assert_allclose(got[:2], [1 / 2.0, -3.0 / 4.0], rtol=0.03)   # d(c/r)
-    np.testing.assert_allclose(got[2:], [2.0 / 25.0, -3.0 / 25.0], rtol=0.08)  # d(c/(c+r))
+    np.testing.assert_allclose(got[2:4], [2.0 / 25.0, -3.0 / 25.0], rtol=0.08)  # d(c/(c+r))
+    np.testing.assert_allclose(got[4], np.array([5.0, -1.0, -1.0]) / 36.0, atol=0.004)
 
 
 # ----- KL divergences -----------------------------------------------------------------------------
