@@ -316,8 +316,14 @@ class Distribution(metaclass=_DistributionMeta):
 
     # ----- densities and distribution functions --------------------------------------
     def _convert(self, value):
-        return convert_to_tensor(value, dtype=self.dtype, name="value") \
-            if not isinstance(value, Tensor) else value
+        """``value`` as a tensor, preferably of the distribution's dtype (as TF1's
+        ``preferred_dtype``: a value that does not fit it keeps its own)."""
+        if isinstance(value, Tensor):
+            return value
+        try:
+            return convert_to_tensor(value, dtype=self.dtype, name="value")
+        except (TypeError, ValueError):
+            return convert_to_tensor(value, name="value")
 
     def log_prob(self, value, name="log_prob"):
         """Log probability density/mass function at ``value``."""
