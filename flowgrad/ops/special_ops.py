@@ -53,8 +53,9 @@ def _lgamma_safe(x):
 
 
 def _digamma_np(x):
+    """psi(x): the recurrence up to x >= 8, then the asymptotic series; below 1/2 through
+    the reflection psi(x) = psi(1 - x) - pi / tan(pi x). NaN at the poles."""
     x = np.array(x, np.float64)
-    out = np.empty(x.shape)
     pole = (x <= 0) & (x == np.floor(x))
     refl = (x < 0.5) & ~pole
     z = np.where(refl, 1.0 - x, x)
