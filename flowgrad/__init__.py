@@ -187,6 +187,13 @@ from flowgrad.train.graph_def import GraphDef, NodeDef, import_graph_def  # noqa
 # --- TFRecord files, tf.train.Example, parsing (tf.io, tf.python_io) ---------------------------
 
 # --- tf.distributions ---------------------------------------------------------------------------
+from flowgrad import distributions  # noqa: E402
+from flowgrad.ops.special_ops import (betainc, digamma, igamma, igammac, lgamma,  # noqa: E402
+                                      polygamma)
+from flowgrad.ops.special_ops import ndtri as _ndtri  # noqa: E402
+
+math.lgamma, math.digamma, math.polygamma = lgamma, digamma, polygamma
+math.igamma, math.igammac, math.betainc, math.ndtri = igamma, igammac, betainc, _ndtri
 
 # --- distributed and GPU ----------------------------------------------------------------------
 
