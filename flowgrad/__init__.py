@@ -187,7 +187,7 @@ from flowgrad.train.graph_def import GraphDef, NodeDef, import_graph_def  # noqa
 # --- TFRecord files, tf.train.Example, parsing (tf.io, tf.python_io) ---------------------------
 
 # --- tf.distributions ---------------------------------------------------------------------------
-from flowgrad import distributions  # noqa: E402
+# (tf.distributions itself loads on first use: _LAZY below)
 from flowgrad.ops.special_ops import (betainc, digamma, igamma, igammac, lgamma,  # noqa: E402
                                       polygamma)
 from flowgrad.ops.special_ops import ndtri as _ndtri  # noqa: E402
@@ -210,6 +210,7 @@ _LAZY = {
     "random_crop": ("flowgrad.image", "random_crop"),
     "saved_model": ("flowgrad.saved_model", None),
     "graph_util": ("flowgrad.graph_util", None),
+    "distributions": ("flowgrad.distributions", None),
 }
 
 
