@@ -72,6 +72,22 @@ def _dense_labels(lb: np.ndarray, lv: np.ndarray, batch: int):
     return dense, lengths
 
 
+def _strip_null_labels(lb: np.ndarray, lv: np.ndarray, num_classes: int):
+    """Drops the trailing "null" labels (values >= num_classes - 1: TF's padding) of each
+    example; a label after a null one is an error, as in TF."""
+    null = lv >= num_classes - 1
+    seen = np.cumsum(null) - null                     # nulls before each entry, all batches
+    first = np.searchsorted(lb, lb)                   # each entry's batch starts here
+    after_null = ~null & (seen - seen[first] > 0)
+    if after_null.any():
+        b = int(lb[after_null][0])
+        raise InvalidArgumentError(None, None, f"CTCLoss: Saw a non-null label (index >= "
+                                   f"num_classes - 1) following a null label, batch: {b} "
+                                   f"num_classes: {num_classes} labels: "
+                                   f"{','.join(str(v) for v in lv[lb == b])}")
+    return lb[~null], lv[~null]
+
+
 def _logsumexp(a: np.ndarray, axis: int) -> np.ndarray:
     m = a.max(axis=axis, keepdims=True)
     m = np.where(np.isfinite(m), m, 0.0)
@@ -176,21 +192,23 @@ def _ctc_loss(xp, inputs, labels_indices, labels_values, sequence_length, *,
     seq_len = np.asarray(sequence_length).astype(np.int64).reshape(-1)
     _check_lengths(seq_len, B, T, "CTCLoss")
     lb, lv = _labels_by_batch(labels_indices, labels_values, B)
+    for b in np.unique(lb[lv < 0]):
+        raise InvalidArgumentError(None, None, f"CTCLoss: All labels must be nonnegative "
+                                   f"integers, batch: {b} labels: "
+                                   f"{','.join(str(v) for v in lv[lb == b])}")
+    # TF checks the time needed on the labels as given: nulls and repeats count
+    required = np.bincount(lb, minlength=B).astype(np.int64)
+    lb, lv = _strip_null_labels(lb, lv, C)
     if preprocess_collapse_repeated and lb.size:
         keep = np.ones(lb.size, bool)
         keep[1:] = (lb[1:] != lb[:-1]) | (lv[1:] != lv[:-1])
         lb, lv = lb[keep], lv[keep]
     labels, lengths = _dense_labels(lb, lv, B)
-    for b in np.unique(lb[(lv < 0) | (lv >= C)]):
-        what = ("All labels must be nonnegative integers" if (lv[lb == b] < 0).any() else
-                f"No label may be greater than num_classes. num_classes: {C}")
-        raise InvalidArgumentError(None, None, f"CTCLoss: {what}, batch: {b} labels: "
-                                   f"{','.join(str(v) for v in lv[lb == b])}")
-    too_long = lengths > seq_len
+    too_long = required > seq_len
     if too_long.any() and not ignore_longer_outputs_than_inputs:
         b = int(np.nonzero(too_long)[0][0])
         raise InvalidArgumentError(None, None, f"CTCLoss: Not enough time for target "
-                                   f"transition sequence (required: {lengths[b]}, available: "
+                                   f"transition sequence (required: {required[b]}, available: "
                                    f"{seq_len[b]}), batch: {b}. You can turn this error into "
                                    "a warning by using the flag "
                                    "ignore_longer_outputs_than_inputs")
@@ -232,6 +250,7 @@ def ctc_loss(labels, inputs=None, sequence_length=None, preprocess_collapse_repe
     ``inputs`` the unnormalized logits ``[max_time, batch, num_classes]`` (``[batch,
     max_time, num_classes]`` with ``time_major=False``), and the blank is the last class.
 
+    >>> import flowgrad as tf
     >>> x = tf.zeros([2, 1, 3])        # uniform over {a, b, blank} for 2 steps
     >>> lab = tf.SparseTensor([[0, 0]], tf.constant([0]), [1, 1])
     >>> round(float(tf.Session().run(tf.nn.ctc_loss(lab, x, [2]))[0]), 4)  # -log(3/9)

@@ -1,12 +1,14 @@
 """CTC loss and decoders against brute-force enumeration of alignments, finite
 differences, hand-computed numbers and (when installed) TensorFlow."""
 
+import doctest
 import itertools
 
 import numpy as np
 import pytest
 
 import flowgrad as tf
+from flowgrad.ops import ctc_ops
 from flowgrad.testing.op_test import OpCase, check_op
 
 # two examples, 3 classes (blank = 2): labels "a b" and "a a"
@@ -113,6 +115,11 @@ def test_op(case):
     check_op(case)
 
 
+def test_docstring_examples():
+    failures, _ = doctest.testmod(ctc_ops, optionflags=doctest.ELLIPSIS)
+    assert failures == 0
+
+
 # ----- the loss ------------------------------------------------------------------------------
 @pytest.mark.parametrize("merge", [True, False])
 @pytest.mark.parametrize("collapse", [True, False])
@@ -211,12 +218,21 @@ def test_errors_name_the_batch_entry():
         _run(tf.nn.ctc_loss(_sparse([[0], [1]]), x, [2, 3]))
     with pytest.raises(tf.errors.InvalidArgumentError, match="nonnegative.*batch: 1"):
         _run(tf.nn.ctc_loss(_sparse([[0], [-1]]), x, [2, 2]))
-    with pytest.raises(tf.errors.InvalidArgumentError, match="num_classes: 3, batch: 0"):
-        _run(tf.nn.ctc_loss(_sparse([[3], [1]]), x, [2, 2]))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="following a null label, batch: 0"):
+        _run(tf.nn.ctc_loss(_sparse([[3, 0], [1]]), x, [2, 2]))
     with pytest.raises(TypeError, match="SparseTensor"):
         tf.nn.ctc_loss(np.zeros((2, 1), np.int32), x, [2, 2])
     with pytest.raises(ValueError, match="3-D"):
         tf.nn.ctc_loss(_sparse([[0]]), tf.zeros([2, 3]), [2])
+
+
+def test_trailing_null_labels_are_padding():
+    """As in TF, labels >= num_classes - 1 at the end of an example are dropped."""
+    x = tf.constant(np.random.default_rng(11).normal(size=(4, 3, 3)))
+    padded = tf.nn.ctc_loss(_sparse([[0, 2, 5], [1, 1, 2], [2]]), x, [4, 4, 3])
+    plain = tf.nn.ctc_loss(_sparse([[0], [1, 1], []]), x, [4, 4, 3])
+    a, b = _run([padded, plain])
+    np.testing.assert_allclose(a, b, rtol=1e-14)
 
 
 def test_ignore_longer_outputs_than_inputs_gives_zero_loss_and_gradient():
@@ -226,6 +242,14 @@ def test_ignore_longer_outputs_than_inputs_gives_zero_loss_and_gradient():
     lv, gv = _run([loss, tf.gradients(loss, x)[0]])
     assert lv[0] == 0 and not gv[:, 0].any()
     assert lv[1] > 0 and gv[:, 1].any()
+    # as in TF the time needed is counted on the labels as given, before collapsing repeats
+    collapsed = tf.nn.ctc_loss(_sparse([[1, 1, 1], [1]]), x, [2, 2],
+                               preprocess_collapse_repeated=True,
+                               ignore_longer_outputs_than_inputs=True)
+    assert _run(collapsed)[0] == 0
+    with pytest.raises(tf.errors.InvalidArgumentError, match="required: 3, available: 2"):
+        _run(tf.nn.ctc_loss(_sparse([[1, 1, 1], [1]]), x, [2, 2],
+                            preprocess_collapse_repeated=True))
 
 
 def test_ctc_loss_v2_blank_index_and_batch_major():
@@ -326,7 +350,7 @@ def test_matches_tensorflow_when_installed():
     real = pytest.importorskip("tensorflow")
     rng = np.random.default_rng(10)
     x = rng.normal(size=(6, 3, 4)) * 2
-    labels, seq = [[0, 1, 1], [2], [1, 0]], [6, 4, 5]
+    labels, seq = [[0, 1, 1], [2, 3], [1, 0]], [6, 4, 5]   # 3: trailing null label
     sp = _sparse(labels)
     ix, vals, shape = _run(_parts(sp))
     tsp = real.SparseTensor(ix, vals, shape)
@@ -343,6 +367,13 @@ def test_matches_tensorflow_when_installed():
         got, got_g = _run([loss, tf.gradients(loss, xt)[0]])
         np.testing.assert_allclose(got, want.numpy(), rtol=1e-6)
         np.testing.assert_allclose(got_g, want_g.numpy(), atol=1e-6)
+    dense, lengths = np.array([[1, 2, 2], [3, 0, 0], [2, 1, 0]]), [3, 1, 2]
+    for blank in (0, 2):
+        want = real.nn.ctc_loss(dense, real.constant(x, real.float32), lengths, seq,
+                                blank_index=blank)
+        got = _run(tf.nn.ctc_loss_v2(dense, tf.constant(x, tf.float32), lengths, seq,
+                                     blank_index=blank))
+        np.testing.assert_allclose(got, want.numpy(), rtol=1e-5)
     for merge in (True, False):
         (want,), want_p = real.compat.v1.nn.ctc_greedy_decoder(real.constant(x), seq, merge)
         (dec,), logp = tf.nn.ctc_greedy_decoder(tf.constant(x), seq, merge)
