@@ -124,8 +124,11 @@ def _ctc_loss_shape(node: NodeSpec):
     if seq_len.shape.ndims not in (None, 1):
         node.fail(f"sequence_length must be a vector [batch_size], got {seq_len.shape}")
     shp = x.shape if x.shape.ndims == 3 else TensorShape([None, None, None])
-    batch = shp[1] if shp[1] is not None else (seq_len.shape[0] if seq_len.shape.ndims
-                                                else None)
+    n = seq_len.shape[0] if seq_len.shape.ndims == 1 else None
+    if shp[1] is not None and n is not None and shp[1] != n:
+        node.fail(f"sequence_length has {int(n)} entries but inputs have batch size "
+                  f"{int(shp[1])}")
+    batch = shp[1] if shp[1] is not None else n
     return [(TensorShape([batch]), x.dtype), (TensorShape([shp[0], batch, shp[2]]), x.dtype)]
 
 
@@ -264,14 +267,12 @@ def ctc_loss(labels, inputs=None, sequence_length=None, preprocess_collapse_repe
         inputs = logits
     elif logits is not None:
         raise ValueError("Cannot specify both 'inputs' and 'logits' (its deprecated name).")
-    with name_scope(None, "CTCLoss"):
-        inputs = convert_to_tensor(inputs, name="logits")
-        if not time_major:
-            inputs = A.transpose(inputs, [1, 0, 2])
-        values = labels.values
-        return _loss_op(inputs, labels.indices, values, sequence_length,
-                        preprocess_collapse_repeated, ctc_merge_repeated,
-                        ignore_longer_outputs_than_inputs)
+    inputs = convert_to_tensor(inputs, name="logits")
+    if not time_major:
+        inputs = A.transpose(inputs, [1, 0, 2])
+    return _loss_op(inputs, labels.indices, labels.values, sequence_length,
+                    preprocess_collapse_repeated, ctc_merge_repeated,
+                    ignore_longer_outputs_than_inputs)
 
 
 def _loss_op(inputs, indices, values, sequence_length, preprocess_collapse_repeated=False,

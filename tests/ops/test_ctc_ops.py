@@ -222,8 +222,20 @@ def test_errors_name_the_batch_entry():
         _run(tf.nn.ctc_loss(_sparse([[3, 0], [1]]), x, [2, 2]))
     with pytest.raises(TypeError, match="SparseTensor"):
         tf.nn.ctc_loss(np.zeros((2, 1), np.int32), x, [2, 2])
+    with pytest.raises(ValueError, match="sequence_length has 3 entries"):
+        tf.nn.ctc_loss(_sparse([[0], [1]]), x, [2, 2, 2])
     with pytest.raises(ValueError, match="3-D"):
         tf.nn.ctc_loss(_sparse([[0]]), tf.zeros([2, 3]), [2])
+
+
+def test_labels_fed_through_a_sparse_placeholder():
+    labels = tf.sparse_placeholder(tf.int32)
+    x = np.random.default_rng(12).normal(size=(4, 2, 3))
+    loss = tf.nn.ctc_loss(labels, tf.constant(x), [4, 3])
+    fed = tf.SparseTensorValue(np.array([[0, 0], [0, 1], [1, 0]], np.int64),
+                               np.array([0, 1, 1], np.int32), np.array([2, 2], np.int64))
+    got = _run(loss, {labels: fed})
+    np.testing.assert_allclose(got, _brute_loss(x, [[0, 1], [1]], [4, 3]), rtol=1e-11)
 
 
 def test_trailing_null_labels_are_padding():
