@@ -11,6 +11,9 @@ host-only (small, sequential recursions).
 
 from __future__ import annotations
 
+import heapq
+import math
+
 import numpy as np
 
 from flowgrad.framework import dtypes as _dt
@@ -392,15 +395,16 @@ def _ctc_greedy_decoder(xp, inputs, sequence_length, *, merge_repeated=True):
 
 
 class _Beam:
-    """A prefix in the beam: its label, parent, and the (blank, label, total) log-probs of
-    the previous (``old``) and current (``new``) step."""
+    """A prefix in the beam: its label, parent, the children grown so far (by label), and
+    the (blank, label, total) log-probs of the previous (``old``) and current (``new``)
+    step."""
 
     __slots__ = ("label", "parent", "children", "old", "new")
 
     def __init__(self, parent, label: int) -> None:
-        self.label, self.parent, self.children = label, parent, None
-        self.old = [_NEG_INF, _NEG_INF, _NEG_INF]
-        self.new = [_NEG_INF, _NEG_INF, _NEG_INF]
+        self.label, self.parent, self.children = label, parent, {}
+        self.old = _ZERO
+        self.new = _ZERO
 
     def active(self) -> bool:
         return self.new[2] != _NEG_INF
@@ -414,58 +418,86 @@ class _Beam:
         return out[::-1]
 
 
+_ZERO = (_NEG_INF, _NEG_INF, _NEG_INF)
+
+
 def _lse(a: float, b: float) -> float:
-    return float(np.logaddexp(a, b))
+    if a == _NEG_INF:
+        return b
+    if b == _NEG_INF:
+        return a
+    return max(a, b) + math.log1p(math.exp(-abs(a - b)))
+
+
+class _Leaves:
+    """The beam: at most ``width`` entries, the lowest ``new`` total found in O(log n).
+    Entries' probabilities do not change while they are in it."""
+
+    def __init__(self, width: int, entries=()) -> None:
+        self.width, self._n = width, 0
+        self.heap = [(e.new[2], i, e) for i, e in enumerate(entries)]
+        heapq.heapify(self.heap)
+        self._n = len(self.heap)
+
+    def __len__(self) -> int:
+        return len(self.heap)
+
+    def floor(self) -> float:
+        """The total a new entry must beat: -inf while the beam has room."""
+        return self.heap[0][0] if len(self.heap) == self.width else _NEG_INF
+
+    def push(self, e: _Beam) -> None:
+        if len(self.heap) == self.width:        # the lowest entry leaves the beam
+            heapq.heappop(self.heap)[2].new = _ZERO
+        self._n += 1
+        heapq.heappush(self.heap, (e.new[2], self._n, e))
+
+    def best_first(self) -> list[_Beam]:
+        return [e for _, _, e in sorted(self.heap, key=lambda t: (-t[0], t[1]))]
 
 
 def _beam_search(logy: np.ndarray, beam_width: int, top_paths: int, merge_repeated: bool):
     """TF's CTC prefix beam search over one example's log-probabilities ``[T, C]``."""
     blank = logy.shape[1] - 1
     root = _Beam(None, -1)
-    root.new = [0.0, _NEG_INF, 0.0]
-    leaves = [root]
-
-    def bottom():
-        return min(leaves, key=lambda e: e.new[2])
-
-    def candidate(p: float) -> bool:
-        return p > _NEG_INF and (len(leaves) < beam_width or p > bottom().new[2])
-
-    for lp in logy:
-        branches = sorted(leaves, key=lambda e: -e.new[2])
-        leaves = []
+    root.new = (0.0, _NEG_INF, 0.0)
+    leaves = _Leaves(beam_width, [root])
+    for lp_arr in logy:
+        lp = lp_arr.tolist()
+        branches = leaves.best_first()
         for e in branches:
-            e.old = list(e.new)
-        for e in branches:
+            e.old = e.new
+        for e in branches:          # extend every prefix in the beam by this step
+            label = e.new[1]
             if e.parent is not None:
-                if e.parent.active():
-                    par = e.parent
-                    prev = par.old[0] if e.label == par.label else par.old[2]
-                    e.new[1] = _lse(e.new[1], prev)
-                e.new[1] += lp[e.label]
-            e.new[0] = e.old[2] + lp[blank]
-            e.new[2] = _lse(e.new[0], e.new[1])
-            leaves.append(e)
-        for e in branches:
-            if not candidate(e.old[2]):
+                par = e.parent
+                if par.active():
+                    label = _lse(label, par.old[0] if e.label == par.label else par.old[2])
+                label += lp[e.label]
+            blank_p = e.old[2] + lp[blank]
+            e.new = (blank_p, label, _lse(blank_p, label))
+        leaves = _Leaves(beam_width, branches)
+        for e in branches:          # grow children: candidates must beat the beam's floor
+            if e.old[2] == _NEG_INF or e.old[2] <= leaves.floor():
                 continue
-            if e.children is None:
-                e.children = [_Beam(e, k) for k in range(blank)]
-            for c in e.children:
-                if c.active():
+            grow = lp_arr[:blank] + e.old[2]
+            if 0 <= e.label < blank:
+                grow[e.label] = lp[e.label] + e.old[0]
+            # children above the floor, and grown ones (which a failed try resets, as TF does)
+            ks = set(np.nonzero(grow > leaves.floor())[0].tolist()) | e.children.keys()
+            for k in sorted(ks):
+                c = e.children.get(k)
+                if c is not None and c.active():
                     continue
-                prev = e.old[0] if c.label == e.label else e.old[2]
-                c.new = [_NEG_INF, lp[c.label] + prev, lp[c.label] + prev]
-                if candidate(c.new[2]):
-                    if len(leaves) == beam_width:
-                        out = bottom()
-                        out.new = [_NEG_INF, _NEG_INF, _NEG_INF]
-                        leaves.remove(out)
-                    leaves.append(c)
-                else:
-                    c.old = [_NEG_INF, _NEG_INF, _NEG_INF]
-                    c.new = [_NEG_INF, _NEG_INF, _NEG_INF]
-    best = sorted(leaves, key=lambda e: -e.new[2])
+                p = float(grow[k])
+                if p > leaves.floor():  # the floor rises as the beam fills
+                    if c is None:
+                        c = e.children[k] = _Beam(e, k)
+                    c.new = (_NEG_INF, p, p)
+                    leaves.push(c)
+                elif c is not None:
+                    c.old = c.new = _ZERO
+    best = leaves.best_first()
     if top_paths > len(best):
         return None
     return [e.labels(merge_repeated) for e in best[:top_paths]], \
