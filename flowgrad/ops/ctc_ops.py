@@ -182,7 +182,8 @@ def _ctc_forward_backward(logy, ext, ext_len, seq_len, merge):
                                                                _NEG_INF))
 
     fin = alpha[np.maximum(last, 0), np.arange(B)] + end if T else np.full((B, S), _NEG_INF)
-    log_p = _logsumexp(fin, 1)
+    # an empty sequence emits only the empty labelling (longer ones were rejected before)
+    log_p = np.where(seq_len == 0, 0.0, _logsumexp(fin, 1))
     return log_p, alpha + beta
 
 

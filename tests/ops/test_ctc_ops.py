@@ -238,6 +238,15 @@ def test_labels_fed_through_a_sparse_placeholder():
     np.testing.assert_allclose(got, _brute_loss(x, [[0, 1], [1]], [4, 3]), rtol=1e-11)
 
 
+def test_empty_sequence_with_no_labels_has_zero_loss():
+    x = tf.constant(np.random.default_rng(13).normal(size=(3, 2, 3)))
+    loss = tf.nn.ctc_loss(_sparse([[0], []]), x, [3, 0])
+    lv, gv = _run([loss, tf.gradients(loss, x)[0]])
+    np.testing.assert_allclose(lv[1], 0.0)
+    assert not gv[:, 1].any() and gv[:, 0].any()
+    np.testing.assert_allclose(lv[0], _brute_loss(_run(x), [[0]], [3])[0], rtol=1e-12)
+
+
 def test_trailing_null_labels_are_padding():
     """As in TF, labels >= num_classes - 1 at the end of an example are dropped."""
     x = tf.constant(np.random.default_rng(11).normal(size=(4, 3, 3)))
