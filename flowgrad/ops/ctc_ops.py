@@ -235,7 +235,7 @@ def _ctc_loss(xp, inputs, labels_indices, labels_values, sequence_length, *,
     grad = y - occupancy
     live = (np.arange(T)[:, None] < seq_len[None, :]) & ~too_long[None, :]
     grad = np.where(live[..., None], grad, 0.0)
-    loss = np.where(too_long, 0.0, -log_p)
+    loss = np.where(too_long, 0.0, 0.0 - log_p)
     return xp.asarray(loss.astype(x.dtype)), xp.asarray(grad.astype(x.dtype))
 
 
@@ -390,7 +390,7 @@ def _ctc_greedy_decoder(xp, inputs, sequence_length, *, merge_repeated=True):
     indices = np.stack([rows.astype(np.int64), pos], 1).reshape(-1, 2)
     values = best[rows, cols].astype(np.int64)
     shape = np.array([B, int(counts.max(initial=0))], np.int64)
-    log_prob = -np.where(live.T, x.max(axis=2), 0).sum(axis=0, keepdims=True).T
+    log_prob = 0.0 - np.where(live.T, x.max(axis=2), 0).sum(axis=0, keepdims=True).T
     return (xp.asarray(indices), xp.asarray(values), xp.asarray(shape),
             xp.asarray(log_prob.astype(x.dtype)))
 
