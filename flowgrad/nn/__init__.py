@@ -43,3 +43,5 @@ from flowgrad.ops.space_batch_ops import space_to_batch, with_space_to_batch
 # --- sparse embeddings ----------------------------------------------------------------------
 
 # --- CTC loss and decoders -------------------------------------------------------------------
+from flowgrad.ops.ctc_ops import (ctc_beam_search_decoder, ctc_greedy_decoder, ctc_loss,
+                                  ctc_loss_v2)
