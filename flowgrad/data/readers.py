@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from flowgrad.data.dataset import Dataset, _with_specs
@@ -16,6 +18,8 @@ class TFRecordDataset(Dataset):
     """``tf.data.TFRecordDataset(filenames, compression_type=None, buffer_size=None,
     num_parallel_reads=None)``: each record of the files, file after file.
 
+    ``filenames`` is a file name, a list of them, a string tensor or a dataset of file
+    names (``tf.data.Dataset.list_files``).
     ``compression_type`` is None, ``''``, ``'ZLIB'`` or ``'GZIP'`` (a string tensor is not
     accepted: it must be known when the pipeline is built). With ``num_parallel_reads=N``
     the files are read N at a time and their records interleaved one by one, in a fixed
@@ -27,7 +31,14 @@ class TFRecordDataset(Dataset):
 
     def __init__(self, filenames, compression_type=None, buffer_size=None,
                  num_parallel_reads=None) -> None:
-        self._files = _string_leaves(filenames, "TFRecordDataset")
+        self._source = None
+        if isinstance(filenames, Dataset):
+            if filenames._flat_spec != [(_dt.string, TensorShape(()))]:
+                raise TypeError("TFRecordDataset: a dataset of file names must have tf.string "
+                                f"scalar elements, got {filenames!r}.")
+            self._source, self._files = filenames, []
+        else:
+            self._files = _string_leaves(filenames, "TFRecordDataset")
         self._compression = _compression_name(compression_type, "TFRecordDataset")
         if buffer_size is not None and int(buffer_size) < 0:
             raise ValueError(f"TFRecordDataset: buffer_size must be >= 0, got {buffer_size}.")
@@ -39,14 +50,23 @@ class TFRecordDataset(Dataset):
         _with_specs(self, None, [(_dt.string, TensorShape(()))])
 
     def _captured(self):
+        if self._source is not None:
+            return self._source._captured()
         return [v for v in self._files if isinstance(v, Tensor)]
+
+    def _file_names(self, env):
+        if self._source is None:
+            yield from _names(self._files, env)
+            return
+        for (name,) in self._source._elements(env):
+            yield os.fsdecode(np.asarray(name, dtype=object).item())
 
     def _records(self, path: str):
         for r in read_records(path, self._compression, "TFRecordDataset"):
             yield (np.array(r, dtype=object),)
 
     def _elements(self, env):
-        files = iter(_names(self._files, env))
+        files = self._file_names(env)
         if self._parallel == 1:
             for path in files:
                 yield from self._records(path)
