@@ -381,3 +381,60 @@ def test_tfrecord_pipeline_trains_a_model(tmp_path):
         for _ in range(60):
             s.run(step)
         np.testing.assert_allclose(s.run(w).ravel(), w_true, atol=1e-2)
+
+
+# --- cross-checks against TensorFlow (when it is installed) -----------------------------------
+@pytest.fixture(scope="module")
+def real_tf():
+    try:
+        import tensorflow as real  # noqa: PLC0415
+    except Exception:  # noqa: BLE001 - not installed, or a broken install
+        pytest.skip("tensorflow is not importable")
+    return real
+
+
+@pytest.mark.parametrize("compression", ["", "GZIP", "ZLIB"])
+def test_tensorflow_reads_our_files_and_we_read_its(tmp_path, real_tf, compression):
+    records = [_example(i).SerializeToString() for i in range(4)] + [b"", b"z" * 5000]
+    _write(tmp_path / "ours", records, compression)
+    theirs = [r.numpy() for r in real_tf.data.TFRecordDataset(str(tmp_path / "ours"),
+                                                              compression_type=compression)]
+    assert theirs == records
+    with real_tf.io.TFRecordWriter(str(tmp_path / "theirs"), compression) as w:
+        for r in records:
+            w.write(r)
+    assert list(tf.python_io.tf_record_iterator(str(tmp_path / "theirs"), compression)) == \
+        records
+    assert _drain(tf.data.TFRecordDataset(str(tmp_path / "theirs"), compression)) == records
+    if not compression:
+        assert (tmp_path / "ours").read_bytes() == (tmp_path / "theirs").read_bytes()
+
+
+def test_example_bytes_and_parse_results_equal_tensorflows(real_tf):
+    ours = _example(3)
+    theirs = real_tf.train.Example(features=real_tf.train.Features(feature={
+        "x": real_tf.train.Feature(float_list=real_tf.train.FloatList(value=[3, 6.0])),
+        "label": real_tf.train.Feature(int64_list=real_tf.train.Int64List(value=[1])),
+        "tags": real_tf.train.Feature(bytes_list=real_tf.train.BytesList(
+            value=[b"t0", b"t1", b"t2"]))}))
+    assert ours.SerializeToString(deterministic=True) == \
+        theirs.SerializeToString(deterministic=True)
+    data = [_example(i).SerializeToString() for i in range(4)]
+    spec = {"x": tf.FixedLenFeature([2], tf.float32), "label": tf.FixedLenFeature([], tf.int64),
+            "tags": tf.VarLenFeature(tf.string),
+            "w": tf.FixedLenFeature([1], tf.float32, default_value=[0.5]),
+            "x_seq": tf.FixedLenSequenceFeature([], tf.float32, allow_missing=True)}
+    real_spec = {"x": real_tf.io.FixedLenFeature([2], real_tf.float32),
+                 "label": real_tf.io.FixedLenFeature([], real_tf.int64),
+                 "tags": real_tf.io.VarLenFeature(real_tf.string),
+                 "w": real_tf.io.FixedLenFeature([1], real_tf.float32, default_value=[0.5]),
+                 "x_seq": real_tf.io.FixedLenSequenceFeature([], real_tf.float32,
+                                                             allow_missing=True)}
+    got = _run(tf.parse_example(tf.constant(data), spec))
+    want = real_tf.io.parse_example(real_tf.constant(data), real_spec)
+    for k in ("x", "label", "w", "x_seq"):
+        np.testing.assert_array_equal(got[k], want[k].numpy())
+        assert got[k].dtype == want[k].numpy().dtype
+    np.testing.assert_array_equal(got["tags"].indices, want["tags"].indices.numpy())
+    assert list(got["tags"].values) == list(want["tags"].values.numpy())
+    np.testing.assert_array_equal(got["tags"].dense_shape, want["tags"].dense_shape.numpy())
