@@ -353,6 +353,46 @@ def test_decode_raw():
         _run(tf.decode_raw(tf.constant(b"abc"), tf.float32))
 
 
+# --- SparseTensor elements in tf.data ---------------------------------------------------------
+def _tagged(n: int) -> bytes:
+    ex = tf.train.Example()
+    ex.features.feature["t"].int64_list.value.extend(range(n))
+    ex.features.feature["y"].float_list.value.append(0.0)      # ends the record with NULs
+    return ex.SerializeToString()
+
+
+SPARSE_SPEC = {"t": tf.VarLenFeature(tf.int64), "y": tf.FixedLenFeature([], tf.float32)}
+
+
+def test_var_len_features_in_dataset_map_then_batch():
+    records = tf.constant([_tagged(i) for i in (1, 3, 0)])
+    ds = tf.data.Dataset.from_tensor_slices(records).map(
+        lambda s: tf.parse_single_example(s, SPARSE_SPEC)).batch(3)
+    el = ds.make_one_shot_iterator().get_next()
+    assert isinstance(el["t"], tf.SparseTensor)
+    assert el["t"].indices.shape.as_list() == [None, 2]
+    v = _run(el)
+    np.testing.assert_array_equal(v["t"].indices, [[0, 0], [1, 0], [1, 1], [1, 2]])
+    np.testing.assert_array_equal(v["t"].values, [0, 0, 1, 2])
+    np.testing.assert_array_equal(v["t"].dense_shape, [3, 3])
+    np.testing.assert_array_equal(v["y"], [0, 0, 0])
+
+
+def test_parse_example_after_batch_keeps_trailing_nul_bytes():
+    records = tf.constant([_tagged(i) for i in (2, 0, 1)])
+    ds = tf.data.Dataset.from_tensor_slices(records).batch(2).map(
+        lambda s: tf.parse_example(s, SPARSE_SPEC))
+    got = _drain(ds)
+    np.testing.assert_array_equal(got[0]["t"].indices, [[0, 0], [0, 1]])
+    np.testing.assert_array_equal(got[0]["t"].dense_shape, [2, 2])
+    np.testing.assert_array_equal(got[1]["t"].dense_shape, [1, 1])
+    with pytest.raises(TypeError, match="SparseTensor"):
+        tf.data.Dataset.from_tensor_slices(tf.SparseTensor([[0, 0]], [1.0], [2, 2]))
+    with pytest.raises(TypeError, match="SparseTensor"):
+        tf.data.Dataset.from_tensor_slices(records).map(
+            lambda s: tf.parse_example(tf.reshape(s, [1]), SPARSE_SPEC)).unbatch()
+
+
 # --- a TF1 input pipeline end to end ------------------------------------------------------------
 def test_tfrecord_pipeline_trains_a_model(tmp_path):
     rng = np.random.default_rng(0)
