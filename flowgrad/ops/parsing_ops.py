@@ -170,7 +170,7 @@ def _dense(maps, spec, names, batched: bool) -> np.ndarray:
     n = math.prod(shape)
     out = np.empty((len(maps), n), dtype=_NP[dtype])
     for b, m in enumerate(maps):
-        if key not in m:
+        if key not in m or m[key].WhichOneof("kind") is None:      # a Feature with no list
             if default is None:
                 raise errors.InvalidArgumentError(
                     None, None, f"{_where(names, b, key)}.  Feature: {key} (data type: "

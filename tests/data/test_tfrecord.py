@@ -279,6 +279,17 @@ def test_sparse_feature_sorts_indices():
     np.testing.assert_array_equal(v.dense_shape, [6])
 
 
+def test_feature_without_a_list_counts_as_missing():
+    ex = tf.train.Example()
+    ex.features.feature["e"].SetInParent()                    # a Feature with no kind set
+    s = tf.constant([ex.SerializeToString()])
+    out = tf.parse_example(s, {"e": tf.FixedLenFeature([], tf.float32, default_value=1.0),
+                               "v": tf.VarLenFeature(tf.float32)})
+    np.testing.assert_array_equal(_run(out["e"]), [1.0])
+    with pytest.raises(tf.errors.InvalidArgumentError, match="is required"):
+        _run(tf.parse_example(s, {"e": tf.FixedLenFeature([], tf.float32)}))
+
+
 def test_parse_errors():
     s = tf.constant([_example(1).SerializeToString()])
     missing = tf.parse_example(s, {"nope": tf.FixedLenFeature([], tf.float32)})
@@ -478,3 +489,30 @@ def test_example_bytes_and_parse_results_equal_tensorflows(real_tf):
     np.testing.assert_array_equal(got["tags"].indices, want["tags"].indices.numpy())
     assert list(got["tags"].values) == list(want["tags"].values.numpy())
     np.testing.assert_array_equal(got["tags"].dense_shape, want["tags"].dense_shape.numpy())
+
+
+def test_sequence_example_parse_equals_tensorflows(real_tf):
+    seq = real_tf.train.SequenceExample()
+    seq.context.feature["c"].int64_list.value.append(4)
+    for t in ([1.0, 2.0], [3.0, 4.0]):
+        seq.feature_lists.feature_list["f"].feature.add().float_list.value.extend(t)
+    for w in ([b"a"], [], [b"b", b"c"]):
+        seq.feature_lists.feature_list["w"].feature.add().bytes_list.value.extend(w)
+    data = seq.SerializeToString()
+
+    def specs(m):
+        return ({"c": m.io.FixedLenFeature([], m.int64), "cv": m.io.VarLenFeature(m.int64)},
+                {"f": m.io.FixedLenSequenceFeature([2], m.float32),
+                 "w": m.io.VarLenFeature(m.string),
+                 "m": m.io.FixedLenSequenceFeature([], m.int64, allow_missing=True)})
+    want = real_tf.io.parse_single_sequence_example(data, *specs(real_tf))
+    got = _run(tf.parse_single_sequence_example(data, *specs(tf)))
+    for g, w in zip(got, want):
+        for k, v in g.items():
+            if isinstance(v, tf.SparseTensorValue):
+                for part in ("indices", "values", "dense_shape"):
+                    np.testing.assert_array_equal(getattr(v, part),
+                                                  getattr(w[k], part).numpy())
+            else:
+                np.testing.assert_array_equal(v, w[k].numpy())
+                assert v.dtype == w[k].numpy().dtype
