@@ -279,6 +279,20 @@ def test_sparse_feature_sorts_indices():
     np.testing.assert_array_equal(v.dense_shape, [6])
 
 
+def test_long_float_lists_and_extreme_values():
+    x = np.random.default_rng(1).normal(size=1000).astype(np.float32)
+    x[:3] = [np.inf, -0.0, np.finfo(np.float32).max]
+    ids = [-(2 ** 63), -1, 2 ** 63 - 1]
+    ex = tf.train.Example(features=tf.train.Features(feature={
+        "x": tf.train.Feature(float_list=tf.train.FloatList(value=x)),
+        "i": tf.train.Feature(int64_list=tf.train.Int64List(value=ids))}))
+    out = _run(tf.parse_single_example(ex.SerializeToString(), {
+        "x": tf.FixedLenFeature([1000], tf.float32), "i": tf.VarLenFeature(tf.int64)}))
+    np.testing.assert_array_equal(out["x"], x)
+    assert out["x"].dtype == np.float32 and out["x"].flags.writeable
+    assert out["i"].values.tolist() == ids
+
+
 def test_feature_without_a_list_counts_as_missing():
     ex = tf.train.Example()
     ex.features.feature["e"].SetInParent()                    # a Feature with no kind set
