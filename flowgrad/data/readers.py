@@ -26,7 +26,7 @@ class TFRecordDataset(Dataset):
     order (TF's deterministic parallel interleave). A bad checksum or a truncated record
     raises ``DataLossError`` when the iterator reaches it.
 
-    >>> ds = tf.data.TFRecordDataset(["a.tfrecord"]).map(parse).batch(32)
+        ds = tf.data.TFRecordDataset(["a.tfrecord"]).batch(32).map(parse)
     """
 
     def __init__(self, filenames, compression_type=None, buffer_size=None,

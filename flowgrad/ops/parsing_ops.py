@@ -379,7 +379,16 @@ def parse_example(serialized, features, name=None, example_names=None) -> dict:
 
 def parse_single_example(serialized, features, name=None, example_names=None) -> dict:
     """``tf.parse_single_example``: one serialized Example (a string scalar) to a dict of
-    tensors of shape ``shape`` and SparseTensors with indices ``[position]``."""
+    tensors of shape ``shape`` and SparseTensors with indices ``[position]``.
+
+    >>> import flowgrad as tf
+    >>> ex = tf.train.Example(features=tf.train.Features(feature={
+    ...     "x": tf.train.Feature(float_list=tf.train.FloatList(value=[1.0, 2.0]))}))
+    >>> with tf.Graph().as_default(), tf.Session() as s:
+    ...     s.run(tf.parse_single_example(ex.SerializeToString(),
+    ...                                   {"x": tf.FixedLenFeature([2], tf.float32)}))
+    {'x': array([1., 2.], dtype=float32)}
+    """
     if example_names is not None and not isinstance(example_names, str | bytes):
         example_names = list(example_names)
     elif example_names is not None:
@@ -489,7 +498,13 @@ def _decode_raw(xp, data, *, out_type, little_endian=True):
 
 def decode_raw(input_bytes=None, out_type=None, little_endian=True, name=None, bytes=None):  # noqa: A002
     """``tf.decode_raw``: each string's bytes reinterpreted as a vector of ``out_type``
-    (output shape: the input's plus one dimension); all strings must have the same length."""
+    (output shape: the input's plus one dimension); all strings must have the same length.
+
+    >>> import flowgrad as tf
+    >>> with tf.Graph().as_default(), tf.Session() as s:
+    ...     s.run(tf.decode_raw(tf.constant([b"\\x01\\x00\\x02\\x00"]), tf.uint16)).tolist()
+    [[1, 2]]
+    """
     if bytes is not None:
         if input_bytes is not None:
             raise ValueError("decode_raw: give input_bytes or bytes, not both.")

@@ -4,6 +4,7 @@ Byte-level expectations were taken from TensorFlow's own writer and messages; wh
 ``tensorflow`` is importable the last tests also cross-check files, bytes and parse results
 against it."""
 
+import doctest
 import gzip
 import subprocess
 import sys
@@ -362,6 +363,12 @@ def test_parse_single_sequence_example():
             [], tf.float32)})
     with pytest.raises(tf.errors.InvalidArgumentError, match="'gone' is required"):
         _run(req)
+
+
+def test_docstring_examples():
+    from flowgrad.ops import parsing_ops  # noqa: PLC0415
+    failures, tried = doctest.testmod(parsing_ops)
+    assert tried >= 2 and failures == 0
 
 
 def test_decode_raw():
