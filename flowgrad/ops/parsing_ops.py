@@ -22,7 +22,8 @@ import numpy as np
 from flowgrad.framework import dtypes as _dt
 from flowgrad.framework import errors
 from flowgrad.framework.graph import name_scope
-from flowgrad.framework.registry import NodeSpec, NotDifferentiable, convert_to_tensor, op
+from flowgrad.framework.registry import (NodeSpec, NotDifferentiable, constant_value,
+                                         convert_to_tensor, op)
 from flowgrad.framework.shapes import TensorShape
 from flowgrad.ops.sparse_tensor import SparseTensor
 from flowgrad.runtime.placement import register_host_only
@@ -356,13 +357,25 @@ def _parse(serialized, features, name, example_names, batched: bool, what: str) 
     if not features:
         raise ValueError(f"{what}: Missing: features was {features}.")
     specs = _order(_specs(dict(features), what))
-    names = tuple(_text(n) for n in (example_names if example_names is not None else ()))
+    names = _example_names(example_names)
     with name_scope(name, what):
         serialized = convert_to_tensor(serialized, name="serialized")
         outs = _parse_example(serialized, specs=specs, batched=batched, names=names, name=what)
         outs = outs if isinstance(outs, list) else [outs]
         parsed = _outputs_to_dict(specs, outs)
     return {k: parsed[k] for k in features}
+
+
+def _example_names(example_names) -> tuple:
+    """Names for error messages: a list of strings, or a constant tensor of them."""
+    if example_names is None:
+        return ()
+    if hasattr(example_names, "_as_graph_element") or hasattr(example_names, "op"):
+        value = constant_value(convert_to_tensor(example_names))
+        if value is None:
+            return ()
+        example_names = np.asarray(value, dtype=object).reshape(-1).tolist()
+    return tuple(_text(n) for n in example_names)
 
 
 def _text(n) -> str:

@@ -311,6 +311,10 @@ def test_parse_errors():
     with pytest.raises(tf.errors.InvalidArgumentError,
                        match="Feature: nope \\(data type: float\\) is required"):
         _run(missing)
+    named = tf.parse_example(s, {"nope": tf.FixedLenFeature([], tf.float32)},
+                             example_names=tf.constant(["rec0"]))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="Name: rec0, Key: nope"):
+        _run(named)
     wrong = tf.parse_example(s, {"label": tf.FixedLenFeature([], tf.float32)})
     with pytest.raises(tf.errors.InvalidArgumentError,
                        match="Key: label, Index: 0.  Data types don't match. Data type: int64 "
