@@ -416,7 +416,10 @@ def _parse_sequence_shape(node: NodeSpec):
         node.fail(f"serialized must be a string tensor, got {x.dtype.name}", TypeError)
     if x.shape.ndims not in (None, 0):
         node.fail(f"serialized must be a scalar, got shape {x.shape}")
-    return _spec_outputs(node.attrs["context"], []) + _spec_outputs(node.attrs["sequence"], [])
+    steps = []
+    for spec in node.attrs["sequence"]:               # var: indices [step, position]
+        steps += _spec_outputs((spec,), [] if spec[0] == "seq" else [None])
+    return _spec_outputs(node.attrs["context"], []) + steps
 
 
 @op("ParseSingleSequenceExample", shape=_parse_sequence_shape)

@@ -356,6 +356,9 @@ def test_parse_single_sequence_example():
                            "opt": tf.FixedLenSequenceFeature([], tf.float32,
                                                              allow_missing=True)})
     assert lists["tok"].shape.as_list() == [None, 2]
+    assert lists["words"].indices.shape.as_list() == [None, 2]
+    assert lists["words"].dense_shape.shape.as_list() == [2]
+    assert context["len"].shape.as_list() == []
     c, f = _run((context, lists))
     assert c["len"] == 3 and c["id"] == b"none"
     np.testing.assert_array_equal(f["tok"], [[1, 2], [3, 4], [5, 6]])
