@@ -185,6 +185,33 @@ from flowgrad.train.graph_def import GraphDef, NodeDef, import_graph_def  # noqa
 # --- strings and lookup tables ---------------------------------------------------------------
 
 # --- TFRecord files, tf.train.Example, parsing (tf.io, tf.python_io) ---------------------------
+from flowgrad import io  # noqa: E402
+from flowgrad.io import example_pb as _example_pb  # noqa: E402
+from flowgrad.ops.parsing_ops import (FixedLenFeature, FixedLenSequenceFeature,  # noqa: E402
+                                      SparseFeature, VarLenFeature, decode_raw, parse_example,
+                                      parse_single_example, parse_single_sequence_example)
+
+import types as _types  # noqa: E402
+
+python_io = _types.ModuleType("flowgrad.python_io", "tf.python_io: TFRecord files")
+python_io.TFRecordWriter = io.TFRecordWriter
+python_io.TFRecordOptions = io.TFRecordOptions
+python_io.TFRecordCompressionType = io.TFRecordCompressionType
+python_io.tf_record_iterator = io.tf_record_iterator
+
+
+def _train_getattr(name: str, _before=getattr(train, "__getattr__", None)):
+    # tf.train.Example and friends are built (importing protobuf) when first used
+    if name in _example_pb.NAMES:
+        value = _example_pb.message_class(name)
+        setattr(train, name, value)
+        return value
+    if _before is not None:
+        return _before(name)
+    raise AttributeError(f"module 'flowgrad.train' has no attribute '{name}'")
+
+
+train.__getattr__ = _train_getattr
 
 # --- tf.distributions ---------------------------------------------------------------------------
 # (tf.distributions itself loads on first use: _LAZY below)

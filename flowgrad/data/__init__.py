@@ -16,6 +16,7 @@ from flowgrad.data.iterator import (Iterator, get_output_classes, get_output_sha
 
 from flowgrad.data import extras as _extras
 from flowgrad.data.extras import TextLineDataset
+from flowgrad.data.readers import TFRecordDataset
 
 experimental = _types.ModuleType("flowgrad.data.experimental", "tf.data.experimental")
 experimental.AUTOTUNE = AUTOTUNE
@@ -24,6 +25,6 @@ experimental.map_and_batch = _extras.map_and_batch
 experimental.shuffle_and_repeat = _extras.shuffle_and_repeat
 experimental.parallel_interleave = _extras.parallel_interleave
 
-__all__ = ["AUTOTUNE", "Dataset", "Iterator", "TextLineDataset", "experimental",
+__all__ = ["AUTOTUNE", "Dataset", "Iterator", "TFRecordDataset", "TextLineDataset", "experimental",
            "get_output_classes", "get_output_shapes", "get_output_types",
            "make_initializable_iterator", "make_one_shot_iterator"]

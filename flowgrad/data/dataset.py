@@ -295,6 +295,7 @@ def _leaf_shape(v) -> TensorShape:
 
 class _TensorSlices(Dataset):
     def __init__(self, tensors) -> None:
+        nest.refuse_sparse(_structure_of(tensors), "from_tensor_slices")
         leaves = [_leaf_value(v) for v in nest.flatten(tensors)]
         if not leaves:
             raise ValueError("from_tensor_slices needs at least one component.")

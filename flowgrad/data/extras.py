@@ -36,6 +36,7 @@ from flowgrad.runtime.placement import register_host_only
 class _PaddedBatch(_Unary):
     def __init__(self, parent, batch_size, padded_shapes, padding_values, drop_remainder):
         super().__init__(parent)
+        nest.refuse_sparse(parent._structure, "padded_batch")
         batch_size = int(batch_size)
         if batch_size <= 0:
             raise ValueError(f"padded_batch: batch_size must be positive, got {batch_size}.")
@@ -145,6 +146,7 @@ class _Window(_Unary):
 
     def __init__(self, parent, size, shift, stride, drop_remainder) -> None:
         super().__init__(parent)
+        nest.refuse_sparse(parent._structure, "window")
         self._size = int(size)
         self._shift = self._size if shift is None else int(shift)
         self._stride = int(stride)
@@ -318,6 +320,7 @@ class _Interleave(_Unary):
 class _Unbatch(_Unary):
     def __init__(self, parent) -> None:
         super().__init__(parent)
+        nest.refuse_sparse(parent._structure, "unbatch")
         for d, s in parent._flat_spec:
             if s.ndims == 0:
                 raise ValueError(f"unbatch: every component needs a leading (batch) dimension; "

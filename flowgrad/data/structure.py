@@ -1,9 +1,11 @@
 """Nested structures of dataset components: tuples, lists, dicts and namedtuples of leaves.
 
 As in ``tf.data``, only tuples (and namedtuples) and dicts nest; a list is one leaf (it is
-converted to a tensor).  A dataset element is a structure whose leaves are arrays (at run time) or
-``(dtype, TensorShape)`` specs (at graph-build time).  The pipeline works on flat tuples of
-leaves and rebuilds the user's structure only at the edges (``map`` arguments, ``get_next``).
+converted to a tensor). A ``SparseTensor`` component is three leaves (indices, values,
+dense_shape), marked in the structure by a ``SparseSlot``.  A dataset element is a structure
+whose leaves are arrays (at run time) or ``(dtype, TensorShape)`` specs (at graph-build
+time).  The pipeline works on flat tuples of leaves and rebuilds the user's structure only at
+the edges (``map`` arguments, ``get_next``).
 """
 
 from __future__ import annotations
@@ -11,13 +13,58 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Callable
 
+from flowgrad.framework.graph import Tensor
+from flowgrad.ops.sparse_tensor import SparseTensor
+
+
+class SparseSlot(tuple):
+    """A SparseTensor component in a structure: its three leaves."""
+
+    __slots__ = ()
+
+
+def _sparse(parts: list) -> Any:
+    if all(isinstance(p, Tensor) for p in parts):
+        return SparseTensor(*parts)
+    return SparseSlot(parts)
+
+
+def sparse_starts(structure: Any) -> list[int]:
+    """Flat positions of the first leaf (indices) of each SparseSlot."""
+    out: list[int] = []
+
+    def walk(s, pos: int) -> int:
+        if isinstance(s, SparseSlot):
+            out.append(pos)
+            return pos + 3
+        if isinstance(s, Mapping):
+            for k in sorted(s):
+                pos = walk(s[k], pos)
+            return pos
+        if isinstance(s, tuple):
+            for v in s:
+                pos = walk(v, pos)
+            return pos
+        return pos + 1
+
+    walk(structure, 0)
+    return out
+
+
+def refuse_sparse(structure: Any, what: str) -> None:
+    if sparse_starts(structure):
+        raise TypeError(f"{what} does not take SparseTensor components; convert them with "
+                        "tf.sparse.to_dense first.")
+
 
 def is_nested(x: Any) -> bool:
-    return isinstance(x, tuple | Mapping)
+    return isinstance(x, tuple | Mapping | SparseTensor)
 
 
 def flatten(x: Any) -> list:
     """Leaves of ``x`` in a fixed order (dicts by sorted key, as TensorFlow does)."""
+    if isinstance(x, SparseTensor):
+        return [x.indices, x.values, x.dense_shape]
     if isinstance(x, Mapping):
         return [leaf for k in sorted(x) for leaf in flatten(x[k])]
     if isinstance(x, tuple):
@@ -36,6 +83,8 @@ def pack_as(structure: Any, leaves) -> Any:
 
 
 def _pack(s: Any, it) -> Any:
+    if isinstance(s, SparseTensor | SparseSlot):
+        return _sparse([_pack(None, it) for _ in range(3)])
     if isinstance(s, Mapping):
         packed = {k: _pack(s[k], it) for k in sorted(s)}
         return type(s)((k, packed[k]) for k in s) if type(s) is not dict else \

@@ -209,21 +209,43 @@ class _Batch(_Unary):
         lead = batch_size if drop_remainder else None
         self._flat_spec = [(d, TensorShape([lead]).concatenate(s) if s.ndims is not None
                             else TensorShape(None)) for d, s in parent._flat_spec]
+        # SparseTensor components batch as TF's do: a leading index column, the values
+        # concatenated, the dense shape the largest of the batch's
+        self._sparse = nest.sparse_starts(parent._structure)
+        for i in self._sparse:
+            ishape = parent._flat_spec[i][1]
+            rank = ishape.as_list()[1] if ishape.ndims == 2 else None
+            rank = None if rank is None else rank + 1
+            self._flat_spec[i] = (_dt.int64, TensorShape([None, rank]))
+            self._flat_spec[i + 1] = (parent._flat_spec[i + 1][0], TensorShape([None]))
+            self._flat_spec[i + 2] = (_dt.int64, TensorShape([rank]))
 
     def _elements(self, env):
         rows: list = []
         for el in self._parent._elements(env):
             rows.append(el)
             if len(rows) == self._n:
-                yield _stack(rows)
+                yield _stack(rows, self._sparse)
                 rows = []
         if rows and not self._drop:
-            yield _stack(rows)
+            yield _stack(rows, self._sparse)
 
 
-def _stack(rows) -> _Flat:
+def _stack(rows, sparse=()) -> _Flat:
+    cols = list(zip(*rows))
+    out: list = [None] * len(cols)
+    for i in sparse:
+        out[i] = np.concatenate([np.concatenate([np.full((len(ix), 1), b, np.int64),
+                                                 np.asarray(ix, np.int64)],
+                                                axis=1) for b, ix in enumerate(cols[i])])
+        out[i + 1] = np.concatenate([np.asarray(v).reshape(-1) for v in cols[i + 1]])
+        shapes = np.stack([np.asarray(d, np.int64) for d in cols[i + 2]])
+        out[i + 2] = np.concatenate([[len(rows)], shapes.max(axis=0)]).astype(np.int64)
     try:
-        return tuple(np.stack(col) for col in zip(*rows))
+        # bytes go in as object scalars: numpy's fixed-width bytes would drop trailing NULs
+        return tuple(np.stack([np.asarray(c, dtype=object) if isinstance(c, bytes | str) else c
+                               for c in col]) if o is None else o
+                     for col, o in zip(cols, out))
     except ValueError as e:
         raise errors.InvalidArgumentError(
             None, None, f"Cannot batch tensors with different shapes: {e}. Make the "

@@ -47,6 +47,10 @@ TESTED_ELSEWHERE = {
     "MPIAggregateApply": "a train op holding a sub-plan: tests/distributed (2-rank jobs)",
     "RandomGamma": "statistics and seeds: tests/train/test_train_extras.py",
     "RandomPoissonV2": "statistics and seeds: tests/train/test_train_extras.py",
+    # string inputs (serialized protocol buffers, raw bytes), no gradient
+    "ParseExample": "tests/data/test_tfrecord.py (dense, sparse, defaults, errors)",
+    "ParseSingleSequenceExample": "tests/data/test_tfrecord.py",
+    "DecodeRaw": "tests/data/test_tfrecord.py::test_decode_raw",
 }
 
 
