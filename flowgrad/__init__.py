@@ -183,6 +183,12 @@ random.poisson = random_poisson
 from flowgrad.train.graph_def import GraphDef, NodeDef, import_graph_def  # noqa: E402
 
 # --- strings and lookup tables ---------------------------------------------------------------
+from flowgrad.namespaces import lookup, strings  # noqa: E402
+from flowgrad.ops.string_ops import (as_string, decode_raw, reduce_join,  # noqa: E402
+                                     regex_replace, string_join, string_split, string_strip,
+                                     string_to_hash_bucket, string_to_hash_bucket_fast,
+                                     string_to_hash_bucket_strong, string_to_number, substr)
+from flowgrad.ops.lookup_ops import initialize_all_tables, tables_initializer  # noqa: E402
 
 # --- TFRecord files, tf.train.Example, parsing (tf.io, tf.python_io) ---------------------------
 
