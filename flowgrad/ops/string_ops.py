@@ -136,7 +136,7 @@ def string_join(inputs, separator="", name=None) -> Tensor:
     """``tf.strings.join``: element-wise concatenation; scalars broadcast."""
     if not inputs:
         raise ValueError("string_join: `inputs` must hold at least one tensor.")
-    return _string_join(*inputs, separator=str(separator), name=name)
+    return _string_join(list(inputs), separator=str(separator), name=name)
 
 
 # ----- StringLength --------------------------------------------------------------------------
@@ -476,7 +476,8 @@ def _format_array(a: np.ndarray, summarize: int, depth: int = 0) -> str:
     idx = list(range(n)) if summarize < 0 or n <= 2 * summarize else \
         list(range(summarize)) + [None] + list(range(n - summarize, n))
     sep = " " if a.ndim == 1 else "\n" * (a.ndim - 1) + " " * (depth + 1)
-    parts = ["..." if i is None else _format_array(a[i], summarize, depth + 1) for i in idx]
+    parts = ["..." if i is None else _format_array(np.asarray(a[i]), summarize, depth + 1)
+             for i in idx]
     return "[" + sep.join(parts) + "]"
 
 
@@ -486,8 +487,7 @@ def _string_format(xp, *inputs, template, placeholder="{}", summarize=3):
     out = [pieces[0]]
     for v, rest in zip(inputs, pieces[1:]):
         a = np.asarray(v)
-        out.append(_format_item(a[()]).strip('"') if a.ndim == 0 and a.dtype == object
-                   else _format_array(a, summarize))
+        out.append(_format_array(a, summarize))
         out.append(rest)
     res = np.empty((), dtype=object)
     res[()] = "".join(out).encode("utf-8")
@@ -499,7 +499,7 @@ def string_format(template, inputs, placeholder="{}", summarize=3, name=None) ->
     printed as ``tf.print`` does (``summarize`` elements kept at each end of a dimension)."""
     if isinstance(inputs, Tensor) or not isinstance(inputs, list | tuple):
         inputs = [inputs]
-    return _string_format(*inputs, template=str(template), placeholder=str(placeholder),
+    return _string_format(list(inputs), template=str(template), placeholder=str(placeholder),
                           summarize=int(summarize), name=name)
 
 
