@@ -331,7 +331,8 @@ def _lookup_keys(keys, key_dtype):
     if isinstance(keys, SparseTensor):
         values = keys.values
         return values, lambda out: SparseTensor(keys.indices, out, keys.dense_shape)
-    t = convert_to_tensor(keys, key_dtype, name="keys")
+    tensor = isinstance(keys, Tensor) or hasattr(keys, "_as_graph_element")
+    t = convert_to_tensor(keys) if tensor else convert_to_tensor(keys, key_dtype, name="keys")
     return t, lambda out: out
 
 
