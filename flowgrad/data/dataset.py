@@ -280,7 +280,7 @@ def _leaf_value(v):
     if isinstance(v, Tensor) or hasattr(v, "_as_graph_element"):
         return convert_to_tensor(v)
     if isinstance(v, np.ndarray):
-        return v
+        return _dt.string_array(v) if v.dtype.kind in "OSU" else v
     dt = _dt.infer_dtype(v)
     return np.asarray(v, dtype=dt.np) if dt != _dt.string else _dt.string_array(v)
 

@@ -167,3 +167,13 @@ def test_mutable_hash_table():
         ks, vs = s.run([k, v])
         assert dict(zip(ks.tolist(), vs.tolist())) == {b"b": 9.0, b"c": 3.0}
         assert vs.dtype == np.float32
+
+
+def test_scaffold_local_init_op_fills_tables():
+    table = tf.lookup.StaticHashTable(_kv(["a"], tf.constant([4], tf.int64)), -1)
+    out = table.lookup(tf.constant(["a"]))
+    scaffold = tf.train.Scaffold()
+    scaffold.finalize()
+    with tf.Session() as s:
+        s.run(scaffold.local_init_op)
+        assert s.run(out).tolist() == [4]

@@ -33,9 +33,17 @@ def test_py_func_and_dataset_strings_are_bytes():
     y = tf.py_func(lambda x: np.array(["x" + v.decode() for v in x], dtype=object),
                    [tf.constant(["a", "b"])], tf.string)
     assert _run(y).tolist() == [b"xa", b"xb"]
-    it = tf.data.Dataset.from_tensor_slices(["p", "q"]).make_one_shot_iterator().get_next()
+    for src in (["p", "q"], np.array(["p", "q"]), np.array([b"p", b"q"])):
+        it = tf.data.Dataset.from_tensor_slices(src).make_one_shot_iterator().get_next()
+        with tf.Session() as s:
+            assert [s.run(it), s.run(it)] == [b"p", b"q"]
+    gen = tf.data.Dataset.from_generator(lambda: iter(["é"]), tf.string, [])
     with tf.Session() as s:
-        assert [s.run(it), s.run(it)] == [b"p", b"q"]
+        assert s.run(gen.make_one_shot_iterator().get_next()) == "é".encode()
+    v = tf.Variable("abc")
+    with tf.Session() as s:
+        s.run(v.initializer)
+        assert s.run(v) == b"abc" and s.run(tf.assign(v, "é")) == "é".encode()
 
 
 # --- ops -----------------------------------------------------------------------------------------
