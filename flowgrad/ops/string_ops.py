@@ -300,7 +300,8 @@ def _string_to_number(xp, string_tensor, *, out_type=_dt.float32):
                 return int(t)
         elif _FLOAT_RE.fullmatch(t):
             return float(t)
-        raise _bad(f"StringToNumberOp could not correctly convert string: {s.decode('utf-8', 'replace')}")
+        text = s.decode("utf-8", "replace")
+        raise _bad(f"StringToNumberOp could not correctly convert string: {text}")
 
     return _map(parse, string_tensor).astype(dt.np)
 
