@@ -189,7 +189,7 @@ def _substr(xp, input, pos, len, *, unit="BYTE"):  # noqa: A002
             raise _bad(f"Substr: pos {a} out of range for string {v!r} at index {i}")
         if a < 0:
             a += size
-        piece = text[a:a + max(k, 0)]
+        piece = text[a:] if k < 0 else text[a:a + k]     # TF: a negative len takes the rest
         flat[i] = piece if unit == "BYTE" else piece.encode("utf-8")
     return out
 

@@ -75,6 +75,8 @@ def test_join_length_substr_unicode():
     assert _run(tf.strings.length(["héllo", ""], unit="UTF8_CHAR")).tolist() == [5, 0]
     assert _run(tf.strings.substr(["hello", "hi"], 1, 3)).tolist() == [b"ell", b"i"]
     assert _run(tf.substr("hello", -3, 2)) == b"ll"
+    assert _run(tf.substr("hello", 1, -1)) == b"ello"
+    assert _run(tf.substr("hello", 5, 2)) == b""
     assert _run(tf.strings.substr(["hello", "world"], [0, 1], [2, 3])).tolist() == \
         [b"he", b"orl"]
     assert _run(tf.strings.substr("héllo", 1, 2, unit="UTF8_CHAR")) == "él".encode()
