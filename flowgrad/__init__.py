@@ -183,12 +183,18 @@ random.poisson = random_poisson
 from flowgrad.train.graph_def import GraphDef, NodeDef, import_graph_def  # noqa: E402
 
 # --- strings and lookup tables ---------------------------------------------------------------
+from flowgrad.namespaces import lookup, strings  # noqa: E402
+from flowgrad.ops.string_ops import (as_string, decode_raw, reduce_join,  # noqa: E402
+                                     regex_replace, string_join, string_split, string_strip,
+                                     string_to_hash_bucket, string_to_hash_bucket_fast,
+                                     string_to_hash_bucket_strong, string_to_number, substr)
+from flowgrad.ops.lookup_ops import initialize_all_tables, tables_initializer  # noqa: E402
 
 # --- TFRecord files, tf.train.Example, parsing (tf.io, tf.python_io) ---------------------------
 from flowgrad import io  # noqa: E402
 from flowgrad.io import example_pb as _example_pb  # noqa: E402
 from flowgrad.ops.parsing_ops import (FixedLenFeature, FixedLenSequenceFeature,  # noqa: E402
-                                      SparseFeature, VarLenFeature, decode_raw, parse_example,
+                                      SparseFeature, VarLenFeature, parse_example,
                                       parse_single_example, parse_single_sequence_example)
 
 import types as _types  # noqa: E402

@@ -180,3 +180,24 @@ sparse = _module(
     softmax=_SB.sparse_softmax, maximum=_SB.sparse_maximum, minimum=_SB.sparse_minimum,
     segment_sum=_SE.sparse_segment_sum, segment_mean=_SE.sparse_segment_mean,
     segment_sqrt_n=_SE.sparse_segment_sqrt_n)
+
+
+# --- strings and lookup tables ---------------------------------------------------------------
+from flowgrad.ops import lookup_ops as _L  # noqa: E402
+from flowgrad.ops import string_ops as _SO  # noqa: E402
+
+strings = _module(
+    "strings", "tf.strings",
+    as_string=_SO.as_string, format=_SO.string_format, join=_SO.string_join,
+    length=_SO.string_length, lower=_SO.lower, upper=_SO.upper, reduce_join=_SO.reduce_join,
+    regex_full_match=_SO.regex_full_match, regex_replace=_SO.regex_replace,
+    split=_SO.strings_split, strip=_SO.string_strip, substr=_SO.substr,
+    to_hash_bucket=_SO.string_to_hash_bucket,
+    to_hash_bucket_fast=_SO.string_to_hash_bucket_fast,
+    to_hash_bucket_strong=_SO.string_to_hash_bucket_strong, to_number=_SO.string_to_number)
+
+lookup = _module(
+    "lookup", "tf.lookup",
+    KeyValueTensorInitializer=_L.KeyValueTensorInitializer, StaticHashTable=_L.StaticHashTable,
+    StaticVocabularyTable=_L.StaticVocabularyTable, TextFileIndex=_L.TextFileIndex,
+    TextFileInitializer=_L.TextFileInitializer)

@@ -19,6 +19,7 @@ NAMESPACES = ["", "nn", "train", "layers", "losses", "initializers", "math", "li
               "sparse", "image", "data", "summary", "debugging", "dtypes", "errors", "test", "app",
               "gfile", "logging", "contrib.layers", "contrib.framework", "nn.rnn_cell",
               "distributed", "client.timeline", "metrics", "saved_model", "graph_util"]
+NAMESPACES += ["strings", "lookup", "contrib.lookup"]
 
 
 def _summary(obj) -> str:

@@ -280,9 +280,9 @@ def _leaf_value(v):
     if isinstance(v, Tensor) or hasattr(v, "_as_graph_element"):
         return convert_to_tensor(v)
     if isinstance(v, np.ndarray):
-        return v
+        return _dt.string_array(v) if v.dtype.kind in "OSU" else v
     dt = _dt.infer_dtype(v)
-    return np.asarray(v, dtype=dt.np if dt != _dt.string else object)
+    return np.asarray(v, dtype=dt.np) if dt != _dt.string else _dt.string_array(v)
 
 
 def _leaf_dtype(v) -> _dt.DType:
@@ -379,7 +379,8 @@ class _Generator(Dataset):
             out = []
             for v, (dt, sh) in zip(leaves, self._flat_spec):
                 try:
-                    a = np.asarray(v, dtype=dt.np if dt != _dt.string else object)
+                    a = np.asarray(v, dtype=dt.np) if dt != _dt.string else \
+                        _dt.string_array(v)
                 except (TypeError, ValueError) as e:
                     raise errors.InvalidArgumentError(
                         None, None, f"from_generator: cannot convert {v!r} to "

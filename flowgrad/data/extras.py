@@ -128,9 +128,6 @@ class _PaddedBatch(_Unary):
             batch = np.empty([len(col)] + target, dtype=col[0].dtype)
             if dt == _dt.string and isinstance(pad, np.ndarray) and pad.ndim == 0:
                 pad = pad.item()
-            if dt == _dt.string and pad == b"" and any(
-                    isinstance(x, str) for c in col for x in c.reshape(-1)[:1]):
-                pad = ""                        # the default pad, as the elements hold str
             batch[...] = np.asarray(pad, dtype=batch.dtype) if dt != _dt.string else pad
             for j, c in enumerate(col):
                 batch[(j,) + tuple(slice(0, n) for n in c.shape)] = c

@@ -129,6 +129,29 @@ _PY_DEFAULT = {float: float32, int: int32, bool: bool_, complex: complex128, str
                bytes: string}
 
 
+def _to_bytes(x):
+    if isinstance(x, bytes):
+        return x
+    if isinstance(x, str):
+        return x.encode("utf-8")
+    if isinstance(x, np.bytes_ | np.str_):
+        return _to_bytes(x.item())
+    raise TypeError(f"Expected string or bytes, got {x!r} of type {type(x).__name__}.")
+
+
+def string_array(value) -> np.ndarray:
+    """``value`` as a ``tf.string`` value: an object array of ``bytes`` (str encoded UTF-8)."""
+    if isinstance(value, np.ndarray) and value.dtype == object and all(
+            type(x) is bytes for x in value.reshape(-1)):
+        return value
+    arr = np.asarray(value, dtype=object)
+    out = np.empty(arr.shape, dtype=object)
+    flat = out.reshape(-1)
+    for i, x in enumerate(arr.reshape(-1)):
+        flat[i] = _to_bytes(x)
+    return out
+
+
 def as_dtype(value) -> DType:
     """Converts a DType, numpy dtype/type, Python type or name into a :class:`DType`."""
     if isinstance(value, DType):

@@ -359,7 +359,7 @@ def constant_array(value, dtype=None, shape=None, name: str = "Const") -> np.nda
             and not _dt.convertible(value, dt):
         raise TypeError(f"Cannot convert {value!r} to a tensor of dtype {dt.name} "
                         f"({_dt.infer_dtype(value).name} values do not fit).")
-    arr = np.asarray(value, dtype=dt.np) if dt != _dt.string else np.asarray(value, dtype=object)
+    arr = np.asarray(value, dtype=dt.np) if dt != _dt.string else _dt.string_array(value)
     if shape is not None:
         shp = tuple(as_shape(shape).as_list())
         if arr.size == 1 and int(np.prod(shp)) != 1:

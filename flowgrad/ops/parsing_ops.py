@@ -483,59 +483,8 @@ def parse_single_sequence_example(serialized, context_features=None, sequence_fe
     return (_outputs_to_dict(context, outs[:n]), _outputs_to_dict(sequence, outs[n:]))
 
 
-# --- DecodeRaw --------------------------------------------------------------------------------
-def _decode_raw_shape(node: NodeSpec):
-    x = node.inputs[0]
-    if x.dtype != _dt.string:
-        node.fail(f"bytes must be a string tensor, got {x.dtype.name}", TypeError)
-    return x.shape.concatenate([None]), node.attrs["out_type"]
+# tf.decode_raw is ``flowgrad.ops.string_ops.decode_raw`` (re-exported here for tf.io)
+from flowgrad.ops.string_ops import decode_raw  # noqa: E402,F401
 
 
-@op("DecodeRaw", shape=_decode_raw_shape)
-def _decode_raw(xp, data, *, out_type, little_endian=True):
-    dtype = np.dtype(_dt.as_dtype(out_type).as_numpy_dtype)
-    dtype = dtype.newbyteorder("<" if little_endian else ">")
-    flat = [bytes(s) for s in np.asarray(data, dtype=object).reshape(-1)]
-    if not flat:
-        return np.zeros(np.shape(data) + (0,), dtype=dtype.newbyteorder("="))
-    size = len(flat[0])
-    for i, s in enumerate(flat):
-        if len(s) != size:
-            raise errors.InvalidArgumentError(
-                None, None, f"DecodeRaw requires input strings to all be the same size, but "
-                f"element {i} has size {len(s)} != {size}")
-    if size % dtype.itemsize:
-        raise errors.InvalidArgumentError(
-            None, None, f"Input to DecodeRaw has length {size} that is not a multiple of "
-            f"{dtype.itemsize}, the size of {_dt.as_dtype(out_type).name}")
-    out = np.frombuffer(b"".join(flat), dtype=dtype).astype(dtype.newbyteorder("="))
-    return out.reshape(np.shape(data) + (size // dtype.itemsize,))
-
-
-def decode_raw(input_bytes=None, out_type=None, little_endian=True, name=None, bytes=None):  # noqa: A002
-    """``tf.decode_raw``: each string's bytes reinterpreted as a vector of ``out_type``
-    (output shape: the input's plus one dimension); all strings must have the same length.
-
-    >>> import flowgrad as tf
-    >>> with tf.Graph().as_default(), tf.Session() as s:
-    ...     s.run(tf.decode_raw(tf.constant([b"\\x01\\x00\\x02\\x00"]), tf.uint16)).tolist()
-    [[1, 2]]
-    """
-    if bytes is not None:
-        if input_bytes is not None:
-            raise ValueError("decode_raw: give input_bytes or bytes, not both.")
-        input_bytes = bytes
-    if input_bytes is None or out_type is None:
-        raise ValueError("decode_raw needs input_bytes and out_type.")
-    out_type = _dt.as_dtype(out_type)
-    if out_type == _dt.string:
-        raise TypeError("decode_raw: out_type must be a numeric dtype, got string.")
-    with name_scope(name, "DecodeRaw"):
-        x = convert_to_tensor(input_bytes, name="bytes")
-        return _decode_raw(x, out_type=out_type.name, little_endian=bool(little_endian),
-                           name="DecodeRaw")
-
-
-for _t in ("ParseExample", "ParseSingleSequenceExample", "DecodeRaw"):
-    NotDifferentiable(_t)
 register_host_only("ParseExample", "ParseSingleSequenceExample", "DecodeRaw")

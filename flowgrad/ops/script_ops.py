@@ -22,7 +22,8 @@ def _py_func(xp, *inputs, func, Tout, single, fname=""):  # noqa: N803 - TF's at
     if len(outs) != len(Tout):
         raise InvalidArgumentError(None, None, f"py_func {fname} returned {len(outs)} values, "
                                    f"expected {len(Tout)} (Tout)")
-    outs = [xp.asarray(o, dtype=t.np) for o, t in zip(outs, Tout)]
+    outs = [_dt.string_array(o) if t == _dt.string else xp.asarray(o, dtype=t.np)
+            for o, t in zip(outs, Tout)]
     return outs[0] if single else tuple(outs)
 
 

@@ -272,7 +272,7 @@ def report_uninitialized_variables(var_list=None, name: str = "report_uninitiali
 
 @op("ReportUninitialized", shape=lambda n: (TensorShape([None]), _dt.string))
 def _names_where_false(xp, flags, *, names):
-    return np.array([n for n, f in zip(names, flags) if not f], dtype=object)
+    return _dt.string_array([n for n, f in zip(names, flags) if not f])
 
 
 def assert_variables_initialized(var_list=None):

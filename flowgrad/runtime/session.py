@@ -15,6 +15,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from flowgrad.framework import dtypes as _dt
 from flowgrad.framework import errors
 from flowgrad.framework.graph import Graph, Operation, Tensor, get_default_graph
 from flowgrad import compiler as _compiler
@@ -644,7 +645,7 @@ def _feed_key(graph: Graph, k):
 
 def _convert_feed(t: Tensor, v):
     npd = t.dtype.np
-    if type(v) is np.ndarray and v.dtype == npd:
+    if type(v) is np.ndarray and v.dtype == npd and t.dtype != _dt.string:
         arr = v
     elif isinstance(v, Tensor):
         raise TypeError(f"The value of a feed cannot be a tf.Tensor object (feeding "
@@ -652,7 +653,7 @@ def _convert_feed(t: Tensor, v):
                         "lists, numpy ndarrays, or TensorHandles.")
     else:
         try:
-            arr = np.asarray(v, dtype=npd)
+            arr = np.asarray(v, dtype=npd) if t.dtype != _dt.string else _dt.string_array(v)
         except (TypeError, ValueError) as e:
             raise TypeError(f"Cannot feed value {v!r} to Tensor '{t.name}' of dtype "
                             f"{t.dtype.name}: {e}") from None

@@ -54,7 +54,7 @@ def test_padded_batch_fixed_shapes_values_structures_and_drop_remainder():
     assert b.tolist() == [[[1, 9, 9], [1, 9, 9]], [[2, 2, 9], [2, 2, 9]]]
     strings = Dataset.from_tensor_slices([["a", "b"], ["c", "d"]])
     out = _run(strings.padded_batch(2, padded_shapes=[3]))
-    assert out[0].tolist() == [["a", "b", ""], ["c", "d", ""]]
+    assert out[0].tolist() == [[b"a", b"b", b""], [b"c", b"d", b""]]
     lines = Dataset.from_tensors(np.array([b"x"], dtype=object))
     assert _run(lines.padded_batch(1, [2]))[0].tolist() == [[b"x", b""]]
 

@@ -97,7 +97,7 @@ def test_uninitialized_variable_error_names_it():
         with pytest.raises(tf.errors.FailedPreconditionError,
                            match="Attempting to use uninitialized value weights"):
             s.run(v + 1.0)
-        assert list(s.run(tf.report_uninitialized_variables())) == ["weights"]
+        assert list(s.run(tf.report_uninitialized_variables())) == [b"weights"]
         s.run(tf.global_variables_initializer())
         assert len(s.run(tf.report_uninitialized_variables())) == 0
 

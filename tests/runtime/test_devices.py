@@ -93,9 +93,9 @@ def test_strings_stay_on_the_host(device):
     v = tf.Variable(np.ones(2, np.float32), name="weights")
     n = tf.range(tf.size(names)) * 2           # a number computed from a string tensor
     with tf.Session() as s:
-        assert list(s.run(tf.report_uninitialized_variables())) == ["weights"]
+        assert list(s.run(tf.report_uninitialized_variables())) == [b"weights"]
         out, counts = s.run([both, n], {names: np.array(["a", "b"], dtype=object)})
-        assert list(out) == ["a", "b", "c"]
+        assert list(out) == [b"a", b"b", b"c"]
         assert counts.tolist() == [0, 2] and type(counts) is np.ndarray
         s.run(v.initializer)
         assert list(s.run(tf.report_uninitialized_variables())) == []

@@ -291,7 +291,7 @@ def test_builder_signatures_tags_main_op_assets_and_text_form(tmp_path):
         assert s.run(sig.outputs["out"].name, {sig.inputs["in"].name: [1.0, 2.0]}).tolist() \
             == [5.0, 10.0]
         assert s.run("counter:0") == 7                       # the main op ran
-        assert s.run("seen:0") == os.path.join(export_dir, "assets", "vocab.txt")
+        assert s.run("seen:0") == os.path.join(export_dir, "assets", "vocab.txt").encode()
         t = tf.saved_model.utils.get_tensor_from_tensor_info(sig.inputs["in"])
         assert t.name == "x:0"
     with tf.Session(graph=tf.Graph()) as s:

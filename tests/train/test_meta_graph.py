@@ -73,7 +73,7 @@ def test_round_trip_in_process_rebuilds_every_op_and_collection(tmp_path):
         with tf.Session() as sess:
             sess.run(tf.global_variables_initializer())
             got = sess.run(["strings:0", "part:0"], {"x:0": DATA_X})
-            assert got[0].tolist() == ["ab", "c"]
+            assert got[0].tolist() == [b"ab", b"c"]
             np.testing.assert_array_equal(got[1], DATA_X[:, 1:3])
             losses2 = [sess.run("after:0", {"x:0": DATA_X, "y:0": DATA_Y}) for _ in range(3)]
     with g.as_default(), tf.Session() as sess:

@@ -424,9 +424,9 @@ def test_scaffold_defaults():
     sess = tf.Session()
     assert sorted(v.decode() if isinstance(v, bytes) else v
                   for v in sess.run(scaffold.ready_op)) == ["global_step", "local", "w"]
-    assert sorted(sess.run(scaffold.ready_for_local_init_op)) == ["global_step", "w"]
+    assert sorted(sess.run(scaffold.ready_for_local_init_op)) == [b"global_step", b"w"]
     sess.run(scaffold.init_op)
-    assert list(sess.run(scaffold.ready_op)) == ["local"]
+    assert list(sess.run(scaffold.ready_op)) == [b"local"]
     sess.run(scaffold.local_init_op)
     assert len(sess.run(scaffold.ready_op)) == 0
     assert sess.run(local) == 3.0
