@@ -22,7 +22,7 @@ import numpy as np
 from flowgrad.framework import dtypes as _dt
 from flowgrad.framework import errors
 from flowgrad.framework.graph import name_scope
-from flowgrad.framework.registry import (NodeSpec, NotDifferentiable, constant_value,
+from flowgrad.framework.registry import (NodeSpec, constant_value,
                                          convert_to_tensor, op)
 from flowgrad.framework.shapes import TensorShape
 from flowgrad.ops.sparse_tensor import SparseTensor
