@@ -61,32 +61,33 @@ true_negatives = _counter("true_negatives", False, False)
 false_negatives = _counter("false_negatives", True, False)
 
 
-def precision(labels, predictions, weights=None, metrics_collections=None,
-              updates_collections=None, name=None) -> tuple[Tensor, Tensor]:
-    """``tp / (tp + fp)`` over the stream (0 while nothing was predicted positive)."""
-    with variable_scope(name, "precision", (predictions, labels, weights)):
-        predictions, labels, weights = _bool_inputs("precision", labels, predictions, weights)
+def _streamed_fraction(metric: str, other, labels, predictions, weights, metrics_collections,
+                       updates_collections, name) -> tuple[Tensor, Tensor]:
+    """``tp / (tp + other)`` over the stream, ``other`` a counter (false positives or
+    negatives); 0 while the denominator is 0."""
+    with variable_scope(name, metric, (predictions, labels, weights)):
+        predictions, labels, weights = _bool_inputs(metric, labels, predictions, weights)
         tp, tp_up = true_positives(labels, predictions, weights)
-        fp, fp_up = false_positives(labels, predictions, weights)
-        value = _safe_fraction(tp, fp, "value")
-        update_op = _safe_fraction(tp_up, fp_up, "update_op")
+        n, n_up = other(labels, predictions, weights)
+        value = _safe_fraction(tp, n, "value")
+        update_op = _safe_fraction(tp_up, n_up, "update_op")
         add_to_collections(metrics_collections, value)
         add_to_collections(updates_collections, update_op)
         return value, update_op
+
+
+def precision(labels, predictions, weights=None, metrics_collections=None,
+              updates_collections=None, name=None) -> tuple[Tensor, Tensor]:
+    """``tp / (tp + fp)`` over the stream (0 while nothing was predicted positive)."""
+    return _streamed_fraction("precision", false_positives, labels, predictions, weights,
+                              metrics_collections, updates_collections, name)
 
 
 def recall(labels, predictions, weights=None, metrics_collections=None,
            updates_collections=None, name=None) -> tuple[Tensor, Tensor]:
     """``tp / (tp + fn)`` over the stream (0 while no label was positive)."""
-    with variable_scope(name, "recall", (predictions, labels, weights)):
-        predictions, labels, weights = _bool_inputs("recall", labels, predictions, weights)
-        tp, tp_up = true_positives(labels, predictions, weights)
-        fn, fn_up = false_negatives(labels, predictions, weights)
-        value = _safe_fraction(tp, fn, "value")
-        update_op = _safe_fraction(tp_up, fn_up, "update_op")
-        add_to_collections(metrics_collections, value)
-        add_to_collections(updates_collections, update_op)
-        return value, update_op
+    return _streamed_fraction("recall", false_negatives, labels, predictions, weights,
+                              metrics_collections, updates_collections, name)
 
 
 def _safe_fraction(a: Tensor, b: Tensor, name: str) -> Tensor:
