@@ -432,7 +432,31 @@ class HashTable(StaticHashTable):
     """``tf.contrib.lookup.HashTable`` (TF1's name for ``StaticHashTable``)."""
 
 
-class StaticVocabularyTable(LookupInterface):
+class _IdsWithHashBuckets(LookupInterface):
+    """A table of int64 ids: those of ``_table`` (when there is one), and for keys outside
+    it one of ``_num_oov_buckets`` hash buckets numbered after them."""
+
+    @property
+    def initializer(self):
+        return self._table.initializer if self._table is not None else S.no_op()
+
+    init = initializer
+
+    def size(self, name=None) -> Tensor:
+        """Vocabulary size plus ``num_oov_buckets``."""
+        with name_scope(name or f"{self._name}_Size"):
+            base = self._table.size() if self._table is not None else \
+                convert_to_tensor(0, _I64)
+            return M.add(base, convert_to_tensor(self._num_oov_buckets, _I64))
+
+    def lookup(self, keys, name=None):
+        dense, rebuild = _lookup_keys(keys, self._key_dtype)
+        dense = self._check_keys(dense)
+        with name_scope(name or f"{self._name}_Lookup"):
+            return rebuild(_ids_with_buckets(self._table, dense, self._num_oov_buckets))
+
+
+class StaticVocabularyTable(_IdsWithHashBuckets):
     """``tf.lookup.StaticVocabularyTable``: ids from a vocabulary; a key outside it goes to
     one of ``num_oov_buckets`` extra ids, ``vocab_size + Fingerprint64(key) % num_oov_buckets``
     (integer keys hashed as their decimal string), as in TensorFlow."""
@@ -456,24 +480,6 @@ class StaticVocabularyTable(LookupInterface):
         if key_dtype not in (_S, _I64) and self._table is not None:
             raise TypeError(f"Invalid key dtype {key_dtype.name}: string or int64 expected.")
 
-    @property
-    def initializer(self):
-        return self._table.initializer if self._table is not None else S.no_op()
-
-    init = initializer
-
-    def size(self, name=None) -> Tensor:
-        """Vocabulary size plus ``num_oov_buckets``."""
-        with name_scope(name or f"{self._name}_Size"):
-            base = self._table.size() if self._table is not None else \
-                convert_to_tensor(0, _I64)
-            return M.add(base, convert_to_tensor(self._num_oov_buckets, _I64))
-
-    def lookup(self, keys, name=None):
-        dense, rebuild = _lookup_keys(keys, self._key_dtype)
-        dense = self._check_keys(dense)
-        with name_scope(name or f"{self._name}_Lookup"):
-            return rebuild(_ids_with_buckets(self._table, dense, self._num_oov_buckets))
 
 
 def _ids_with_buckets(table, keys: Tensor, num_oov_buckets: int) -> Tensor:
@@ -487,7 +493,7 @@ def _ids_with_buckets(table, keys: Tensor, num_oov_buckets: int) -> Tensor:
     return M.where(M.not_equal(ids, table.default_value), ids, M.add(buckets, table.size()))
 
 
-class IdTableWithHashBuckets(LookupInterface):
+class IdTableWithHashBuckets(_IdsWithHashBuckets):
     """``tf.contrib.lookup.IdTableWithHashBuckets``: ``table``'s ids, and for keys it lacks
     ``table.size() + Fingerprint64(key) % num_oov_buckets``."""
 
@@ -501,23 +507,6 @@ class IdTableWithHashBuckets(LookupInterface):
         kd = key_dtype or (table.key_dtype if table is not None else _S)
         super().__init__(kd, _I64, name or "hash_bucket")
 
-    @property
-    def initializer(self):
-        return self._table.initializer if self._table is not None else S.no_op()
-
-    init = initializer
-
-    def size(self, name=None) -> Tensor:
-        with name_scope(name or f"{self._name}_Size"):
-            base = self._table.size() if self._table is not None else \
-                convert_to_tensor(0, _I64)
-            return M.add(base, convert_to_tensor(self._num_oov_buckets, _I64))
-
-    def lookup(self, keys, name=None):
-        dense, rebuild = _lookup_keys(keys, self._key_dtype)
-        dense = self._check_keys(dense)
-        with name_scope(name or f"{self._name}_Lookup"):
-            return rebuild(_ids_with_buckets(self._table, dense, self._num_oov_buckets))
 
 
 FastHashSpec = "FastHashSpec"
