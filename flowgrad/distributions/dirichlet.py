@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from flowgrad.framework import dtypes as _dt
-from flowgrad.framework.graph import Tensor, control_dependencies, name_scope
+from flowgrad.framework.graph import control_dependencies, name_scope
 from flowgrad.ops import array_ops as A
 from flowgrad.ops import check_ops as C
 from flowgrad.ops import math_ops as M
@@ -18,7 +18,7 @@ from flowgrad.distributions.discrete import (VectorEventShapes, _event_size, _fl
 from flowgrad.distributions.distribution import (FULLY_REPARAMETERIZED, NOT_REPARAMETERIZED,
                                                  Distribution, nan_unless)
 from flowgrad.distributions.kullback_leibler import RegisterKL
-from flowgrad.distributions.univariate import derive_seed, float_params
+from flowgrad.distributions.univariate import _vector, derive_seed, float_params
 
 __all__ = ["Dirichlet", "DirichletMultinomial"]
 
@@ -30,6 +30,11 @@ def _lbeta(c):
 
 class _SimplexMixin(VectorEventShapes):
     """Shapes shared by the two: batch = concentration.shape[:-1], event = [K]."""
+
+    @property
+    def total_concentration(self):
+        """Sum of last dim of concentration parameter."""
+        return self._total_concentration
 
     def _k(self):
         return _event_size(self._concentration)
@@ -68,13 +73,8 @@ class Dirichlet(_SimplexMixin, Distribution):
         """Concentration parameter; expected counts for that coordinate."""
         return self._concentration
 
-    @property
-    def total_concentration(self):
-        """Sum of last dim of concentration parameter."""
-        return self._total_concentration
-
     def _sample_n(self, n, seed=None):
-        shape = [n] if not isinstance(n, Tensor) else A.reshape(n, [1])
+        shape = _vector(n)
         gamma = random_gamma(shape, self._concentration, dtype=self.dtype, seed=seed)
         return gamma / R.reduce_sum(gamma, -1, keepdims=True)
 
@@ -159,14 +159,9 @@ class DirichletMultinomial(_SimplexMixin, Distribution):
         """Concentration parameter; expected prior counts for that coordinate."""
         return self._concentration
 
-    @property
-    def total_concentration(self):
-        """Sum of last dim of concentration parameter."""
-        return self._total_concentration
-
     def _sample_n(self, n, seed=None):
         k = self._k()
-        shape = [n] if not isinstance(n, Tensor) else A.reshape(n, [1])
+        shape = _vector(n)
         gamma = random_gamma(shape, self._concentration, dtype=self.dtype, seed=seed)
         rows = _flat_rows(M.log(gamma), k)                             # [n * batch, K]
         totals = A.reshape(self._total_count * A.ones_like(gamma[..., 0]), [-1])

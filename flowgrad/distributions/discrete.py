@@ -21,7 +21,7 @@ from flowgrad.ops.state_ops import multinomial, random_uniform
 from flowgrad.distributions.distribution import (NOT_REPARAMETERIZED, Distribution,
                                                  concat_shapes)
 from flowgrad.distributions.kullback_leibler import RegisterKL
-from flowgrad.distributions.univariate import _n_shape, float_params
+from flowgrad.distributions.univariate import _n_shape, _vector, float_params
 
 __all__ = ["Bernoulli", "Categorical", "Multinomial"]
 
@@ -201,8 +201,7 @@ def check_counts(counts, total_count, validate_args: bool):
 
 def counts_sample(counts, n, batch, k):
     """Drawn count rows ``[n * batch, K]`` reshaped to ``[n] + batch + [K]``."""
-    return A.reshape(counts, concat_shapes(_n_shape(n, batch), [k] if not isinstance(
-        k, Tensor) else A.reshape(k, [1])))
+    return A.reshape(counts, concat_shapes(_n_shape(n, batch), _vector(k)))
 
 
 def simplex_covariance(p, scale):
@@ -351,7 +350,7 @@ class Multinomial(VectorEventShapes, Distribution):
         rows = _flat_rows(logits, k)
         tot = A.reshape(totals, [-1])
         rows_n = A.tile(rows, [n, 1] if not isinstance(n, Tensor) else A.stack([n, 1]))
-        tot_n = A.tile(tot, [n] if not isinstance(n, Tensor) else A.reshape(n, [1]))
+        tot_n = A.tile(tot, _vector(n))
         counts = draw_counts(rows_n, tot_n, seed)
         return counts_sample(counts, n, self._batch_shape_list_or_tensor(), k)
 

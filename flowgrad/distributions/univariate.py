@@ -70,8 +70,13 @@ def derive_seed(seed, salt: str):
     return zlib.crc32(f"{int(seed)}/{salt}".encode()) & 0x7FFFFFFF
 
 
+def _vector(n):
+    """``[n]`` for a Python int, ``reshape(n, [1])`` for a scalar tensor."""
+    return [n] if not isinstance(n, Tensor) else A.reshape(n, [1])
+
+
 def _n_shape(n, batch):
-    return concat_shapes([n] if not isinstance(n, Tensor) else A.reshape(n, [1]), batch)
+    return concat_shapes(_vector(n), batch)
 
 
 def _log_ndtr(z):
@@ -345,7 +350,7 @@ class Gamma(_FloatParamsDistribution):
         return self._rate
 
     def _sample_n(self, n, seed=None):
-        shape = [n] if not isinstance(n, Tensor) else A.reshape(n, [1])
+        shape = _vector(n)
         return random_gamma(shape, self._concentration, beta=self._rate, dtype=self.dtype,
                             seed=seed)
 
@@ -490,7 +495,7 @@ class Beta(Distribution):
 
     def _sample_n(self, n, seed=None):
         ones = A.ones_like(self._total_concentration)
-        shape = [n] if not isinstance(n, Tensor) else A.reshape(n, [1])
+        shape = _vector(n)
         g1 = random_gamma(shape, self._concentration1 * ones, dtype=self.dtype, seed=seed)
         g0 = random_gamma(shape, self._concentration0 * ones, dtype=self.dtype,
                           seed=derive_seed(seed, "beta"))
@@ -565,7 +570,7 @@ class StudentT(_FloatParamsDistribution):
         batch = self._batch_shape_list_or_tensor()
         normal = random_normal(_n_shape(n, batch), dtype=self.dtype, seed=seed)
         df = self._df * ones_of(self._loc, self._scale)
-        shape = [n] if not isinstance(n, Tensor) else A.reshape(n, [1])
+        shape = _vector(n)
         gamma = random_gamma(shape, 0.5 * df, beta=0.5, dtype=self.dtype,
                              seed=derive_seed(seed, "student_t"))
         return normal * M.rsqrt(gamma / df) * self._scale + self._loc
