@@ -163,39 +163,43 @@ true_negatives_at_thresholds = _threshold_counter("true_negatives", "tn")
 false_negatives_at_thresholds = _threshold_counter("false_negatives", "fn")
 
 
+def _fraction_at_thresholds(metric: str, other: str, labels, predictions, thresholds, weights,
+                            metrics_collections, updates_collections,
+                            name) -> tuple[Tensor, Tensor]:
+    """``tp / (tp + other + 1e-7)`` at each threshold, ``other`` "fp" or "fn"; the ops are
+    named ``<kind>_value`` and ``<kind>_update_op`` (``kind`` the metric's first word)."""
+    kind = metric.split("_", 1)[0]
+    with variable_scope(name, metric, (predictions, labels, weights)):
+        values, updates = _confusion_at_thresholds(metric, labels, predictions, thresholds,
+                                                   weights, ("tp", other))
+
+        def compute(counts, suffix):
+            tp = counts["tp"]
+            return M.divide(tp, M.add(M.add(tp, 1e-7), counts[other]),
+                            name=f"{kind}_{suffix}")
+        value = compute(values, "value")
+        update_op = compute(updates, "update_op")
+        add_to_collections(metrics_collections, value)
+        add_to_collections(updates_collections, update_op)
+        return value, update_op
+
+
 def precision_at_thresholds(labels, predictions, thresholds, weights=None,
                             metrics_collections=None, updates_collections=None,
                             name=None) -> tuple[Tensor, Tensor]:
     """``tp / (tp + fp + 1e-7)`` at each threshold."""
-    with variable_scope(name, "precision_at_thresholds", (predictions, labels, weights)):
-        values, updates = _confusion_at_thresholds("precision_at_thresholds", labels,
-                                                   predictions, thresholds, weights,
-                                                   ("tp", "fp"))
-
-        def compute(tp, fp, suffix):
-            return M.divide(tp, M.add(M.add(tp, 1e-7), fp), name="precision_" + suffix)
-        value = compute(values["tp"], values["fp"], "value")
-        update_op = compute(updates["tp"], updates["fp"], "update_op")
-        add_to_collections(metrics_collections, value)
-        add_to_collections(updates_collections, update_op)
-        return value, update_op
+    return _fraction_at_thresholds("precision_at_thresholds", "fp", labels, predictions,
+                                   thresholds, weights, metrics_collections,
+                                   updates_collections, name)
 
 
 def recall_at_thresholds(labels, predictions, thresholds, weights=None,
                          metrics_collections=None, updates_collections=None,
                          name=None) -> tuple[Tensor, Tensor]:
     """``tp / (tp + fn + 1e-7)`` at each threshold."""
-    with variable_scope(name, "recall_at_thresholds", (predictions, labels, weights)):
-        values, updates = _confusion_at_thresholds("recall_at_thresholds", labels, predictions,
-                                                   thresholds, weights, ("tp", "fn"))
-
-        def compute(tp, fn, suffix):
-            return M.divide(tp, M.add(M.add(tp, 1e-7), fn), name="recall_" + suffix)
-        value = compute(values["tp"], values["fn"], "value")
-        update_op = compute(updates["tp"], updates["fn"], "update_op")
-        add_to_collections(metrics_collections, value)
-        add_to_collections(updates_collections, update_op)
-        return value, update_op
+    return _fraction_at_thresholds("recall_at_thresholds", "fn", labels, predictions,
+                                   thresholds, weights, metrics_collections,
+                                   updates_collections, name)
 
 
 # ----- AUC --------------------------------------------------------------------------

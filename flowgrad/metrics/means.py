@@ -23,6 +23,20 @@ def _ratio(total, count, name: str) -> Tensor:
     return M.div_no_nan(total, M.maximum(count, M.cast(0, count.dtype)), name=name)
 
 
+def _streamed_mean(total, count, batch_total, values, num_values, metrics_collections,
+                   updates_collections) -> tuple[Tensor, Tensor]:
+    """Adds ``batch_total`` to ``total`` and (after ``values``) ``num_values`` to ``count``;
+    ``(total / count, update_op)``, both 0 where nothing was counted yet."""
+    update_total = S.assign_add(total, batch_total)
+    with control_dependencies([values]):
+        update_count = S.assign_add(count, num_values)
+    mean_t = _ratio(total.value(), count.value(), "value")
+    update_op = _ratio(update_total, update_count, "update_op")
+    add_to_collections(metrics_collections, mean_t)
+    add_to_collections(updates_collections, update_op)
+    return mean_t, update_op
+
+
 def mean(values, weights=None, metrics_collections=None, updates_collections=None,
          name=None) -> tuple[Tensor, Tensor]:
     """The (weighted) mean of ``values`` over every update: ``(mean, update_op)``.
@@ -46,14 +60,8 @@ def mean(values, weights=None, metrics_collections=None, updates_collections=Non
             weights = broadcast_weights("mean", M.cast(weights, _dt.float32), values)
             values = M.multiply(values, weights)
             num_values = R.reduce_sum(weights)
-        update_total = S.assign_add(total, R.reduce_sum(values))
-        with control_dependencies([values]):
-            update_count = S.assign_add(count, num_values)
-        mean_t = _ratio(total.value(), count.value(), "value")
-        update_op = _ratio(update_total, update_count, "update_op")
-        add_to_collections(metrics_collections, mean_t)
-        add_to_collections(updates_collections, update_op)
-        return mean_t, update_op
+        return _streamed_mean(total, count, R.reduce_sum(values), values, num_values,
+                              metrics_collections, updates_collections)
 
 
 def mean_tensor(values, weights=None, metrics_collections=None, updates_collections=None,
@@ -72,14 +80,8 @@ def mean_tensor(values, weights=None, metrics_collections=None, updates_collecti
             weights = broadcast_weights("mean_tensor", M.cast(weights, _dt.float32), values)
             values = M.multiply(values, weights)
             num_values = M.multiply(num_values, weights)
-        update_total = S.assign_add(total, values)
-        with control_dependencies([values]):
-            update_count = S.assign_add(count, num_values)
-        mean_t = _ratio(total.value(), count.value(), "value")
-        update_op = _ratio(update_total, update_count, "update_op")
-        add_to_collections(metrics_collections, mean_t)
-        add_to_collections(updates_collections, update_op)
-        return mean_t, update_op
+        return _streamed_mean(total, count, values, values, num_values, metrics_collections,
+                              updates_collections)
 
 
 def accuracy(labels, predictions, weights=None, metrics_collections=None,
