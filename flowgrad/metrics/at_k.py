@@ -15,7 +15,7 @@ import numpy as np
 from flowgrad.framework import dtypes as _dt
 from flowgrad.framework.graph import Tensor, name_scope
 from flowgrad.framework.registry import convert_to_tensor
-from flowgrad.metrics._common import (add_to_collections, broadcast_weights, metric_variable)
+from flowgrad.metrics._common import broadcast_weights, collected, metric_variable
 from flowgrad.ops import array_ops as A
 from flowgrad.ops import math_ops as M
 from flowgrad.ops import reduce_ops as R
@@ -148,9 +148,7 @@ def _at_top_k(kind: str, labels, predictions_idx, k, class_id, weights, metrics_
                                       _weighted(metric, other_b, weights))
         value = M.divide(tp, M.add(tp, other), name=scope)
         update = M.divide(tp_up, M.add(tp_up, other_up), name="update")
-        add_to_collections(metrics_collections, value)
-        add_to_collections(updates_collections, update)
-        return value, update
+        return collected(metrics_collections, updates_collections, value, update)
 
 
 def recall_at_top_k(labels, predictions_idx, k=None, class_id=None, weights=None,
@@ -252,9 +250,7 @@ def average_precision_at_k(labels, predictions, k, weights=None, metrics_collect
                                     name="update")
         value = M.div_no_nan(total_var.value(), max_var.value(), name="mean")
         update = M.div_no_nan(total_up, max_up, name=scope)
-        add_to_collections(metrics_collections, value)
-        add_to_collections(updates_collections, update)
-        return value, update
+        return collected(metrics_collections, updates_collections, value, update)
 
 
 sparse_average_precision_at_k = average_precision_at_k

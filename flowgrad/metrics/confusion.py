@@ -6,8 +6,8 @@ from __future__ import annotations
 from flowgrad.framework import dtypes as _dt
 from flowgrad.framework.graph import Tensor, control_dependencies
 from flowgrad.framework.registry import convert_to_tensor
-from flowgrad.metrics._common import (add_to_collections, broadcast_weights, metric_variable,
-                                      prepare, read)
+from flowgrad.metrics._common import (add_to_collections, broadcast_weights, collected,
+                                      metric_variable, prepare, read)
 from flowgrad.ops import array_ops as A
 from flowgrad.ops import math_ops as M
 from flowgrad.ops import reduce_ops as R
@@ -71,9 +71,7 @@ def _streamed_fraction(metric: str, other, labels, predictions, weights, metrics
         n, n_up = other(labels, predictions, weights)
         value = _safe_fraction(tp, n, "value")
         update_op = _safe_fraction(tp_up, n_up, "update_op")
-        add_to_collections(metrics_collections, value)
-        add_to_collections(updates_collections, update_op)
-        return value, update_op
+        return collected(metrics_collections, updates_collections, value, update_op)
 
 
 def precision(labels, predictions, weights=None, metrics_collections=None,
@@ -148,9 +146,7 @@ def _threshold_counter(metric: str, key: str):
             values, updates = _confusion_at_thresholds(
                 f"{metric}_at_thresholds", labels, predictions, thresholds, weights, (key,))
             value = A.identity(values[key])
-            add_to_collections(metrics_collections, value)
-            add_to_collections(updates_collections, updates[key])
-            return value, updates[key]
+            return collected(metrics_collections, updates_collections, value, updates[key])
     counter.__name__ = counter.__qualname__ = f"{metric}_at_thresholds"
     counter.__doc__ = (f"{metric.replace('_', ' ').capitalize()} at each of ``thresholds``: a "
                        "float tensor ``[len(thresholds)]`` (predictions in [0, 1]).")
@@ -177,11 +173,8 @@ def _fraction_at_thresholds(metric: str, other: str, labels, predictions, thresh
             tp = counts["tp"]
             return M.divide(tp, M.add(M.add(tp, 1e-7), counts[other]),
                             name=f"{kind}_{suffix}")
-        value = compute(values, "value")
-        update_op = compute(updates, "update_op")
-        add_to_collections(metrics_collections, value)
-        add_to_collections(updates_collections, update_op)
-        return value, update_op
+        return collected(metrics_collections, updates_collections, compute(values, "value"),
+                         compute(updates, "update_op"))
 
 
 def precision_at_thresholds(labels, predictions, thresholds, weights=None,
@@ -285,9 +278,7 @@ def auc(labels, predictions, weights=None, num_thresholds=200, metrics_collectio
                              summation_method, "value")
         update_op = _compute_auc(updates["tp"], updates["fn"], updates["tn"], updates["fp"],
                                  n, curve, summation_method, "update_op")
-        add_to_collections(metrics_collections, value)
-        add_to_collections(updates_collections, update_op)
-        return value, update_op
+        return collected(metrics_collections, updates_collections, value, update_op)
 
 
 # ----- sensitivity / specificity ----------------------------------------------------
@@ -313,11 +304,8 @@ def sensitivity_at_specificity(labels, predictions, specificity, weights=None,
             i = M.cast(R.argmin(M.abs(M.subtract(spec, float(specificity))), 0), _dt.int32)
             tp, fn = gather(d["tp"], i), gather(d["fn"], i)
             return M.divide(tp, M.add(M.add(tp, fn), _KEPSILON), name=name)
-        value = compute(values, "value")
-        update_op = compute(updates, "update_op")
-        add_to_collections(metrics_collections, value)
-        add_to_collections(updates_collections, update_op)
-        return value, update_op
+        return collected(metrics_collections, updates_collections, compute(values, "value"),
+                         compute(updates, "update_op"))
 
 
 def specificity_at_sensitivity(labels, predictions, sensitivity, weights=None,
@@ -340,8 +328,5 @@ def specificity_at_sensitivity(labels, predictions, sensitivity, weights=None,
             i = M.cast(R.argmax(R.cumsum(at_min), 0), _dt.int32)
             tn, fp = gather(d["tn"], i), gather(d["fp"], i)
             return M.divide(tn, M.add(M.add(tn, fp), _KEPSILON), name=name)
-        value = compute(values, "value")
-        update_op = compute(updates, "update_op")
-        add_to_collections(metrics_collections, value)
-        add_to_collections(updates_collections, update_op)
-        return value, update_op
+        return collected(metrics_collections, updates_collections, compute(values, "value"),
+                         compute(updates, "update_op"))
