@@ -16,13 +16,13 @@ from flowgrad.framework.graph import GraphKeys, get_default_graph, name_scope
 from flowgrad.framework.registry import convert_to_tensor
 from flowgrad.layers import convolutional as _conv
 from flowgrad.layers import core as _core
+from flowgrad.layers.normalization import _count
 from flowgrad.ops import array_ops as A
 from flowgrad.ops import init_ops as I
 from flowgrad.ops import math_ops as M
 from flowgrad.ops import nn_impl
 from flowgrad.ops import nn_ops as N
 from flowgrad.ops import pool_ops as P
-from flowgrad.ops import reduce_ops as R
 from flowgrad.ops import variables as V
 from flowgrad.ops.control_flow import cond
 from flowgrad.ops.embedding_ops import embedding_lookup
@@ -445,16 +445,6 @@ def batch_norm(inputs, decay=0.999, center=True, scale=False, epsilon=0.001,
 
 def _value(v):
     return None if v is None else v.value()
-
-
-def _count(x, axes):
-    dims = [x.shape[a] for a in axes]
-    if all(d is not None for d in dims):
-        n = 1
-        for d in dims:
-            n *= d
-        return convert_to_tensor(float(n), dtype=x.dtype)
-    return M.cast(R.reduce_prod(A.gather(A.shape(x), axes)), x.dtype)
 
 
 @add_arg_scope
