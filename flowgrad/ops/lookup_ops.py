@@ -388,7 +388,21 @@ class LookupInterface:
                               mutable=self._mutable, name=name or f"{self._name}_Export")
 
 
-class InitializableLookupTableBase(LookupInterface):
+class _TableWithDefault(LookupInterface):
+    """A table whose missing keys look up ``default_value`` (a scalar ``_default_value``)."""
+
+    @property
+    def default_value(self) -> Tensor:
+        return self._default_value
+
+    def lookup(self, keys, name=None):
+        """The values of ``keys`` (a Tensor or SparseTensor); missing keys get the default."""
+        dense, rebuild = _lookup_keys(keys, self._key_dtype)
+        dense = self._check_keys(dense)
+        return rebuild(self._find(dense, self._default_value, name or f"{self._name}_Lookup"))
+
+
+class InitializableLookupTableBase(_TableWithDefault):
     """A table filled once by an initializer op, registered in ``TABLE_INITIALIZERS``."""
 
     def __init__(self, default_value, initializer, name: str) -> None:
@@ -403,22 +417,12 @@ class InitializableLookupTableBase(LookupInterface):
         get_default_graph().add_to_collection(GraphKeys.TABLE_INITIALIZERS, self._init_op)
 
     @property
-    def default_value(self) -> Tensor:
-        return self._default_value
-
-    @property
     def initializer(self) -> Operation:
         return self._init_op
 
     @property
     def init(self) -> Operation:
         return self._init_op
-
-    def lookup(self, keys, name=None):
-        """The values of ``keys`` (a Tensor or SparseTensor); missing keys get the default."""
-        dense, rebuild = _lookup_keys(keys, self._key_dtype)
-        dense = self._check_keys(dense)
-        return rebuild(self._find(dense, self._default_value, name or f"{self._name}_Lookup"))
 
 
 class StaticHashTable(InitializableLookupTableBase):
@@ -512,7 +516,7 @@ class IdTableWithHashBuckets(_IdsWithHashBuckets):
 FastHashSpec = "FastHashSpec"
 
 
-class MutableHashTable(LookupInterface):
+class MutableHashTable(_TableWithDefault):
     """``tf.contrib.lookup.MutableHashTable``: starts empty in each session; ``insert``,
     ``remove``, ``lookup``, ``size``, ``export``."""
 
@@ -527,10 +531,6 @@ class MutableHashTable(LookupInterface):
             raise ValueError(f"MutableHashTable '{self._name}': default_value must be a "
                              "scalar (vector values are not supported).")
 
-    @property
-    def default_value(self) -> Tensor:
-        return self._default_value
-
     def insert(self, keys, values, name=None) -> Operation:
         keys = self._check_keys(convert_to_tensor(keys, self._key_dtype, name="keys"))
         values = convert_to_tensor(values, self._value_dtype, name="values")
@@ -543,10 +543,6 @@ class MutableHashTable(LookupInterface):
         return _lookup_remove(keys, table=self._key, table_name=self._name,
                               key_dtype=self._key_dtype, name=name or f"{self._name}_Remove")
 
-    def lookup(self, keys, name=None):
-        dense, rebuild = _lookup_keys(keys, self._key_dtype)
-        dense = self._check_keys(dense)
-        return rebuild(self._find(dense, self._default_value, name or f"{self._name}_Lookup"))
 
 
 # ----- contrib.lookup's index tables ---------------------------------------------------------
