@@ -16,13 +16,13 @@ from flowgrad.framework.graph import GraphKeys, get_default_graph, name_scope
 from flowgrad.framework.registry import convert_to_tensor
 from flowgrad.layers import convolutional as _conv
 from flowgrad.layers import core as _core
+from flowgrad.layers.normalization import _count
 from flowgrad.ops import array_ops as A
 from flowgrad.ops import init_ops as I
 from flowgrad.ops import math_ops as M
 from flowgrad.ops import nn_impl
 from flowgrad.ops import nn_ops as N
 from flowgrad.ops import pool_ops as P
-from flowgrad.ops import reduce_ops as R
 from flowgrad.ops import variables as V
 from flowgrad.ops.control_flow import cond
 from flowgrad.ops.embedding_ops import embedding_lookup
@@ -109,6 +109,17 @@ def _finish(outputs, normalizer_fn, normalizer_params, activation_fn, collection
     return collect_named_outputs(collections, sc_name, outputs)
 
 
+def _weights_layer_args(sc, x, reuse, normalizer_fn, weights_initializer, weights_regularizer,
+                        biases_initializer, biases_regularizer, trainable) -> dict:
+    """The keyword arguments of a ``tf.layers`` layer built for a contrib function in the
+    variable scope ``sc``: no biases when a normalizer follows (or no initializer is given)."""
+    return dict(use_bias=normalizer_fn is None and biases_initializer is not None,
+                kernel_initializer=weights_initializer, bias_initializer=biases_initializer,
+                kernel_regularizer=weights_regularizer, bias_regularizer=biases_regularizer,
+                trainable=trainable, name=sc.name, dtype=x.dtype.base_dtype, _scope=sc,
+                _reuse=reuse)
+
+
 # ----- dense and convolution -----------------------------------------------------------
 @add_arg_scope
 def fully_connected(inputs, num_outputs, activation_fn=_relu, normalizer_fn=None,
@@ -126,13 +137,9 @@ def fully_connected(inputs, num_outputs, activation_fn=_relu, normalizer_fn=None
         if x.shape.ndims is None or x.shape[-1] is None:
             raise ValueError(f"fully_connected: the last dimension of the inputs must be "
                              f"known, got shape {x.shape}")
-        layer = _core.Dense(num_outputs, activation=None,
-                            use_bias=normalizer_fn is None and biases_initializer is not None,
-                            kernel_initializer=weights_initializer,
-                            bias_initializer=biases_initializer,
-                            kernel_regularizer=weights_regularizer,
-                            bias_regularizer=biases_regularizer, trainable=trainable,
-                            name=sc.name, dtype=x.dtype.base_dtype, _scope=sc, _reuse=reuse)
+        layer = _core.Dense(num_outputs, activation=None, **_weights_layer_args(
+            sc, x, reuse, normalizer_fn, weights_initializer, weights_regularizer,
+            biases_initializer, biases_regularizer, trainable))
         outputs = layer.apply(x)
         return _finish(outputs, normalizer_fn, normalizer_params, activation_fn,
                        outputs_collections, sc.name)
@@ -171,13 +178,10 @@ def convolution(inputs, num_outputs, kernel_size, stride=1, padding="SAME", data
     with V.variable_scope(scope, "Conv", reuse=reuse, custom_getter=getter) as sc:
         layer = layer_class(num_outputs, _tuple(kernel_size, dims, "kernel_size"),
                             strides=stride, padding=padding, data_format=fmt,
-                            dilation_rate=rate,
-                            use_bias=normalizer_fn is None and biases_initializer is not None,
-                            kernel_initializer=weights_initializer,
-                            bias_initializer=biases_initializer,
-                            kernel_regularizer=weights_regularizer,
-                            bias_regularizer=biases_regularizer, trainable=trainable,
-                            name=sc.name, dtype=x.dtype.base_dtype, _scope=sc, _reuse=reuse)
+                            dilation_rate=rate, **_weights_layer_args(
+                                sc, x, reuse, normalizer_fn, weights_initializer,
+                                weights_regularizer, biases_initializer, biases_regularizer,
+                                trainable))
         outputs = layer.apply(x)
         return _finish(outputs, normalizer_fn, normalizer_params, activation_fn,
                        outputs_collections, sc.name)
@@ -245,12 +249,9 @@ def convolution2d_transpose(inputs, num_outputs, kernel_size, stride=1, padding=
     with V.variable_scope(scope, "Conv2d_transpose", reuse=reuse, custom_getter=getter) as sc:
         layer = _conv.Conv2DTranspose(
             num_outputs, _pair(kernel_size, "kernel_size"), strides=_pair(stride, "stride"),
-            padding=padding, data_format=fmt,
-            use_bias=normalizer_fn is None and biases_initializer is not None,
-            kernel_initializer=weights_initializer, bias_initializer=biases_initializer,
-            kernel_regularizer=weights_regularizer, bias_regularizer=biases_regularizer,
-            trainable=trainable, name=sc.name, dtype=x.dtype.base_dtype, _scope=sc,
-            _reuse=reuse)
+            padding=padding, data_format=fmt, **_weights_layer_args(
+                sc, x, reuse, normalizer_fn, weights_initializer, weights_regularizer,
+                biases_initializer, biases_regularizer, trainable))
         outputs = layer.apply(x)
         return _finish(outputs, normalizer_fn, normalizer_params, activation_fn,
                        outputs_collections, sc.name)
@@ -444,16 +445,6 @@ def batch_norm(inputs, decay=0.999, center=True, scale=False, epsilon=0.001,
 
 def _value(v):
     return None if v is None else v.value()
-
-
-def _count(x, axes):
-    dims = [x.shape[a] for a in axes]
-    if all(d is not None for d in dims):
-        n = 1
-        for d in dims:
-            n *= d
-        return convert_to_tensor(float(n), dtype=x.dtype)
-    return M.cast(R.reduce_prod(A.gather(A.shape(x), axes)), x.dtype)
 
 
 @add_arg_scope

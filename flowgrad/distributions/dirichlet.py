@@ -4,22 +4,21 @@
 from __future__ import annotations
 
 from flowgrad.framework import dtypes as _dt
-from flowgrad.framework.graph import Tensor, control_dependencies, name_scope
-from flowgrad.framework.registry import convert_to_tensor
-from flowgrad.framework.shapes import TensorShape
+from flowgrad.framework.graph import control_dependencies, name_scope
 from flowgrad.ops import array_ops as A
 from flowgrad.ops import check_ops as C
 from flowgrad.ops import math_ops as M
 from flowgrad.ops import reduce_ops as R
-from flowgrad.ops.diag_ops import matrix_diag
 from flowgrad.ops.random_extra_ops import random_gamma
 from flowgrad.ops.special_ops import digamma, lgamma
 
-from flowgrad.distributions.discrete import _event_size, _flat_rows, draw_counts
+from flowgrad.distributions.discrete import (VectorEventShapes, _event_size, _flat_rows,
+                                             check_counts, checked_total_count, counts_sample,
+                                             draw_counts, simplex_covariance)
 from flowgrad.distributions.distribution import (FULLY_REPARAMETERIZED, NOT_REPARAMETERIZED,
-                                                 Distribution, concat_shapes, nan_unless)
+                                                 Distribution, nan_unless)
 from flowgrad.distributions.kullback_leibler import RegisterKL
-from flowgrad.distributions.univariate import _n_shape, derive_seed, float_params
+from flowgrad.distributions.univariate import _vector, derive_seed, float_params
 
 __all__ = ["Dirichlet", "DirichletMultinomial"]
 
@@ -29,22 +28,13 @@ def _lbeta(c):
     return R.reduce_sum(lgamma(c), -1) - lgamma(R.reduce_sum(c, -1))
 
 
-class _SimplexMixin:
+class _SimplexMixin(VectorEventShapes):
     """Shapes shared by the two: batch = concentration.shape[:-1], event = [K]."""
 
-    def _batch_shape(self):
-        s = self._concentration.shape
-        return s[:-1] if s.ndims is not None else TensorShape(None)
-
-    def _batch_shape_tensor(self):
-        return A.shape(self._concentration)[:-1]
-
-    def _event_shape(self):
-        s = self._concentration.shape
-        return s[-1:] if s.ndims is not None else TensorShape([None])
-
-    def _event_shape_tensor(self):
-        return A.shape(self._concentration)[-1:]
+    @property
+    def total_concentration(self):
+        """Sum of last dim of concentration parameter."""
+        return self._total_concentration
 
     def _k(self):
         return _event_size(self._concentration)
@@ -83,13 +73,8 @@ class Dirichlet(_SimplexMixin, Distribution):
         """Concentration parameter; expected counts for that coordinate."""
         return self._concentration
 
-    @property
-    def total_concentration(self):
-        """Sum of last dim of concentration parameter."""
-        return self._total_concentration
-
     def _sample_n(self, n, seed=None):
-        shape = [n] if not isinstance(n, Tensor) else A.reshape(n, [1])
+        shape = _vector(n)
         gamma = random_gamma(shape, self._concentration, dtype=self.dtype, seed=seed)
         return gamma / R.reduce_sum(gamma, -1, keepdims=True)
 
@@ -118,8 +103,7 @@ class Dirichlet(_SimplexMixin, Distribution):
 
     def _covariance(self):
         x = self._mean()
-        scale = A.expand_dims(A.expand_dims(1.0 / (1.0 + self._total_concentration), -1), -1)
-        return scale * (matrix_diag(x) - A.expand_dims(x, -1) * A.expand_dims(x, -2))
+        return simplex_covariance(x, 1.0 / (1.0 + self._total_concentration))
 
     def _variance(self):
         x = self._mean()
@@ -151,15 +135,8 @@ class DirichletMultinomial(_SimplexMixin, Distribution):
         parameters = dict(locals())
         with name_scope(name, values=[total_count, concentration]) as name:
             self._concentration = _checked_concentration(concentration, validate_args)
-            total_count = convert_to_tensor(total_count, dtype=self._concentration.dtype,
-                                            name="total_count") \
-                if not isinstance(total_count, Tensor) else total_count
-            if validate_args:
-                with control_dependencies([
-                        C.assert_non_negative(total_count),
-                        C.assert_equal(total_count, M.round(total_count),
-                                       message="total_count has fractional components.")]):
-                    total_count = A.identity(total_count)
+            total_count = checked_total_count(total_count, self._concentration.dtype,
+                                              validate_args)
             self._total_count = total_count
             self._total_concentration = R.reduce_sum(self._concentration, -1)
             # broadcast the batch shapes of the two parameters
@@ -182,36 +159,17 @@ class DirichletMultinomial(_SimplexMixin, Distribution):
         """Concentration parameter; expected prior counts for that coordinate."""
         return self._concentration
 
-    @property
-    def total_concentration(self):
-        """Sum of last dim of concentration parameter."""
-        return self._total_concentration
-
     def _sample_n(self, n, seed=None):
         k = self._k()
-        shape = [n] if not isinstance(n, Tensor) else A.reshape(n, [1])
+        shape = _vector(n)
         gamma = random_gamma(shape, self._concentration, dtype=self.dtype, seed=seed)
         rows = _flat_rows(M.log(gamma), k)                             # [n * batch, K]
         totals = A.reshape(self._total_count * A.ones_like(gamma[..., 0]), [-1])
         counts = draw_counts(rows, totals, derive_seed(seed, "dirichlet_multinomial"))
-        batch = self._batch_shape_list_or_tensor()
-        return A.reshape(counts, concat_shapes(_n_shape(n, batch), [k] if not isinstance(
-            k, Tensor) else A.reshape(k, [1])))
-
-    def _check_counts(self, counts):
-        if not self.validate_args:
-            return counts
-        with control_dependencies([
-                C.assert_non_negative(counts),
-                C.assert_equal(counts, M.round(counts),
-                               message="counts has fractional components."),
-                C.assert_equal(self._total_count * A.ones_like(R.reduce_sum(counts, -1)),
-                               R.reduce_sum(counts, -1),
-                               message="counts must sum to `self.total_count`")]):
-            return A.identity(counts)
+        return counts_sample(counts, n, self._batch_shape_list_or_tensor(), k)
 
     def _log_prob(self, counts):
-        counts = self._check_counts(counts)
+        counts = check_counts(counts, self._total_count, self.validate_args)
         c = self._concentration
         return (lgamma(self._total_count + 1.0) - R.reduce_sum(lgamma(counts + 1.0), -1)
                 + _lbeta(c + counts) - _lbeta(c))
@@ -226,8 +184,7 @@ class DirichletMultinomial(_SimplexMixin, Distribution):
 
     def _covariance(self):
         p = self._concentration / A.expand_dims(self._total_concentration, -1)
-        scale = A.expand_dims(A.expand_dims(self._scale(), -1), -1)
-        return scale * (matrix_diag(p) - A.expand_dims(p, -1) * A.expand_dims(p, -2))
+        return simplex_covariance(p, self._scale())
 
     def _variance(self):
         p = self._concentration / A.expand_dims(self._total_concentration, -1)

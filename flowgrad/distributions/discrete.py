@@ -21,7 +21,7 @@ from flowgrad.ops.state_ops import multinomial, random_uniform
 from flowgrad.distributions.distribution import (NOT_REPARAMETERIZED, Distribution,
                                                  concat_shapes)
 from flowgrad.distributions.kullback_leibler import RegisterKL
-from flowgrad.distributions.univariate import _n_shape, float_params
+from flowgrad.distributions.univariate import _n_shape, _vector, float_params
 
 __all__ = ["Bernoulli", "Categorical", "Multinomial"]
 
@@ -149,6 +149,67 @@ def _flat_rows(x, k):
     return A.reshape(x, [-1, k] if not isinstance(k, Tensor) else A.stack([-1, k]))
 
 
+class VectorEventShapes:
+    """Shapes of a distribution over ``K``-vectors, read from the tensor named by
+    ``_shape_param``: batch = its shape[:-1], event = [K]."""
+
+    _shape_param = "_concentration"
+
+    def _batch_shape(self):
+        s = getattr(self, self._shape_param).shape
+        return s[:-1] if s.ndims is not None else TensorShape(None)
+
+    def _batch_shape_tensor(self):
+        return A.shape(getattr(self, self._shape_param))[:-1]
+
+    def _event_shape(self):
+        s = getattr(self, self._shape_param).shape
+        return s[-1:] if s.ndims is not None else TensorShape([None])
+
+    def _event_shape_tensor(self):
+        return A.shape(getattr(self, self._shape_param))[-1:]
+
+
+def checked_total_count(total_count, dtype, validate_args: bool):
+    """``total_count`` as a tensor of ``dtype``; with ``validate_args``, checked to be
+    non-negative and integer-valued when run."""
+    if not isinstance(total_count, Tensor):
+        total_count = convert_to_tensor(total_count, dtype=dtype, name="total_count")
+    if not validate_args:
+        return total_count
+    with control_dependencies([
+            C.assert_non_negative(total_count),
+            C.assert_equal(total_count, M.round(total_count),
+                           message="total_count has fractional components.")]):
+        return A.identity(total_count)
+
+
+def check_counts(counts, total_count, validate_args: bool):
+    """``counts`` (last axis: the ``K`` classes); with ``validate_args``, checked to be
+    non-negative integers summing to ``total_count`` when run."""
+    if not validate_args:
+        return counts
+    with control_dependencies([
+            C.assert_non_negative(counts),
+            C.assert_equal(counts, M.round(counts),
+                           message="counts has fractional components."),
+            C.assert_equal(total_count * A.ones_like(R.reduce_sum(counts, -1)),
+                           R.reduce_sum(counts, -1),
+                           message="counts must sum to `self.total_count`")]):
+        return A.identity(counts)
+
+
+def counts_sample(counts, n, batch, k):
+    """Drawn count rows ``[n * batch, K]`` reshaped to ``[n] + batch + [K]``."""
+    return A.reshape(counts, concat_shapes(_n_shape(n, batch), _vector(k)))
+
+
+def simplex_covariance(p, scale):
+    """``scale * (diag(p) - p p^T)`` over the last axis (``scale`` of the batch shape)."""
+    scale = A.expand_dims(A.expand_dims(scale, -1), -1)
+    return scale * (matrix_diag(p) - A.expand_dims(p, -1) * A.expand_dims(p, -2))
+
+
 class Categorical(Distribution):
     """The categorical distribution over ``{0, ..., K-1}`` with event probabilities
     ``softmax(logits)`` (or ``probs``), ``K`` the size of the last axis."""
@@ -246,25 +307,19 @@ def draw_counts(logits_rows, total_rows, seed):
     return R.reduce_sum(hits * A.expand_dims(keep, -1), axis=1)
 
 
-class Multinomial(Distribution):
+class Multinomial(VectorEventShapes, Distribution):
     """The multinomial distribution: counts of ``total_count`` draws over ``K`` classes with
     probabilities ``softmax(logits)`` (or ``probs``); the event is a float vector of
     length ``K``."""
+
+    _shape_param = "_mean_val"
 
     def __init__(self, total_count, logits=None, probs=None, validate_args=False,
                  allow_nan_stats=True, name="Multinomial"):
         parameters = dict(locals())
         with name_scope(name) as name:
             self._logits, self._probs = logits_and_probs(logits, probs, True, validate_args)
-            total_count = convert_to_tensor(total_count, dtype=self._probs.dtype,
-                                            name="total_count") \
-                if not isinstance(total_count, Tensor) else total_count
-            if validate_args:
-                with control_dependencies([
-                        C.assert_non_negative(total_count),
-                        C.assert_equal(total_count, M.round(total_count),
-                                       message="total_count has fractional components.")]):
-                    total_count = A.identity(total_count)
+            total_count = checked_total_count(total_count, self._probs.dtype, validate_args)
             self._total_count = total_count
             self._mean_val = A.expand_dims(total_count, -1) * self._probs
         super().__init__(dtype=self._probs.dtype, reparameterization_type=NOT_REPARAMETERIZED,
@@ -288,20 +343,6 @@ class Multinomial(Distribution):
         """Probability of drawing a ``1`` in that coordinate."""
         return self._probs
 
-    def _batch_shape(self):
-        s = self._mean_val.shape
-        return s[:-1] if s.ndims is not None else TensorShape(None)
-
-    def _batch_shape_tensor(self):
-        return A.shape(self._mean_val)[:-1]
-
-    def _event_shape(self):
-        s = self._mean_val.shape
-        return s[-1:] if s.ndims is not None else TensorShape([None])
-
-    def _event_shape_tensor(self):
-        return A.shape(self._mean_val)[-1:]
-
     def _sample_n(self, n, seed=None):
         k = _event_size(self._logits)
         logits = self._logits * A.ones_like(self._mean_val)            # [batch..., K]
@@ -309,26 +350,12 @@ class Multinomial(Distribution):
         rows = _flat_rows(logits, k)
         tot = A.reshape(totals, [-1])
         rows_n = A.tile(rows, [n, 1] if not isinstance(n, Tensor) else A.stack([n, 1]))
-        tot_n = A.tile(tot, [n] if not isinstance(n, Tensor) else A.reshape(n, [1]))
+        tot_n = A.tile(tot, _vector(n))
         counts = draw_counts(rows_n, tot_n, seed)
-        batch = self._batch_shape_list_or_tensor()
-        return A.reshape(counts, concat_shapes(_n_shape(n, batch), [k] if not isinstance(
-            k, Tensor) else A.reshape(k, [1])))
-
-    def _check_counts(self, counts):
-        if not self.validate_args:
-            return counts
-        with control_dependencies([
-                C.assert_non_negative(counts),
-                C.assert_equal(counts, M.round(counts),
-                               message="counts has fractional components."),
-                C.assert_equal(self._total_count * A.ones_like(R.reduce_sum(counts, -1)),
-                               R.reduce_sum(counts, -1),
-                               message="counts must sum to `self.total_count`")]):
-            return A.identity(counts)
+        return counts_sample(counts, n, self._batch_shape_list_or_tensor(), k)
 
     def _log_prob(self, counts):
-        counts = self._check_counts(counts)
+        counts = check_counts(counts, self._total_count, self.validate_args)
         log_norm = lgamma(self._total_count + 1.0) - R.reduce_sum(lgamma(counts + 1.0), -1)
         return log_norm + R.reduce_sum(counts * N.log_softmax(self._logits), -1)
 
@@ -337,8 +364,7 @@ class Multinomial(Distribution):
 
     def _covariance(self):
         p = self._probs * A.ones_like(self._mean_val)
-        n = A.expand_dims(A.expand_dims(self._total_count, -1), -1)
-        return n * (matrix_diag(p) - A.expand_dims(p, -1) * A.expand_dims(p, -2))
+        return simplex_covariance(p, self._total_count)
 
     def _variance(self):
         p = self._probs * A.ones_like(self._mean_val)

@@ -325,66 +325,54 @@ class Distribution(metaclass=_DistributionMeta):
         except (TypeError, ValueError):
             return convert_to_tensor(value, name="value")
 
+    def _either(self, public: str, direct: str, other: str, convert, *args, fallback=None):
+        """``self.<direct>(*args)`` when the subclass defines it, else ``convert`` of
+        ``self.<other>(*args)``, else ``fallback()``; without one, ``public`` is not
+        implemented."""
+        if _overrides(self, direct):
+            return getattr(self, direct)(*args)
+        if _overrides(self, other):
+            return convert(getattr(self, other)(*args))
+        if fallback is not None:
+            return fallback()
+        raise NotImplementedError(f"{public} is not implemented: {type(self).__name__}")
+
     def log_prob(self, value, name="log_prob"):
         """Log probability density/mass function at ``value``."""
         with self._name_scope(name):
-            value = self._convert(value)
-            if _overrides(self, "_log_prob"):
-                return self._log_prob(value)
-            if _overrides(self, "_prob"):
-                return M.log(self._prob(value))
-            raise NotImplementedError(f"log_prob is not implemented: {type(self).__name__}")
+            return self._either("log_prob", "_log_prob", "_prob", M.log, self._convert(value))
 
     def prob(self, value, name="prob"):
         """Probability density/mass function at ``value``."""
         with self._name_scope(name):
-            value = self._convert(value)
-            if _overrides(self, "_prob"):
-                return self._prob(value)
-            if _overrides(self, "_log_prob"):
-                return M.exp(self._log_prob(value))
-            raise NotImplementedError(f"prob is not implemented: {type(self).__name__}")
+            return self._either("prob", "_prob", "_log_prob", M.exp, self._convert(value))
 
     def log_cdf(self, value, name="log_cdf"):
         """Log cumulative distribution function, ``log P[X <= x]``."""
         with self._name_scope(name):
-            value = self._convert(value)
-            if _overrides(self, "_log_cdf"):
-                return self._log_cdf(value)
-            if _overrides(self, "_cdf"):
-                return M.log(self._cdf(value))
-            raise NotImplementedError(f"log_cdf is not implemented: {type(self).__name__}")
+            return self._either("log_cdf", "_log_cdf", "_cdf", M.log, self._convert(value))
 
     def cdf(self, value, name="cdf"):
         """Cumulative distribution function, ``P[X <= x]``."""
         with self._name_scope(name):
-            value = self._convert(value)
-            if _overrides(self, "_cdf"):
-                return self._cdf(value)
-            if _overrides(self, "_log_cdf"):
-                return M.exp(self._log_cdf(value))
-            raise NotImplementedError(f"cdf is not implemented: {type(self).__name__}")
+            return self._either("cdf", "_cdf", "_log_cdf", M.exp, self._convert(value))
 
     def log_survival_function(self, value, name="log_survival_function"):
         """``log P[X > x]``, accurate where the cdf is near 1 when the distribution
         defines it directly."""
         with self._name_scope(name):
             value = self._convert(value)
-            if _overrides(self, "_log_survival_function"):
-                return self._log_survival_function(value)
-            if _overrides(self, "_survival_function"):
-                return M.log(self._survival_function(value))
-            return M.log1p(-self.cdf(value))
+            return self._either("log_survival_function", "_log_survival_function",
+                                "_survival_function", M.log, value,
+                                fallback=lambda: M.log1p(-self.cdf(value)))
 
     def survival_function(self, value, name="survival_function"):
         """``P[X > x] = 1 - cdf(x)``."""
         with self._name_scope(name):
             value = self._convert(value)
-            if _overrides(self, "_survival_function"):
-                return self._survival_function(value)
-            if _overrides(self, "_log_survival_function"):
-                return M.exp(self._log_survival_function(value))
-            return 1.0 - self.cdf(value)
+            return self._either("survival_function", "_survival_function",
+                                "_log_survival_function", M.exp, value,
+                                fallback=lambda: 1.0 - self.cdf(value))
 
     # ----- statistics ------------------------------------------------------------------
     def entropy(self, name="entropy"):
@@ -405,20 +393,12 @@ class Distribution(metaclass=_DistributionMeta):
     def variance(self, name="variance"):
         """Variance, ``E[(X - E[X])**2]``."""
         with self._name_scope(name):
-            if _overrides(self, "_variance"):
-                return self._variance()
-            if _overrides(self, "_stddev"):
-                return M.square(self._stddev())
-            raise NotImplementedError(f"variance is not implemented: {type(self).__name__}")
+            return self._either("variance", "_variance", "_stddev", M.square)
 
     def stddev(self, name="stddev"):
         """Standard deviation, ``sqrt(variance)``."""
         with self._name_scope(name):
-            if _overrides(self, "_stddev"):
-                return self._stddev()
-            if _overrides(self, "_variance"):
-                return M.sqrt(self._variance())
-            raise NotImplementedError(f"stddev is not implemented: {type(self).__name__}")
+            return self._either("stddev", "_stddev", "_variance", M.sqrt)
 
     def covariance(self, name="covariance"):
         """Covariance; for a scalar event the variance, for a vector event a matrix of shape

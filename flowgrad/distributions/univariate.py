@@ -70,8 +70,13 @@ def derive_seed(seed, salt: str):
     return zlib.crc32(f"{int(seed)}/{salt}".encode()) & 0x7FFFFFFF
 
 
+def _vector(n):
+    """``[n]`` for a Python int, ``reshape(n, [1])`` for a scalar tensor."""
+    return [n] if not isinstance(n, Tensor) else A.reshape(n, [1])
+
+
 def _n_shape(n, batch):
-    return concat_shapes([n] if not isinstance(n, Tensor) else A.reshape(n, [1]), batch)
+    return concat_shapes(_vector(n), batch)
 
 
 def _log_ndtr(z):
@@ -95,25 +100,55 @@ def _log_ndtr(z):
     return M.where(z < lower, lo_v, M.where(z > 0.0, hi_v, mid_v))
 
 
+class _FloatParamsDistribution(Distribution):
+    """The parts shared by the distributions here whose parameters, named in ``_params``,
+    are float tensors of one dtype stored as ``_<name>``, with the broadcast of their shapes
+    as the batch shape."""
+
+    _params: tuple[str, ...] = ()
+
+    def _init_params(self, name, parameters, validate_args, allow_nan_stats, checks):
+        """Converts the parameters (``parameters[k]`` for ``k`` in ``_params``) under the
+        ``name`` scope, with ``checks(*tensors)`` embedded when ``validate_args``, and
+        initializes the (fully reparameterized) distribution with them as graph parents."""
+        values = [parameters[k] for k in self._params]
+        with name_scope(name, values=values) as name:
+            converted = float_params(_dt.float32, **dict(zip(self._params, values)))
+            tensors = embed_checks(validate_args, lambda: checks(*converted), *converted)
+            for k, t in zip(self._params, tensors):
+                setattr(self, "_" + k, t)
+        Distribution.__init__(self, dtype=tensors[0].dtype,
+                              reparameterization_type=FULLY_REPARAMETERIZED,
+                              validate_args=validate_args, allow_nan_stats=allow_nan_stats,
+                              parameters=parameters, graph_parents=list(tensors), name=name)
+
+    @classmethod
+    def _param_shapes(cls, sample_shape):
+        return {k: sample_shape for k in cls._params}
+
+    def _param_tensors(self):
+        return [getattr(self, "_" + k) for k in self._params]
+
+    def _batch_shape(self):
+        return batch_shape_of(*self._param_tensors())
+
+    def _batch_shape_tensor(self):
+        return batch_shape_tensor_of(*self._param_tensors())
+
+
 # ----- Normal -------------------------------------------------------------------------------------
-class Normal(Distribution):
+def _positive_scale(loc, scale):
+    return [C.assert_positive(scale, message="scale must be positive")]
+
+
+class Normal(_FloatParamsDistribution):
     """The Normal distribution with mean ``loc`` and standard deviation ``scale``."""
+
+    _params = ("loc", "scale")
 
     def __init__(self, loc, scale, validate_args=False, allow_nan_stats=True, name="Normal"):
         parameters = dict(locals())
-        with name_scope(name, values=[loc, scale]) as name:
-            loc, scale = float_params(_dt.float32, loc=loc, scale=scale)
-            self._loc, self._scale = embed_checks(
-                validate_args, lambda: [C.assert_positive(scale, message="scale must be "
-                                                          "positive")], loc, scale)
-        super().__init__(dtype=self._scale.dtype, reparameterization_type=FULLY_REPARAMETERIZED,
-                         validate_args=validate_args, allow_nan_stats=allow_nan_stats,
-                         parameters=parameters, graph_parents=[self._loc, self._scale],
-                         name=name)
-
-    @staticmethod
-    def _param_shapes(sample_shape):
-        return {"loc": sample_shape, "scale": sample_shape}
+        self._init_params(name, parameters, validate_args, allow_nan_stats, _positive_scale)
 
     @property
     def loc(self):
@@ -124,12 +159,6 @@ class Normal(Distribution):
     def scale(self):
         """Distribution parameter for standard deviation."""
         return self._scale
-
-    def _batch_shape(self):
-        return batch_shape_of(self._loc, self._scale)
-
-    def _batch_shape_tensor(self):
-        return batch_shape_tensor_of(self._loc, self._scale)
 
     def _sample_n(self, n, seed=None):
         shape = _n_shape(n, self._batch_shape_list_or_tensor())
@@ -181,25 +210,16 @@ def _kl_normal_normal(n_a, n_b, name=None):
 
 
 # ----- Uniform ------------------------------------------------------------------------------------
-class Uniform(Distribution):
+class Uniform(_FloatParamsDistribution):
     """The uniform distribution on ``[low, high)``."""
+
+    _params = ("low", "high")
 
     def __init__(self, low=0.0, high=1.0, validate_args=False, allow_nan_stats=True,
                  name="Uniform"):
         parameters = dict(locals())
-        with name_scope(name, values=[low, high]) as name:
-            low, high = float_params(_dt.float32, low=low, high=high)
-            self._low, self._high = embed_checks(
-                validate_args, lambda: [C.assert_less(low, high, message="uniform not defined "
-                                                      "when low >= high.")], low, high)
-        super().__init__(dtype=self._low.dtype, reparameterization_type=FULLY_REPARAMETERIZED,
-                         validate_args=validate_args, allow_nan_stats=allow_nan_stats,
-                         parameters=parameters, graph_parents=[self._low, self._high],
-                         name=name)
-
-    @staticmethod
-    def _param_shapes(sample_shape):
-        return {"low": sample_shape, "high": sample_shape}
+        self._init_params(name, parameters, validate_args, allow_nan_stats, lambda low, high: [
+            C.assert_less(low, high, message="uniform not defined when low >= high.")])
 
     @property
     def low(self):
@@ -215,12 +235,6 @@ class Uniform(Distribution):
         """``high - low``."""
         with self._name_scope(name):
             return self._high - self._low
-
-    def _batch_shape(self):
-        return batch_shape_of(self._low, self._high)
-
-    def _batch_shape_tensor(self):
-        return batch_shape_tensor_of(self._low, self._high)
 
     def _sample_n(self, n, seed=None):
         shape = _n_shape(n, self._batch_shape_list_or_tensor())
@@ -254,24 +268,14 @@ class Uniform(Distribution):
 
 
 # ----- Laplace ------------------------------------------------------------------------------------
-class Laplace(Distribution):
+class Laplace(_FloatParamsDistribution):
     """The Laplace distribution: density ``exp(-|x - loc| / scale) / (2 scale)``."""
+
+    _params = ("loc", "scale")
 
     def __init__(self, loc, scale, validate_args=False, allow_nan_stats=True, name="Laplace"):
         parameters = dict(locals())
-        with name_scope(name, values=[loc, scale]) as name:
-            loc, scale = float_params(_dt.float32, loc=loc, scale=scale)
-            self._loc, self._scale = embed_checks(
-                validate_args, lambda: [C.assert_positive(scale, message="scale must be "
-                                                          "positive")], loc, scale)
-        super().__init__(dtype=self._loc.dtype, reparameterization_type=FULLY_REPARAMETERIZED,
-                         validate_args=validate_args, allow_nan_stats=allow_nan_stats,
-                         parameters=parameters, graph_parents=[self._loc, self._scale],
-                         name=name)
-
-    @staticmethod
-    def _param_shapes(sample_shape):
-        return {"loc": sample_shape, "scale": sample_shape}
+        self._init_params(name, parameters, validate_args, allow_nan_stats, _positive_scale)
 
     @property
     def loc(self):
@@ -282,12 +286,6 @@ class Laplace(Distribution):
     def scale(self):
         """Distribution parameter for scale."""
         return self._scale
-
-    def _batch_shape(self):
-        return batch_shape_of(self._loc, self._scale)
-
-    def _batch_shape_tensor(self):
-        return batch_shape_tensor_of(self._loc, self._scale)
 
     def _sample_n(self, n, seed=None):
         shape = _n_shape(n, self._batch_shape_list_or_tensor())
@@ -329,28 +327,17 @@ class Laplace(Distribution):
 
 
 # ----- Gamma and Exponential ----------------------------------------------------------------------
-class Gamma(Distribution):
+class Gamma(_FloatParamsDistribution):
     """The Gamma distribution with ``concentration`` (shape) and ``rate`` (inverse scale):
     density ``rate^c x^(c-1) exp(-rate x) / Gamma(c)``, mean ``concentration / rate``."""
+
+    _params = ("concentration", "rate")
 
     def __init__(self, concentration, rate, validate_args=False, allow_nan_stats=True,
                  name="Gamma"):
         parameters = dict(locals())
-        with name_scope(name, values=[concentration, rate]) as name:
-            concentration, rate = float_params(_dt.float32, concentration=concentration,
-                                               rate=rate)
-            self._concentration, self._rate = embed_checks(
-                validate_args, lambda: [C.assert_positive(concentration),
-                                        C.assert_positive(rate)], concentration, rate)
-        super().__init__(dtype=self._concentration.dtype,
-                         reparameterization_type=FULLY_REPARAMETERIZED,
-                         validate_args=validate_args, allow_nan_stats=allow_nan_stats,
-                         parameters=parameters,
-                         graph_parents=[self._concentration, self._rate], name=name)
-
-    @staticmethod
-    def _param_shapes(sample_shape):
-        return {"concentration": sample_shape, "rate": sample_shape}
+        self._init_params(name, parameters, validate_args, allow_nan_stats,
+                          lambda c, r: [C.assert_positive(c), C.assert_positive(r)])
 
     @property
     def concentration(self):
@@ -362,14 +349,8 @@ class Gamma(Distribution):
         """Rate parameter."""
         return self._rate
 
-    def _batch_shape(self):
-        return batch_shape_of(self._concentration, self._rate)
-
-    def _batch_shape_tensor(self):
-        return batch_shape_tensor_of(self._concentration, self._rate)
-
     def _sample_n(self, n, seed=None):
-        shape = [n] if not isinstance(n, Tensor) else A.reshape(n, [1])
+        shape = _vector(n)
         return random_gamma(shape, self._concentration, beta=self._rate, dtype=self.dtype,
                             seed=seed)
 
@@ -514,7 +495,7 @@ class Beta(Distribution):
 
     def _sample_n(self, n, seed=None):
         ones = A.ones_like(self._total_concentration)
-        shape = [n] if not isinstance(n, Tensor) else A.reshape(n, [1])
+        shape = _vector(n)
         g1 = random_gamma(shape, self._concentration1 * ones, dtype=self.dtype, seed=seed)
         g0 = random_gamma(shape, self._concentration0 * ones, dtype=self.dtype,
                           seed=derive_seed(seed, "beta"))
@@ -559,24 +540,16 @@ def _kl_beta_beta(d1, d2, name=None):
 
 
 # ----- StudentT -----------------------------------------------------------------------------------
-class StudentT(Distribution):
+class StudentT(_FloatParamsDistribution):
     """Student's t distribution with ``df`` degrees of freedom, ``loc`` and ``scale``."""
+
+    _params = ("df", "loc", "scale")
 
     def __init__(self, df, loc, scale, validate_args=False, allow_nan_stats=True,
                  name="StudentT"):
         parameters = dict(locals())
-        with name_scope(name, values=[df, loc, scale]) as name:
-            df, loc, scale = float_params(_dt.float32, df=df, loc=loc, scale=scale)
-            self._df, self._loc, self._scale = embed_checks(
-                validate_args, lambda: [C.assert_positive(df)], df, loc, scale)
-        super().__init__(dtype=self._scale.dtype, reparameterization_type=FULLY_REPARAMETERIZED,
-                         validate_args=validate_args, allow_nan_stats=allow_nan_stats,
-                         parameters=parameters,
-                         graph_parents=[self._df, self._loc, self._scale], name=name)
-
-    @staticmethod
-    def _param_shapes(sample_shape):
-        return {"df": sample_shape, "loc": sample_shape, "scale": sample_shape}
+        self._init_params(name, parameters, validate_args, allow_nan_stats,
+                          lambda df, loc, scale: [C.assert_positive(df)])
 
     @property
     def df(self):
@@ -593,17 +566,11 @@ class StudentT(Distribution):
         """Scaling factors of these Student's t distribution(s)."""
         return self._scale
 
-    def _batch_shape(self):
-        return batch_shape_of(self._df, self._loc, self._scale)
-
-    def _batch_shape_tensor(self):
-        return batch_shape_tensor_of(self._df, self._loc, self._scale)
-
     def _sample_n(self, n, seed=None):
         batch = self._batch_shape_list_or_tensor()
         normal = random_normal(_n_shape(n, batch), dtype=self.dtype, seed=seed)
         df = self._df * ones_of(self._loc, self._scale)
-        shape = [n] if not isinstance(n, Tensor) else A.reshape(n, [1])
+        shape = _vector(n)
         gamma = random_gamma(shape, 0.5 * df, beta=0.5, dtype=self.dtype,
                              seed=derive_seed(seed, "student_t"))
         return normal * M.rsqrt(gamma / df) * self._scale + self._loc

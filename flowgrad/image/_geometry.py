@@ -92,16 +92,21 @@ def rot90(image, k=1, name: str | None = None) -> Tensor:
 
 
 # ----- crops and padding --------------------------------------------------------------------
+def _box(offset_height, offset_width, target_height, target_width):
+    """The four box arguments as ints or scalar tensors (``static_int``)."""
+    return (static_int(offset_height, "offset_height"),
+            static_int(offset_width, "offset_width"),
+            static_int(target_height, "target_height"),
+            static_int(target_width, "target_width"))
+
+
 def crop_to_bounding_box(image, offset_height, offset_width, target_height,
                          target_width) -> Tensor:
     """``tf.image.crop_to_bounding_box``: the ``target_height x target_width`` window whose
     top-left corner is at (``offset_height``, ``offset_width``)."""
     image4, is_batch = as_batch(image, "crop_to_bounding_box")
     with name_scope(None, "crop_to_bounding_box"):
-        oh, ow = (static_int(offset_height, "offset_height"),
-                  static_int(offset_width, "offset_width"))
-        th, tw = (static_int(target_height, "target_height"),
-                  static_int(target_width, "target_width"))
+        oh, ow, th, tw = _box(offset_height, offset_width, target_height, target_width)
         _, h, w, _ = dims(image4)
         for v, nm in ((oh, "offset_height"), (ow, "offset_width")):
             static_check(not is_static(v) or v >= 0, f"{nm} must be >= 0.")
@@ -129,10 +134,7 @@ def pad_to_bounding_box(image, offset_height, offset_width, target_height,
     the image's top-left corner at (``offset_height``, ``offset_width``)."""
     image4, is_batch = as_batch(image, "pad_to_bounding_box")
     with name_scope(None, "pad_to_bounding_box"):
-        oh, ow = (static_int(offset_height, "offset_height"),
-                  static_int(offset_width, "offset_width"))
-        th, tw = (static_int(target_height, "target_height"),
-                  static_int(target_width, "target_width"))
+        oh, ow, th, tw = _box(offset_height, offset_width, target_height, target_width)
         n, h, w, c = dims(image4)
         after_h, after_w = th - oh - h, tw - ow - w
         for v, nm in ((oh, "offset_height"), (ow, "offset_width")):

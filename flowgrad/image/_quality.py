@@ -152,16 +152,23 @@ def _ssim_per_channel(x, y, max_val, filter_size, filter_sigma, k1, k2):
     return R.reduce_mean(luminance * cs, axis=[1, 2]), R.reduce_mean(cs, axis=[1, 2])
 
 
+def _ssim_inputs(img1, img2, max_val, src, fn: str):
+    """Both images as float batches (float64 stays float64, others become float32), whether
+    the first was a batch, and ``max_val`` on that float scale (``src`` the first image's own
+    dtype)."""
+    a, b, dtype = _to_float32(img1, img2, fn)
+    a4, is_batch = as_batch(a, fn, "img1")
+    b4, _ = as_batch(b, fn, "img2")
+    return a4, b4, is_batch, _max_val(max_val, src, dtype)
+
+
 def ssim(img1, img2, max_val, filter_size: int = 11, filter_sigma: float = 1.5,
          k1: float = 0.01, k2: float = 0.03) -> Tensor:
     """``tf.image.ssim``: structural similarity with an 11x11 Gaussian window (sigma 1.5),
     averaged over the image and its channels; one value per image."""
     src = convert_to_tensor(img1).dtype
     with name_scope(None, "SSIM"):
-        a, b, dtype = _to_float32(img1, img2, "ssim")
-        a4, is_batch = as_batch(a, "ssim", "img1")
-        b4, _ = as_batch(b, "ssim", "img2")
-        mv = _max_val(max_val, src, dtype)
+        a4, b4, is_batch, mv = _ssim_inputs(img1, img2, max_val, src, "ssim")
         val, _ = _ssim_per_channel(a4, b4, mv, int(filter_size), float(filter_sigma), k1, k2)
         return unbatch(R.reduce_mean(val, axis=[-1]), is_batch)
 
@@ -186,10 +193,7 @@ def ssim_multiscale(img1, img2, max_val, power_factors=_MSSSIM_WEIGHTS, filter_s
     size of the one before; one value per image."""
     src = convert_to_tensor(img1).dtype
     with name_scope(None, "MS-SSIM"):
-        a, b, dtype = _to_float32(img1, img2, "ssim_multiscale")
-        a4, is_batch = as_batch(a, "ssim_multiscale", "img1")
-        b4, _ = as_batch(b, "ssim_multiscale", "img2")
-        mv = _max_val(max_val, src, dtype)
+        a4, b4, is_batch, mv = _ssim_inputs(img1, img2, max_val, src, "ssim_multiscale")
         mcs = []
         val = None
         for k in range(len(power_factors)):
@@ -200,7 +204,7 @@ def ssim_multiscale(img1, img2, max_val, power_factors=_MSSSIM_WEIGHTS, filter_s
             mcs.append(N.relu(cs))
         mcs.pop()
         stacked = A.stack(mcs + [N.relu(val)], axis=-1)
-        weights = convert_to_tensor(np.asarray(power_factors), dtype=dtype)
+        weights = convert_to_tensor(np.asarray(power_factors), dtype=a4.dtype)
         ms = R.reduce_prod(M.pow(stacked, weights), axis=[-1])
         out = R.reduce_mean(ms, axis=[-1])
         return unbatch(out, is_batch)

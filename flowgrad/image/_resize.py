@@ -141,15 +141,21 @@ def resize_images(images, size, method=ResizeMethod.BILINEAR, align_corners: boo
 resize = resize_images
 
 
+def _target_size(target_height, target_width):
+    """The target (height, width), ints or scalar tensors, checked positive when static."""
+    th = static_int(target_height, "target_height")
+    tw = static_int(target_width, "target_width")
+    static_check(not is_static(th) or th > 0, "target_height must be > 0.")
+    static_check(not is_static(tw) or tw > 0, "target_width must be > 0.")
+    return th, tw
+
+
 def resize_image_with_crop_or_pad(image, target_height, target_width) -> Tensor:
     """``tf.image.resize_image_with_crop_or_pad``: centrally crops or zero-pads each side to
     the target (the larger half of an odd difference goes to the bottom/right)."""
     image4, is_batch = as_batch(image, "resize_image_with_crop_or_pad")
     with name_scope(None, "resize_image_with_crop_or_pad"):
-        th = static_int(target_height, "target_height")
-        tw = static_int(target_width, "target_width")
-        static_check(not is_static(th) or th > 0, "target_height must be > 0.")
-        static_check(not is_static(tw) or tw > 0, "target_width must be > 0.")
+        th, tw = _target_size(target_height, target_width)
         _, h, w, _ = dims(image4)
         dh, dw = th - h, tw - w
         crop_h, crop_w = dmax(-dh // 2, 0), dmax(-dw // 2, 0)
@@ -165,10 +171,7 @@ def resize_image_with_pad(image, target_height, target_width, method=ResizeMetho
     the target, then zero-pads it centrally to the target."""
     image4, is_batch = as_batch(image, "resize_image_with_pad")
     with name_scope(None, "resize_image_with_pad"):
-        th = static_int(target_height, "target_height")
-        tw = static_int(target_width, "target_width")
-        static_check(not is_static(th) or th > 0, "target_height must be > 0.")
-        static_check(not is_static(tw) or tw > 0, "target_width must be > 0.")
+        th, tw = _target_size(target_height, target_width)
         _, h, w, _ = dims(image4)
         if is_static(h, w, th, tw):
             f32 = np.float32

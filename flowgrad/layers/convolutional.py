@@ -81,7 +81,9 @@ class _Conv(Layer):
     def _kernel_shape(self, in_channels: int) -> list[int]:
         return list(self.kernel_size) + [in_channels, self.filters]
 
-    def build(self, input_shape) -> None:
+    def _in_channels(self, input_shape) -> int:
+        """The channel count of ``input_shape``, checked to be of rank ``rank + 2`` with a
+        known channel dimension."""
         shape = TensorShape(input_shape)
         if shape.ndims != self.rank + 2:
             raise ValueError(f"{type(self).__name__} expects inputs of rank {self.rank + 2}, "
@@ -90,10 +92,10 @@ class _Conv(Layer):
         if c is None:
             raise ValueError(f"The channel dimension of the inputs to {type(self).__name__} "
                              f"should be defined. Found `None` (input shape {shape}).")
-        self.kernel = self.add_weight("kernel", shape=self._kernel_shape(int(c)),
-                                      initializer=self.kernel_initializer,
-                                      regularizer=self.kernel_regularizer,
-                                      constraint=self.kernel_constraint, dtype=self.dtype)
+        return int(c)
+
+    def _build_bias(self) -> None:
+        """Adds ``bias`` (``[filters]``) when ``use_bias`` and marks the layer built."""
         self.bias = None
         if self.use_bias:
             self.bias = self.add_weight("bias", shape=[self.filters],
@@ -101,6 +103,23 @@ class _Conv(Layer):
                                         regularizer=self.bias_regularizer,
                                         constraint=self.bias_constraint, dtype=self.dtype)
         self.built = True
+
+    def build(self, input_shape) -> None:
+        self.kernel = self.add_weight("kernel", shape=self._kernel_shape(
+                                          self._in_channels(input_shape)),
+                                      initializer=self.kernel_initializer,
+                                      regularizer=self.kernel_regularizer,
+                                      constraint=self.kernel_constraint, dtype=self.dtype)
+        self._build_bias()
+
+    def _conv_output_shape(self, input_shape) -> TensorShape:
+        """The output shape of a (non-transposed) convolution of ``input_shape``."""
+        s = TensorShape(input_shape).as_list()
+        last = self.data_format == "channels_last"
+        sp = s[1:1 + self.rank] if last else s[2:2 + self.rank]
+        out = [_conv_out(d, k, st, dl, self.padding) for d, k, st, dl in
+               zip(sp, self.kernel_size, self.strides, self.dilation_rate)]
+        return TensorShape([s[0], *out, self.filters] if last else [s[0], self.filters, *out])
 
     def _finish(self, y):
         if self.use_bias:
@@ -129,14 +148,7 @@ class Conv2D(_Conv):
                      data_format=self.nn_format, dilations=dil)
         return self._finish(y)
 
-    def compute_output_shape(self, input_shape) -> TensorShape:
-        s = TensorShape(input_shape).as_list()
-        sp = s[1:3] if self.data_format == "channels_last" else s[2:4]
-        out = [_conv_out(d, k, st, dl, self.padding) for d, k, st, dl in
-               zip(sp, self.kernel_size, self.strides, self.dilation_rate)]
-        if self.data_format == "channels_last":
-            return TensorShape([s[0], *out, self.filters])
-        return TensorShape([s[0], self.filters, *out])
+    compute_output_shape = _Conv._conv_output_shape
 
 
 class Conv1D(_Conv):

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from flowgrad.framework.registry import convert_to_tensor
 from flowgrad.framework.shapes import TensorShape
-from flowgrad.layers.base import Layer
-from flowgrad.layers.convolutional import (_Conv, _conv_out, _functional, _nn_format, _padding,
-                                           _tuple)
+from flowgrad.layers.convolutional import _Conv, _conv_out, _functional
+from flowgrad.layers.pooling import _Pooling
 from flowgrad.ops import array_ops as A
 from flowgrad.ops import conv3d_ops as C3
 from flowgrad.ops import conv_extra as CX
@@ -47,13 +46,7 @@ class Conv3D(_Conv):
                       data_format=self.nn_format, dilations=_full(self.dilation_rate, last))
         return self._finish(y)
 
-    def compute_output_shape(self, input_shape) -> TensorShape:
-        s = TensorShape(input_shape).as_list()
-        last = self.data_format == "channels_last"
-        sp = s[1:4] if last else s[2:5]
-        out = [_conv_out(d, k, st, dl, self.padding) for d, k, st, dl in
-               zip(sp, self.kernel_size, self.strides, self.dilation_rate)]
-        return TensorShape([s[0], *out, self.filters] if last else [s[0], self.filters, *out])
+    compute_output_shape = _Conv._conv_output_shape
 
 
 class Conv3DTranspose(Conv3D):
@@ -129,29 +122,18 @@ class SeparableConv2D(_Conv):
         self.pointwise_constraint = pointwise_constraint
 
     def build(self, input_shape) -> None:
-        shape = TensorShape(input_shape)
-        if shape.ndims != 4:
-            raise ValueError(f"SeparableConv2D expects inputs of rank 4, got shape {shape}")
-        c = shape[self._channel_axis()]
-        if c is None:
-            raise ValueError(f"The channel dimension of the inputs to SeparableConv2D should "
-                             f"be defined. Found `None` (input shape {shape}).")
-        c = int(c)
+        # depthwise [*kernel_size, in, depth_multiplier], pointwise [1...1, in * dm, filters]
+        c = self._in_channels(input_shape)
         self.depthwise_kernel = self.add_weight(
             "depthwise_kernel", shape=[*self.kernel_size, c, self.depth_multiplier],
             initializer=self.depthwise_initializer, regularizer=self.depthwise_regularizer,
             constraint=self.depthwise_constraint, dtype=self.dtype)
         self.pointwise_kernel = self.add_weight(
-            "pointwise_kernel", shape=[1, 1, c * self.depth_multiplier, self.filters],
+            "pointwise_kernel", shape=[*[1] * self.rank, c * self.depth_multiplier,
+                                       self.filters],
             initializer=self.pointwise_initializer, regularizer=self.pointwise_regularizer,
             constraint=self.pointwise_constraint, dtype=self.dtype)
-        self.bias = None
-        if self.use_bias:
-            self.bias = self.add_weight("bias", shape=[self.filters],
-                                        initializer=self.bias_initializer,
-                                        regularizer=self.bias_regularizer,
-                                        constraint=self.bias_constraint, dtype=self.dtype)
-        self.built = True
+        self._build_bias()
 
     def call(self, inputs):
         x = self._input(inputs)
@@ -161,13 +143,7 @@ class SeparableConv2D(_Conv):
                                 rate=list(self.dilation_rate), data_format=self.nn_format)
         return self._finish(y)
 
-    def compute_output_shape(self, input_shape) -> TensorShape:
-        s = TensorShape(input_shape).as_list()
-        last = self.data_format == "channels_last"
-        sp = s[1:3] if last else s[2:4]
-        out = [_conv_out(d, k, st, dl, self.padding) for d, k, st, dl in
-               zip(sp, self.kernel_size, self.strides, self.dilation_rate)]
-        return TensorShape([s[0], *out, self.filters] if last else [s[0], self.filters, *out])
+    compute_output_shape = _Conv._conv_output_shape
 
 
 class SeparableConv1D(SeparableConv2D):
@@ -183,31 +159,6 @@ class SeparableConv1D(SeparableConv2D):
         super().__init__(filters, kernel_size, strides=strides, padding=padding,
                          data_format=data_format, dilation_rate=dilation_rate,
                          depth_multiplier=depth_multiplier, **kwargs)
-
-    def build(self, input_shape) -> None:
-        shape = TensorShape(input_shape)
-        if shape.ndims != 3:
-            raise ValueError(f"SeparableConv1D expects inputs of rank 3, got shape {shape}")
-        c = shape[self._channel_axis()]
-        if c is None:
-            raise ValueError(f"The channel dimension of the inputs to SeparableConv1D should "
-                             f"be defined. Found `None` (input shape {shape}).")
-        c = int(c)
-        self.depthwise_kernel = self.add_weight(
-            "depthwise_kernel", shape=[self.kernel_size[0], c, self.depth_multiplier],
-            initializer=self.depthwise_initializer, regularizer=self.depthwise_regularizer,
-            constraint=self.depthwise_constraint, dtype=self.dtype)
-        self.pointwise_kernel = self.add_weight(
-            "pointwise_kernel", shape=[1, c * self.depth_multiplier, self.filters],
-            initializer=self.pointwise_initializer, regularizer=self.pointwise_regularizer,
-            constraint=self.pointwise_constraint, dtype=self.dtype)
-        self.bias = None
-        if self.use_bias:
-            self.bias = self.add_weight("bias", shape=[self.filters],
-                                        initializer=self.bias_initializer,
-                                        regularizer=self.bias_regularizer,
-                                        constraint=self.bias_constraint, dtype=self.dtype)
-        self.built = True
 
     def call(self, inputs):
         x = self._input(inputs)
@@ -228,17 +179,8 @@ class SeparableConv1D(SeparableConv2D):
         return TensorShape([s[0], w, self.filters] if last else [s[0], self.filters, w])
 
 
-class _Pooling3D(Layer):
-    pool_fn = None
-
-    def __init__(self, pool_size, strides, padding="valid", data_format="channels_last",
-                 name=None, **kwargs) -> None:
-        super().__init__(name=name, **kwargs)
-        self.pool_size = _tuple(pool_size, 3, "pool_size")
-        self.strides = _tuple(pool_size if strides is None else strides, 3, "strides")
-        self.padding = _padding(padding)
-        self.data_format = data_format or "channels_last"
-        self.nn_format = _nn_format(self.data_format, 3)
+class _Pooling3D(_Pooling):
+    rank = 3
 
     def call(self, inputs):
         last = self.data_format == "channels_last"
@@ -246,14 +188,6 @@ class _Pooling3D(Layer):
         return fn(convert_to_tensor(inputs), ksize=_full(self.pool_size, last),
                   strides=_full(self.strides, last), padding=self.padding,
                   data_format=self.nn_format)
-
-    def compute_output_shape(self, input_shape) -> TensorShape:
-        s = TensorShape(input_shape).as_list()
-        last = self.data_format == "channels_last"
-        sp = s[1:4] if last else s[2:5]
-        out = [_conv_out(d, k, st, 1, self.padding) for d, k, st in
-               zip(sp, self.pool_size, self.strides)]
-        return TensorShape([s[0], *out, s[-1]] if last else [s[0], s[1], *out])
 
 
 class MaxPooling3D(_Pooling3D):

@@ -28,6 +28,13 @@ def add_to_collections(collections, value) -> None:
         get_default_graph().add_to_collections(collections, value)
 
 
+def collected(metrics_collections, updates_collections, value, update_op) -> tuple:
+    """``(value, update_op)``, after adding each to its collections (if any)."""
+    add_to_collections(metrics_collections, value)
+    add_to_collections(updates_collections, update_op)
+    return value, update_op
+
+
 def read(variable, collections=None) -> Tensor:
     """The metric's value tensor for a bare accumulator (TF reads it through an identity)."""
     value = A.identity(variable)

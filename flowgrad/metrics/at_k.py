@@ -15,7 +15,7 @@ import numpy as np
 from flowgrad.framework import dtypes as _dt
 from flowgrad.framework.graph import Tensor, name_scope
 from flowgrad.framework.registry import convert_to_tensor
-from flowgrad.metrics._common import (add_to_collections, broadcast_weights, metric_variable)
+from flowgrad.metrics._common import broadcast_weights, collected, metric_variable
 from flowgrad.ops import array_ops as A
 from flowgrad.ops import math_ops as M
 from flowgrad.ops import reduce_ops as R
@@ -132,42 +132,39 @@ def _top_k_ids(predictions_idx) -> Tensor:
 
 
 # ----- recall / precision ---------------------------------------------------------------
+def _at_top_k(kind: str, labels, predictions_idx, k, class_id, weights, metrics_collections,
+              updates_collections, name) -> tuple[Tensor, Tensor]:
+    """``tp / (tp + other)`` streamed over the top-k ids, ``other`` the false positives
+    (``kind`` "precision") or the false negatives ("recall")."""
+    metric = f"{kind}_at_top_k"
+    other_kind = "false_positive" if kind == "precision" else "false_negative"
+    with name_scope(name, _at_k_name(kind, k, class_id=class_id)) as scope:
+        ids = _top_k_ids(predictions_idx)
+        lab, valid = _labels_as_set(labels, ids)
+        tp_b, fp_b, fn_b = _set_counts(ids, lab, valid, class_id)
+        other_b = fp_b if kind == "precision" else fn_b
+        tp, tp_up = _accumulate("true_positive", k, class_id, _weighted(metric, tp_b, weights))
+        other, other_up = _accumulate(other_kind, k, class_id,
+                                      _weighted(metric, other_b, weights))
+        value = M.divide(tp, M.add(tp, other), name=scope)
+        update = M.divide(tp_up, M.add(tp_up, other_up), name="update")
+        return collected(metrics_collections, updates_collections, value, update)
+
+
 def recall_at_top_k(labels, predictions_idx, k=None, class_id=None, weights=None,
                     metrics_collections=None, updates_collections=None,
                     name=None) -> tuple[Tensor, Tensor]:
     """Recall of the top-k class ids ``predictions_idx`` ``[..., k]`` against the labels."""
-    with name_scope(name, _at_k_name("recall", k, class_id=class_id)) as scope:
-        ids = _top_k_ids(predictions_idx)
-        lab, valid = _labels_as_set(labels, ids)
-        tp_b, _, fn_b = _set_counts(ids, lab, valid, class_id)
-        tp, tp_up = _accumulate("true_positive", k, class_id,
-                                _weighted("recall_at_top_k", tp_b, weights))
-        fn, fn_up = _accumulate("false_negative", k, class_id,
-                                _weighted("recall_at_top_k", fn_b, weights))
-        value = M.divide(tp, M.add(tp, fn), name=scope)
-        update = M.divide(tp_up, M.add(tp_up, fn_up), name="update")
-        add_to_collections(metrics_collections, value)
-        add_to_collections(updates_collections, update)
-        return value, update
+    return _at_top_k("recall", labels, predictions_idx, k, class_id, weights,
+                     metrics_collections, updates_collections, name)
 
 
 def precision_at_top_k(labels, predictions_idx, k=None, class_id=None, weights=None,
                        metrics_collections=None, updates_collections=None,
                        name=None) -> tuple[Tensor, Tensor]:
     """Precision of the top-k class ids ``predictions_idx`` ``[..., k]``."""
-    with name_scope(name, _at_k_name("precision", k, class_id=class_id)) as scope:
-        ids = _top_k_ids(predictions_idx)
-        lab, valid = _labels_as_set(labels, ids)
-        tp_b, fp_b, _ = _set_counts(ids, lab, valid, class_id)
-        tp, tp_up = _accumulate("true_positive", k, class_id,
-                                _weighted("precision_at_top_k", tp_b, weights))
-        fp, fp_up = _accumulate("false_positive", k, class_id,
-                                _weighted("precision_at_top_k", fp_b, weights))
-        value = M.divide(tp, M.add(tp, fp), name=scope)
-        update = M.divide(tp_up, M.add(tp_up, fp_up), name="update")
-        add_to_collections(metrics_collections, value)
-        add_to_collections(updates_collections, update)
-        return value, update
+    return _at_top_k("precision", labels, predictions_idx, k, class_id, weights,
+                     metrics_collections, updates_collections, name)
 
 
 def _check_k(k) -> int:
@@ -176,16 +173,23 @@ def _check_k(k) -> int:
     return int(k)
 
 
+def _at_k(kind: str, labels, predictions, k, class_id, weights, metrics_collections,
+          updates_collections, name) -> tuple[Tensor, Tensor]:
+    """``kind``@k: ``_at_top_k`` of the ``k`` highest-scoring classes of ``predictions``."""
+    k = _check_k(k)
+    with name_scope(name, _at_k_name(kind, k, class_id=class_id)) as scope:
+        _, idx = top_k(predictions, k)
+        return _at_top_k(kind, labels, idx, k, class_id, weights, metrics_collections,
+                         updates_collections, scope)
+
+
 def recall_at_k(labels, predictions, k, class_id=None, weights=None, metrics_collections=None,
                 updates_collections=None, name=None) -> tuple[Tensor, Tensor]:
     """Recall@k: how many of each row's label classes are among its ``k`` highest-scoring
     classes (``class_id``: only that class). Returns float64 ``(recall, update_op)``;
     NaN while nothing was counted."""
-    k = _check_k(k)
-    with name_scope(name, _at_k_name("recall", k, class_id=class_id)) as scope:
-        _, idx = top_k(predictions, k)
-        return recall_at_top_k(labels, idx, k, class_id, weights, metrics_collections,
-                               updates_collections, name=scope)
+    return _at_k("recall", labels, predictions, k, class_id, weights, metrics_collections,
+                 updates_collections, name)
 
 
 def precision_at_k(labels, predictions, k, class_id=None, weights=None,
@@ -193,11 +197,8 @@ def precision_at_k(labels, predictions, k, class_id=None, weights=None,
                    name=None) -> tuple[Tensor, Tensor]:
     """Precision@k: how many of each row's ``k`` highest-scoring classes are labels.
     Returns float64 ``(precision, update_op)``; NaN while nothing was counted."""
-    k = _check_k(k)
-    with name_scope(name, _at_k_name("precision", k, class_id=class_id)) as scope:
-        _, idx = top_k(predictions, k)
-        return precision_at_top_k(labels, idx, k, class_id, weights, metrics_collections,
-                                  updates_collections, name=scope)
+    return _at_k("precision", labels, predictions, k, class_id, weights, metrics_collections,
+                 updates_collections, name)
 
 
 sparse_precision_at_k = precision_at_k
@@ -249,9 +250,7 @@ def average_precision_at_k(labels, predictions, k, weights=None, metrics_collect
                                     name="update")
         value = M.div_no_nan(total_var.value(), max_var.value(), name="mean")
         update = M.div_no_nan(total_up, max_up, name=scope)
-        add_to_collections(metrics_collections, value)
-        add_to_collections(updates_collections, update)
-        return value, update
+        return collected(metrics_collections, updates_collections, value, update)
 
 
 sparse_average_precision_at_k = average_precision_at_k

@@ -8,7 +8,7 @@ import operator
 from flowgrad.framework import dtypes as _dt
 from flowgrad.framework.graph import Tensor
 from flowgrad.framework.registry import convert_to_tensor
-from flowgrad.metrics._common import add_to_collections, check_compatible, metric_variable
+from flowgrad.metrics._common import check_compatible, collected, metric_variable
 from flowgrad.ops import array_ops as A
 from flowgrad.ops import math_ops as M
 from flowgrad.ops import reduce_ops as R
@@ -67,9 +67,7 @@ def mean_iou(labels, predictions, num_classes, weights=None, metrics_collections
         value = M.where(M.greater(num_valid, 0.0),
                         M.div_no_nan(R.reduce_sum(iou, name="mean_iou"), num_valid),
                         convert_to_tensor(0.0), name="value")
-        add_to_collections(metrics_collections, value)
-        add_to_collections(updates_collections, update_op)
-        return value, update_op
+        return collected(metrics_collections, updates_collections, value, update_op)
 
 
 def mean_per_class_accuracy(labels, predictions, num_classes, weights=None,
@@ -96,6 +94,4 @@ def mean_per_class_accuracy(labels, predictions, num_classes, weights=None,
         per_class = M.div_no_nan(count.value(), M.maximum(total.value(), 0.0))
         value = R.reduce_mean(per_class, name="mean_accuracy")
         update_op = M.div_no_nan(update_count, M.maximum(update_total, 0.0), name="update_op")
-        add_to_collections(metrics_collections, value)
-        add_to_collections(updates_collections, update_op)
-        return value, update_op
+        return collected(metrics_collections, updates_collections, value, update_op)

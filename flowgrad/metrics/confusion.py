@@ -6,8 +6,8 @@ from __future__ import annotations
 from flowgrad.framework import dtypes as _dt
 from flowgrad.framework.graph import Tensor, control_dependencies
 from flowgrad.framework.registry import convert_to_tensor
-from flowgrad.metrics._common import (add_to_collections, broadcast_weights, metric_variable,
-                                      prepare, read)
+from flowgrad.metrics._common import (add_to_collections, broadcast_weights, collected,
+                                      metric_variable, prepare, read)
 from flowgrad.ops import array_ops as A
 from flowgrad.ops import math_ops as M
 from flowgrad.ops import reduce_ops as R
@@ -61,32 +61,31 @@ true_negatives = _counter("true_negatives", False, False)
 false_negatives = _counter("false_negatives", True, False)
 
 
+def _streamed_fraction(metric: str, other, labels, predictions, weights, metrics_collections,
+                       updates_collections, name) -> tuple[Tensor, Tensor]:
+    """``tp / (tp + other)`` over the stream, ``other`` a counter (false positives or
+    negatives); 0 while the denominator is 0."""
+    with variable_scope(name, metric, (predictions, labels, weights)):
+        predictions, labels, weights = _bool_inputs(metric, labels, predictions, weights)
+        tp, tp_up = true_positives(labels, predictions, weights)
+        n, n_up = other(labels, predictions, weights)
+        value = _safe_fraction(tp, n, "value")
+        update_op = _safe_fraction(tp_up, n_up, "update_op")
+        return collected(metrics_collections, updates_collections, value, update_op)
+
+
 def precision(labels, predictions, weights=None, metrics_collections=None,
               updates_collections=None, name=None) -> tuple[Tensor, Tensor]:
     """``tp / (tp + fp)`` over the stream (0 while nothing was predicted positive)."""
-    with variable_scope(name, "precision", (predictions, labels, weights)):
-        predictions, labels, weights = _bool_inputs("precision", labels, predictions, weights)
-        tp, tp_up = true_positives(labels, predictions, weights)
-        fp, fp_up = false_positives(labels, predictions, weights)
-        value = _safe_fraction(tp, fp, "value")
-        update_op = _safe_fraction(tp_up, fp_up, "update_op")
-        add_to_collections(metrics_collections, value)
-        add_to_collections(updates_collections, update_op)
-        return value, update_op
+    return _streamed_fraction("precision", false_positives, labels, predictions, weights,
+                              metrics_collections, updates_collections, name)
 
 
 def recall(labels, predictions, weights=None, metrics_collections=None,
            updates_collections=None, name=None) -> tuple[Tensor, Tensor]:
     """``tp / (tp + fn)`` over the stream (0 while no label was positive)."""
-    with variable_scope(name, "recall", (predictions, labels, weights)):
-        predictions, labels, weights = _bool_inputs("recall", labels, predictions, weights)
-        tp, tp_up = true_positives(labels, predictions, weights)
-        fn, fn_up = false_negatives(labels, predictions, weights)
-        value = _safe_fraction(tp, fn, "value")
-        update_op = _safe_fraction(tp_up, fn_up, "update_op")
-        add_to_collections(metrics_collections, value)
-        add_to_collections(updates_collections, update_op)
-        return value, update_op
+    return _streamed_fraction("recall", false_negatives, labels, predictions, weights,
+                              metrics_collections, updates_collections, name)
 
 
 def _safe_fraction(a: Tensor, b: Tensor, name: str) -> Tensor:
@@ -147,9 +146,7 @@ def _threshold_counter(metric: str, key: str):
             values, updates = _confusion_at_thresholds(
                 f"{metric}_at_thresholds", labels, predictions, thresholds, weights, (key,))
             value = A.identity(values[key])
-            add_to_collections(metrics_collections, value)
-            add_to_collections(updates_collections, updates[key])
-            return value, updates[key]
+            return collected(metrics_collections, updates_collections, value, updates[key])
     counter.__name__ = counter.__qualname__ = f"{metric}_at_thresholds"
     counter.__doc__ = (f"{metric.replace('_', ' ').capitalize()} at each of ``thresholds``: a "
                        "float tensor ``[len(thresholds)]`` (predictions in [0, 1]).")
@@ -162,39 +159,40 @@ true_negatives_at_thresholds = _threshold_counter("true_negatives", "tn")
 false_negatives_at_thresholds = _threshold_counter("false_negatives", "fn")
 
 
+def _fraction_at_thresholds(metric: str, other: str, labels, predictions, thresholds, weights,
+                            metrics_collections, updates_collections,
+                            name) -> tuple[Tensor, Tensor]:
+    """``tp / (tp + other + 1e-7)`` at each threshold, ``other`` "fp" or "fn"; the ops are
+    named ``<kind>_value`` and ``<kind>_update_op`` (``kind`` the metric's first word)."""
+    kind = metric.split("_", 1)[0]
+    with variable_scope(name, metric, (predictions, labels, weights)):
+        values, updates = _confusion_at_thresholds(metric, labels, predictions, thresholds,
+                                                   weights, ("tp", other))
+
+        def compute(counts, suffix):
+            tp = counts["tp"]
+            return M.divide(tp, M.add(M.add(tp, 1e-7), counts[other]),
+                            name=f"{kind}_{suffix}")
+        return collected(metrics_collections, updates_collections, compute(values, "value"),
+                         compute(updates, "update_op"))
+
+
 def precision_at_thresholds(labels, predictions, thresholds, weights=None,
                             metrics_collections=None, updates_collections=None,
                             name=None) -> tuple[Tensor, Tensor]:
     """``tp / (tp + fp + 1e-7)`` at each threshold."""
-    with variable_scope(name, "precision_at_thresholds", (predictions, labels, weights)):
-        values, updates = _confusion_at_thresholds("precision_at_thresholds", labels,
-                                                   predictions, thresholds, weights,
-                                                   ("tp", "fp"))
-
-        def compute(tp, fp, suffix):
-            return M.divide(tp, M.add(M.add(tp, 1e-7), fp), name="precision_" + suffix)
-        value = compute(values["tp"], values["fp"], "value")
-        update_op = compute(updates["tp"], updates["fp"], "update_op")
-        add_to_collections(metrics_collections, value)
-        add_to_collections(updates_collections, update_op)
-        return value, update_op
+    return _fraction_at_thresholds("precision_at_thresholds", "fp", labels, predictions,
+                                   thresholds, weights, metrics_collections,
+                                   updates_collections, name)
 
 
 def recall_at_thresholds(labels, predictions, thresholds, weights=None,
                          metrics_collections=None, updates_collections=None,
                          name=None) -> tuple[Tensor, Tensor]:
     """``tp / (tp + fn + 1e-7)`` at each threshold."""
-    with variable_scope(name, "recall_at_thresholds", (predictions, labels, weights)):
-        values, updates = _confusion_at_thresholds("recall_at_thresholds", labels, predictions,
-                                                   thresholds, weights, ("tp", "fn"))
-
-        def compute(tp, fn, suffix):
-            return M.divide(tp, M.add(M.add(tp, 1e-7), fn), name="recall_" + suffix)
-        value = compute(values["tp"], values["fn"], "value")
-        update_op = compute(updates["tp"], updates["fn"], "update_op")
-        add_to_collections(metrics_collections, value)
-        add_to_collections(updates_collections, update_op)
-        return value, update_op
+    return _fraction_at_thresholds("recall_at_thresholds", "fn", labels, predictions,
+                                   thresholds, weights, metrics_collections,
+                                   updates_collections, name)
 
 
 # ----- AUC --------------------------------------------------------------------------
@@ -280,9 +278,7 @@ def auc(labels, predictions, weights=None, num_thresholds=200, metrics_collectio
                              summation_method, "value")
         update_op = _compute_auc(updates["tp"], updates["fn"], updates["tn"], updates["fp"],
                                  n, curve, summation_method, "update_op")
-        add_to_collections(metrics_collections, value)
-        add_to_collections(updates_collections, update_op)
-        return value, update_op
+        return collected(metrics_collections, updates_collections, value, update_op)
 
 
 # ----- sensitivity / specificity ----------------------------------------------------
@@ -308,11 +304,8 @@ def sensitivity_at_specificity(labels, predictions, specificity, weights=None,
             i = M.cast(R.argmin(M.abs(M.subtract(spec, float(specificity))), 0), _dt.int32)
             tp, fn = gather(d["tp"], i), gather(d["fn"], i)
             return M.divide(tp, M.add(M.add(tp, fn), _KEPSILON), name=name)
-        value = compute(values, "value")
-        update_op = compute(updates, "update_op")
-        add_to_collections(metrics_collections, value)
-        add_to_collections(updates_collections, update_op)
-        return value, update_op
+        return collected(metrics_collections, updates_collections, compute(values, "value"),
+                         compute(updates, "update_op"))
 
 
 def specificity_at_sensitivity(labels, predictions, sensitivity, weights=None,
@@ -335,8 +328,5 @@ def specificity_at_sensitivity(labels, predictions, sensitivity, weights=None,
             i = M.cast(R.argmax(R.cumsum(at_min), 0), _dt.int32)
             tn, fp = gather(d["tn"], i), gather(d["fp"], i)
             return M.divide(tn, M.add(M.add(tn, fp), _KEPSILON), name=name)
-        value = compute(values, "value")
-        update_op = compute(updates, "update_op")
-        add_to_collections(metrics_collections, value)
-        add_to_collections(updates_collections, update_op)
-        return value, update_op
+        return collected(metrics_collections, updates_collections, compute(values, "value"),
+                         compute(updates, "update_op"))

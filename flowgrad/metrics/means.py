@@ -10,8 +10,8 @@ from __future__ import annotations
 from flowgrad.framework import dtypes as _dt
 from flowgrad.framework.graph import Tensor, control_dependencies
 from flowgrad.framework.registry import convert_to_tensor
-from flowgrad.metrics._common import (add_to_collections, broadcast_weights, metric_variable,
-                                      prepare, remove_squeezable_dimensions, check_compatible)
+from flowgrad.metrics._common import (broadcast_weights, check_compatible, collected,
+                                      metric_variable, prepare, remove_squeezable_dimensions)
 from flowgrad.ops import array_ops as A
 from flowgrad.ops import math_ops as M
 from flowgrad.ops import reduce_ops as R
@@ -21,6 +21,18 @@ from flowgrad.ops.variables import variable_scope
 
 def _ratio(total, count, name: str) -> Tensor:
     return M.div_no_nan(total, M.maximum(count, M.cast(0, count.dtype)), name=name)
+
+
+def _streamed_mean(total, count, batch_total, values, num_values, metrics_collections,
+                   updates_collections) -> tuple[Tensor, Tensor]:
+    """Adds ``batch_total`` to ``total`` and (after ``values``) ``num_values`` to ``count``;
+    ``(total / count, update_op)``, both 0 where nothing was counted yet."""
+    update_total = S.assign_add(total, batch_total)
+    with control_dependencies([values]):
+        update_count = S.assign_add(count, num_values)
+    mean_t = _ratio(total.value(), count.value(), "value")
+    update_op = _ratio(update_total, update_count, "update_op")
+    return collected(metrics_collections, updates_collections, mean_t, update_op)
 
 
 def mean(values, weights=None, metrics_collections=None, updates_collections=None,
@@ -46,14 +58,8 @@ def mean(values, weights=None, metrics_collections=None, updates_collections=Non
             weights = broadcast_weights("mean", M.cast(weights, _dt.float32), values)
             values = M.multiply(values, weights)
             num_values = R.reduce_sum(weights)
-        update_total = S.assign_add(total, R.reduce_sum(values))
-        with control_dependencies([values]):
-            update_count = S.assign_add(count, num_values)
-        mean_t = _ratio(total.value(), count.value(), "value")
-        update_op = _ratio(update_total, update_count, "update_op")
-        add_to_collections(metrics_collections, mean_t)
-        add_to_collections(updates_collections, update_op)
-        return mean_t, update_op
+        return _streamed_mean(total, count, R.reduce_sum(values), values, num_values,
+                              metrics_collections, updates_collections)
 
 
 def mean_tensor(values, weights=None, metrics_collections=None, updates_collections=None,
@@ -72,14 +78,8 @@ def mean_tensor(values, weights=None, metrics_collections=None, updates_collecti
             weights = broadcast_weights("mean_tensor", M.cast(weights, _dt.float32), values)
             values = M.multiply(values, weights)
             num_values = M.multiply(num_values, weights)
-        update_total = S.assign_add(total, values)
-        with control_dependencies([values]):
-            update_count = S.assign_add(count, num_values)
-        mean_t = _ratio(total.value(), count.value(), "value")
-        update_op = _ratio(update_total, update_count, "update_op")
-        add_to_collections(metrics_collections, mean_t)
-        add_to_collections(updates_collections, update_op)
-        return mean_t, update_op
+        return _streamed_mean(total, count, values, values, num_values, metrics_collections,
+                              updates_collections)
 
 
 def accuracy(labels, predictions, weights=None, metrics_collections=None,
@@ -125,9 +125,7 @@ def root_mean_squared_error(labels, predictions, weights=None, metrics_collectio
     mse, update_mse = mean_squared_error(labels, predictions, weights, None, None,
                                          name or "root_mean_squared_error")
     rmse, update_rmse = M.sqrt(mse), M.sqrt(update_mse)
-    add_to_collections(metrics_collections, rmse)
-    add_to_collections(updates_collections, update_rmse)
-    return rmse, update_rmse
+    return collected(metrics_collections, updates_collections, rmse, update_rmse)
 
 
 def mean_relative_error(labels, predictions, normalizer, weights=None,
@@ -158,9 +156,7 @@ def mean_cosine_distance(labels, predictions, dim, weights=None, metrics_collect
     mean_t, update_op = mean(radial, weights, None, None, name or "mean_cosine_distance")
     mean_distance = M.subtract(1.0, mean_t)
     update_op = M.subtract(1.0, update_op)
-    add_to_collections(metrics_collections, mean_distance)
-    add_to_collections(updates_collections, update_op)
-    return mean_distance, update_op
+    return collected(metrics_collections, updates_collections, mean_distance, update_op)
 
 
 def percentage_below(values, threshold, weights=None, metrics_collections=None,

@@ -34,8 +34,8 @@ import numpy as np
 
 from flowgrad.framework import dtypes as _dt
 from flowgrad.framework.graph import Tensor
-from flowgrad.framework.registry import (NodeSpec, constant, constant_value, convert_to_tensor,
-                                         op)
+from flowgrad.framework.registry import (NodeSpec, OpBuilder, constant, constant_value,
+                                         convert_to_tensor, op)
 from flowgrad.framework.shapes import TensorShape
 from flowgrad.ops import array_ops as A
 from flowgrad.ops import math_ops as M
@@ -292,62 +292,51 @@ def _out_hw(x, size) -> tuple[int, int]:
     return int(size[0]), int(size[1])
 
 
-# ----- ResizeBilinear ------------------------------------------------------------------------
-@op("ResizeBilinear", shape=_resize_shape, broadcasting=False)
-def resize_bilinear_op(xp, images, size, *, align_corners=False, half_pixel_centers=False):
-    return _resize_linear(xp, images, "bilinear", _out_hw(images, size), align_corners,
-                          half_pixel_centers, _compute_dtype(_dt.as_dtype(images.dtype)).np)
+def _register_resize_grads(forward: OpBuilder, backward: OpBuilder) -> None:
+    """The gradients of a linear resize op (``forward``) and of its image gradient
+    (``backward``, whose own gradient is ``forward`` again)."""
+
+    @forward.grad
+    def _forward_grad(op_, dy):
+        x = op_.inputs[0]
+        if not x.dtype.is_floating:
+            return [None, None]
+        return [backward(dy, x, **op_.attrs), None]
+
+    @backward.grad
+    def _backward_grad(op_, ddx):
+        dy = op_.inputs[0]
+        return [M.cast(forward(ddx, _static_hw(dy), **op_.attrs), dy.dtype), None]
 
 
-@resize_bilinear_op.grad
-def _resize_bilinear_grad(op_, dy):
-    x = op_.inputs[0]
-    if not x.dtype.is_floating:
-        return [None, None]
-    return [resize_bilinear_grad_op(dy, x, **op_.attrs), None]
+def _half_pixel_resize_ops(op_type: str, method: str, name: str):
+    """Registers ``op_type`` and ``op_type + "Grad"`` (attrs ``align_corners`` and
+    ``half_pixel_centers``) for the ``method`` of ``_resize_linear``; the builders are named
+    ``name`` and ``name``'s gradient counterpart."""
+
+    def forward(xp, images, size, *, align_corners=False, half_pixel_centers=False):
+        return _resize_linear(xp, images, method, _out_hw(images, size), align_corners,
+                              half_pixel_centers, _compute_dtype(_dt.as_dtype(images.dtype)).np)
+
+    def backward(xp, grads, original_image, *, align_corners=False, half_pixel_centers=False):
+        return _resize_transposed(xp, grads, method, original_image.shape[1:3], align_corners,
+                                  half_pixel_centers, original_image.dtype)
+
+    grad_name = name.replace("_op", "_grad_op")
+    forward.__name__ = forward.__qualname__ = name
+    backward.__name__ = backward.__qualname__ = grad_name
+    backward.__doc__ = f"The gradient of {op_type} with respect to its image."
+    fwd = op(op_type, shape=_resize_shape, broadcasting=False)(forward)
+    bwd = op(op_type + "Grad", shape=_resize_grad_shape, broadcasting=False)(backward)
+    _register_resize_grads(fwd, bwd)
+    return fwd, bwd
 
 
-@op("ResizeBilinearGrad", shape=_resize_grad_shape, broadcasting=False)
-def resize_bilinear_grad_op(xp, grads, original_image, *, align_corners=False,
-                            half_pixel_centers=False):
-    """The gradient of ResizeBilinear with respect to its image."""
-    return _resize_transposed(xp, grads, "bilinear", original_image.shape[1:3], align_corners,
-                              half_pixel_centers, original_image.dtype)
-
-
-@resize_bilinear_grad_op.grad
-def _resize_bilinear_grad_grad(op_, ddx):
-    dy = op_.inputs[0]
-    return [M.cast(resize_bilinear_op(ddx, _static_hw(dy), **op_.attrs), dy.dtype), None]
-
-
-# ----- ResizeBicubic -------------------------------------------------------------------------
-@op("ResizeBicubic", shape=_resize_shape, broadcasting=False)
-def resize_bicubic_op(xp, images, size, *, align_corners=False, half_pixel_centers=False):
-    return _resize_linear(xp, images, "bicubic", _out_hw(images, size), align_corners,
-                          half_pixel_centers, _compute_dtype(_dt.as_dtype(images.dtype)).np)
-
-
-@resize_bicubic_op.grad
-def _resize_bicubic_grad(op_, dy):
-    x = op_.inputs[0]
-    if not x.dtype.is_floating:
-        return [None, None]
-    return [resize_bicubic_grad_op(dy, x, **op_.attrs), None]
-
-
-@op("ResizeBicubicGrad", shape=_resize_grad_shape, broadcasting=False)
-def resize_bicubic_grad_op(xp, grads, original_image, *, align_corners=False,
-                           half_pixel_centers=False):
-    """The gradient of ResizeBicubic with respect to its image."""
-    return _resize_transposed(xp, grads, "bicubic", original_image.shape[1:3], align_corners,
-                              half_pixel_centers, original_image.dtype)
-
-
-@resize_bicubic_grad_op.grad
-def _resize_bicubic_grad_grad(op_, ddx):
-    dy = op_.inputs[0]
-    return [M.cast(resize_bicubic_op(ddx, _static_hw(dy), **op_.attrs), dy.dtype), None]
+# ----- ResizeBilinear and ResizeBicubic ------------------------------------------------------
+resize_bilinear_op, resize_bilinear_grad_op = _half_pixel_resize_ops(
+    "ResizeBilinear", "bilinear", "resize_bilinear_op")
+resize_bicubic_op, resize_bicubic_grad_op = _half_pixel_resize_ops(
+    "ResizeBicubic", "bicubic", "resize_bicubic_op")
 
 
 # ----- ResizeArea ----------------------------------------------------------------------------
@@ -357,15 +346,6 @@ def resize_area_op(xp, images, size, *, align_corners=False):
                           _compute_dtype(_dt.as_dtype(images.dtype)).np)
 
 
-@resize_area_op.grad
-def _resize_area_grad(op_, dy):
-    # TF1 registers no gradient for ResizeArea; the op is linear, so flowgrad has one
-    x = op_.inputs[0]
-    if not x.dtype.is_floating:
-        return [None, None]
-    return [resize_area_grad_op(dy, x, **op_.attrs), None]
-
-
 @op("ResizeAreaGrad", shape=_resize_grad_shape, broadcasting=False)
 def resize_area_grad_op(xp, grads, original_image, *, align_corners=False):
     """The gradient of ResizeArea with respect to its image (not an op of TF1)."""
@@ -373,10 +353,8 @@ def resize_area_grad_op(xp, grads, original_image, *, align_corners=False):
                               False, original_image.dtype)
 
 
-@resize_area_grad_op.grad
-def _resize_area_grad_grad(op_, ddx):
-    dy = op_.inputs[0]
-    return [M.cast(resize_area_op(ddx, _static_hw(dy), **op_.attrs), dy.dtype), None]
+# TF1 registers no gradient for ResizeArea; the op is linear, so flowgrad has one
+_register_resize_grads(resize_area_op, resize_area_grad_op)
 
 
 # ----- ResizeNearestNeighbor -----------------------------------------------------------------

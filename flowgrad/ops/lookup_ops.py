@@ -388,7 +388,21 @@ class LookupInterface:
                               mutable=self._mutable, name=name or f"{self._name}_Export")
 
 
-class InitializableLookupTableBase(LookupInterface):
+class _TableWithDefault(LookupInterface):
+    """A table whose missing keys look up ``default_value`` (a scalar ``_default_value``)."""
+
+    @property
+    def default_value(self) -> Tensor:
+        return self._default_value
+
+    def lookup(self, keys, name=None):
+        """The values of ``keys`` (a Tensor or SparseTensor); missing keys get the default."""
+        dense, rebuild = _lookup_keys(keys, self._key_dtype)
+        dense = self._check_keys(dense)
+        return rebuild(self._find(dense, self._default_value, name or f"{self._name}_Lookup"))
+
+
+class InitializableLookupTableBase(_TableWithDefault):
     """A table filled once by an initializer op, registered in ``TABLE_INITIALIZERS``."""
 
     def __init__(self, default_value, initializer, name: str) -> None:
@@ -403,22 +417,12 @@ class InitializableLookupTableBase(LookupInterface):
         get_default_graph().add_to_collection(GraphKeys.TABLE_INITIALIZERS, self._init_op)
 
     @property
-    def default_value(self) -> Tensor:
-        return self._default_value
-
-    @property
     def initializer(self) -> Operation:
         return self._init_op
 
     @property
     def init(self) -> Operation:
         return self._init_op
-
-    def lookup(self, keys, name=None):
-        """The values of ``keys`` (a Tensor or SparseTensor); missing keys get the default."""
-        dense, rebuild = _lookup_keys(keys, self._key_dtype)
-        dense = self._check_keys(dense)
-        return rebuild(self._find(dense, self._default_value, name or f"{self._name}_Lookup"))
 
 
 class StaticHashTable(InitializableLookupTableBase):
@@ -432,7 +436,31 @@ class HashTable(StaticHashTable):
     """``tf.contrib.lookup.HashTable`` (TF1's name for ``StaticHashTable``)."""
 
 
-class StaticVocabularyTable(LookupInterface):
+class _IdsWithHashBuckets(LookupInterface):
+    """A table of int64 ids: those of ``_table`` (when there is one), and for keys outside
+    it one of ``_num_oov_buckets`` hash buckets numbered after them."""
+
+    @property
+    def initializer(self):
+        return self._table.initializer if self._table is not None else S.no_op()
+
+    init = initializer
+
+    def size(self, name=None) -> Tensor:
+        """Vocabulary size plus ``num_oov_buckets``."""
+        with name_scope(name or f"{self._name}_Size"):
+            base = self._table.size() if self._table is not None else \
+                convert_to_tensor(0, _I64)
+            return M.add(base, convert_to_tensor(self._num_oov_buckets, _I64))
+
+    def lookup(self, keys, name=None):
+        dense, rebuild = _lookup_keys(keys, self._key_dtype)
+        dense = self._check_keys(dense)
+        with name_scope(name or f"{self._name}_Lookup"):
+            return rebuild(_ids_with_buckets(self._table, dense, self._num_oov_buckets))
+
+
+class StaticVocabularyTable(_IdsWithHashBuckets):
     """``tf.lookup.StaticVocabularyTable``: ids from a vocabulary; a key outside it goes to
     one of ``num_oov_buckets`` extra ids, ``vocab_size + Fingerprint64(key) % num_oov_buckets``
     (integer keys hashed as their decimal string), as in TensorFlow."""
@@ -456,24 +484,6 @@ class StaticVocabularyTable(LookupInterface):
         if key_dtype not in (_S, _I64) and self._table is not None:
             raise TypeError(f"Invalid key dtype {key_dtype.name}: string or int64 expected.")
 
-    @property
-    def initializer(self):
-        return self._table.initializer if self._table is not None else S.no_op()
-
-    init = initializer
-
-    def size(self, name=None) -> Tensor:
-        """Vocabulary size plus ``num_oov_buckets``."""
-        with name_scope(name or f"{self._name}_Size"):
-            base = self._table.size() if self._table is not None else \
-                convert_to_tensor(0, _I64)
-            return M.add(base, convert_to_tensor(self._num_oov_buckets, _I64))
-
-    def lookup(self, keys, name=None):
-        dense, rebuild = _lookup_keys(keys, self._key_dtype)
-        dense = self._check_keys(dense)
-        with name_scope(name or f"{self._name}_Lookup"):
-            return rebuild(_ids_with_buckets(self._table, dense, self._num_oov_buckets))
 
 
 def _ids_with_buckets(table, keys: Tensor, num_oov_buckets: int) -> Tensor:
@@ -487,7 +497,7 @@ def _ids_with_buckets(table, keys: Tensor, num_oov_buckets: int) -> Tensor:
     return M.where(M.not_equal(ids, table.default_value), ids, M.add(buckets, table.size()))
 
 
-class IdTableWithHashBuckets(LookupInterface):
+class IdTableWithHashBuckets(_IdsWithHashBuckets):
     """``tf.contrib.lookup.IdTableWithHashBuckets``: ``table``'s ids, and for keys it lacks
     ``table.size() + Fingerprint64(key) % num_oov_buckets``."""
 
@@ -501,29 +511,12 @@ class IdTableWithHashBuckets(LookupInterface):
         kd = key_dtype or (table.key_dtype if table is not None else _S)
         super().__init__(kd, _I64, name or "hash_bucket")
 
-    @property
-    def initializer(self):
-        return self._table.initializer if self._table is not None else S.no_op()
-
-    init = initializer
-
-    def size(self, name=None) -> Tensor:
-        with name_scope(name or f"{self._name}_Size"):
-            base = self._table.size() if self._table is not None else \
-                convert_to_tensor(0, _I64)
-            return M.add(base, convert_to_tensor(self._num_oov_buckets, _I64))
-
-    def lookup(self, keys, name=None):
-        dense, rebuild = _lookup_keys(keys, self._key_dtype)
-        dense = self._check_keys(dense)
-        with name_scope(name or f"{self._name}_Lookup"):
-            return rebuild(_ids_with_buckets(self._table, dense, self._num_oov_buckets))
 
 
 FastHashSpec = "FastHashSpec"
 
 
-class MutableHashTable(LookupInterface):
+class MutableHashTable(_TableWithDefault):
     """``tf.contrib.lookup.MutableHashTable``: starts empty in each session; ``insert``,
     ``remove``, ``lookup``, ``size``, ``export``."""
 
@@ -538,10 +531,6 @@ class MutableHashTable(LookupInterface):
             raise ValueError(f"MutableHashTable '{self._name}': default_value must be a "
                              "scalar (vector values are not supported).")
 
-    @property
-    def default_value(self) -> Tensor:
-        return self._default_value
-
     def insert(self, keys, values, name=None) -> Operation:
         keys = self._check_keys(convert_to_tensor(keys, self._key_dtype, name="keys"))
         values = convert_to_tensor(values, self._value_dtype, name="values")
@@ -554,10 +543,6 @@ class MutableHashTable(LookupInterface):
         return _lookup_remove(keys, table=self._key, table_name=self._name,
                               key_dtype=self._key_dtype, name=name or f"{self._name}_Remove")
 
-    def lookup(self, keys, name=None):
-        dense, rebuild = _lookup_keys(keys, self._key_dtype)
-        dense = self._check_keys(dense)
-        return rebuild(self._find(dense, self._default_value, name or f"{self._name}_Lookup"))
 
 
 # ----- contrib.lookup's index tables ---------------------------------------------------------

@@ -146,15 +146,20 @@ lrn = local_response_normalization
 _ARGMAX_ATTRS = ("ksize", "strides", "padding", "include_batch_in_index")
 
 
-def _check_pool_attrs(node: NodeSpec) -> None:
+def _check_nhwc_attrs(node: NodeSpec, keys: tuple, last: str) -> None:
+    """``keys`` (4 positive entries, 1 for the batch and ``last`` dimensions) and padding."""
     a = node.attrs
-    for key in ("ksize", "strides"):
+    for key in keys:
         v = a[key]
         if len(v) != 4 or min(v) < 1 or v[0] != 1 or v[3] != 1:
-            node.fail(f"{key} must have 4 positive entries with 1 for the batch and channel "
+            node.fail(f"{key} must have 4 positive entries with 1 for the batch and {last} "
                       f"dimensions, got {list(v)}")
     if a["padding"] not in ("SAME", "VALID"):
         node.fail(f"padding must be 'SAME' or 'VALID', got {a['padding']!r}")
+
+
+def _check_pool_attrs(node: NodeSpec) -> None:
+    _check_nhwc_attrs(node, ("ksize", "strides"), "channel")
 
 
 def _pooled(node: NodeSpec, shape: TensorShape) -> TensorShape:
@@ -324,13 +329,7 @@ def _dilation_windows(shape, fshape, strides, rates, padding):
 
 def _dilation_out(node: NodeSpec, xs: TensorShape, fs: TensorShape) -> TensorShape:
     a = node.attrs
-    for key in ("strides", "rates"):
-        v = a[key]
-        if len(v) != 4 or min(v) < 1 or v[0] != 1 or v[3] != 1:
-            node.fail(f"{key} must have 4 positive entries with 1 for the batch and depth "
-                      f"dimensions, got {list(v)}")
-    if a["padding"] not in ("SAME", "VALID"):
-        node.fail(f"padding must be 'SAME' or 'VALID', got {a['padding']!r}")
+    _check_nhwc_attrs(node, ("strides", "rates"), "depth")
     if xs.ndims not in (None, 4):
         node.fail(f"input must be 4-D [batch, height, width, depth], got shape {xs}")
     if fs.ndims not in (None, 3):

@@ -19,6 +19,7 @@ from flowgrad.ops.conv3d_ops import (_all_taps, _attrs_of, _axes, _check_common,
                                      _padding, _sizes_shape, _static_out, _tap, _to_last,
                                      _windows)
 from flowgrad.ops.conv_geometry import valid_counts
+from flowgrad.ops.pool_ops import _lowest, max_pool_grad_shape
 from flowgrad.ops.space_batch_ops import with_space_to_batch
 from flowgrad.runtime import placement as _placement
 
@@ -68,10 +69,6 @@ def _fold(xp, xpad, wins, ufunc):
     return r.copy() if r is xpad else r
 
 
-def _lowest(xp, dtype):
-    return -xp.inf if dtype.kind == "f" else xp.iinfo(dtype).min
-
-
 def _pool_shape(node: NodeSpec):
     x = node.inputs[0]
     if not x.dtype.is_floating:
@@ -93,14 +90,7 @@ def _max_pool3d_grad(op_, dy):
                                **_attrs_of(op_, _POOL_ATTRS))]
 
 
-def _max_pool_grad_shape(node: NodeSpec):
-    x, y, dy = node.inputs
-    if not (x.dtype == y.dtype == dy.dtype):
-        node.fail("orig_input, orig_output and grad must have one dtype", TypeError)
-    expect = _pooled_shape(node, x.shape)
-    if not expect.is_compatible_with(dy.shape):
-        node.fail(f"grad has shape {dy.shape} but pooling {x.shape} gives {expect}")
-    return x.shape, x.dtype
+_max_pool_grad_shape = max_pool_grad_shape(_pooled_shape)
 
 
 @op("MaxPool3DGrad", shape=_max_pool_grad_shape, broadcasting=False)

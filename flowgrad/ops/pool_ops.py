@@ -154,14 +154,22 @@ def _max_pool_grad(op_, dy):
     return [max_pool_grad_op(op_.inputs[0], op_.outputs[0], dy, **_pool_attrs(op_))]
 
 
-def _pool_grad_shape(node: NodeSpec):
-    x, y, dy = node.inputs
-    if not (x.dtype == y.dtype == dy.dtype):
-        node.fail("orig_input, orig_output and grad must have one dtype", TypeError)
-    expect = _pooled_shape(node, x.shape)
-    if not expect.is_compatible_with(dy.shape):
-        node.fail(f"grad has shape {dy.shape} but pooling {x.shape} gives {expect}")
-    return x.shape, x.dtype
+def max_pool_grad_shape(pooled_shape):
+    """The shape rule of a max-pool gradient op (inputs orig_input, orig_output, grad) whose
+    forward output shape is ``pooled_shape(node, input_shape)``."""
+
+    def rule(node: NodeSpec):
+        x, y, dy = node.inputs
+        if not (x.dtype == y.dtype == dy.dtype):
+            node.fail("orig_input, orig_output and grad must have one dtype", TypeError)
+        expect = pooled_shape(node, x.shape)
+        if not expect.is_compatible_with(dy.shape):
+            node.fail(f"grad has shape {dy.shape} but pooling {x.shape} gives {expect}")
+        return x.shape, x.dtype
+    return rule
+
+
+_pool_grad_shape = max_pool_grad_shape(_pooled_shape)
 
 
 @op("MaxPoolGrad", shape=_pool_grad_shape, broadcasting=False)

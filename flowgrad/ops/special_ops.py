@@ -135,6 +135,18 @@ def _igamma_np(a, x):
     return out
 
 
+def _lentz_step(d, c, a_n, b_n, tiny):
+    """One step of the modified Lentz method for a continued fraction
+    ``b_0 + a_1 / (b_1 + a_2 / (b_2 + ...))``: the updated ``d`` and ``c`` (kept away from 0
+    by ``tiny``) and the factor ``d * c`` by which the convergent changes."""
+    d = a_n * d + b_n
+    d = np.where(np.abs(d) < tiny, tiny, d)
+    c = b_n + a_n / c
+    c = np.where(np.abs(c) < tiny, tiny, c)
+    d = 1.0 / d
+    return d, c, d * c
+
+
 def _igammac_cf(a, x):
     tiny = 1e-300
     b = x + 1.0 - a
@@ -144,12 +156,7 @@ def _igammac_cf(a, x):
     for i in range(1, 2000):
         an = -i * (i - a)
         b = b + 2.0
-        d = an * d + b
-        d = np.where(np.abs(d) < tiny, tiny, d)
-        c = b + an / c
-        c = np.where(np.abs(c) < tiny, tiny, c)
-        d = 1.0 / d
-        delta = d * c
+        d, c, delta = _lentz_step(d, c, an, b, tiny)
         h = h * delta
         if np.all(np.abs(delta - 1.0) < 1e-16):
             break
@@ -175,19 +182,10 @@ def _betacf(a, b, x):
     for m in range(1, 3000):
         m2 = 2 * m
         aa = m * (b - m) * x / ((qam + m2) * (a + m2))
-        d = 1.0 + aa * d
-        d = np.where(np.abs(d) < tiny, tiny, d)
-        c = 1.0 + aa / c
-        c = np.where(np.abs(c) < tiny, tiny, c)
-        d = 1.0 / d
+        d, c, _ = _lentz_step(d, c, aa, 1.0, tiny)
         h = h * d * c
         aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))
-        d = 1.0 + aa * d
-        d = np.where(np.abs(d) < tiny, tiny, d)
-        c = 1.0 + aa / c
-        c = np.where(np.abs(c) < tiny, tiny, c)
-        d = 1.0 / d
-        delta = d * c
+        d, c, delta = _lentz_step(d, c, aa, 1.0, tiny)
         h = h * delta
         if np.all(np.abs(delta - 1.0) < 1e-16):
             break

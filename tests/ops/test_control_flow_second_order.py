@@ -110,6 +110,19 @@ def test_branches_using_variables():
         np.testing.assert_allclose(b[2], np.sum(vv ** 2 * e), rtol=1e-12)
 
 
+def _check_directional_fd(sess, var, grad, loss, feed, rng, eps=1e-5):
+    """``grad`` (of ``loss`` with respect to ``var``) along a random direction matches the
+    central finite difference of ``loss``; ``var`` is restored afterwards."""
+    v0, g = sess.run([var, grad], feed)
+    d = rng.standard_normal(v0.shape)
+    vals = []
+    for e in (eps, -eps):
+        var.load(v0 + e * d, sess)
+        vals.append(sess.run(loss, feed))
+    var.load(v0, sess)
+    np.testing.assert_allclose(np.sum(g * d), (vals[0] - vals[1]) / (2 * eps), rtol=1e-5)
+
+
 def _fd_hessian(f, x, eps=1e-4):
     n = x.size
     h = np.zeros((n, n))
@@ -215,15 +228,7 @@ def test_gradient_penalty_through_batch_norm_with_a_training_tensor():
         feed = {x: xv, t: tv}
         first = sess.run(penalty, feed)
         # the penalty's gradient through the cond matches finite differences along w
-        gw = sess.run(grads[0], feed)
-        d = rng.standard_normal(gw.shape)
-        w0 = sess.run(w)
-        vals = []
-        for s in (1e-5, -1e-5):
-            w.load(w0 + s * d, sess)
-            vals.append(sess.run(penalty, feed))
-        w.load(w0, sess)
-        np.testing.assert_allclose(np.sum(gw * d), (vals[0] - vals[1]) / 2e-5, rtol=1e-5)
+        _check_directional_fd(sess, w, grads[0], penalty, feed, rng)
         before = sess.run(total, feed)
         for _ in range(30):
             sess.run(train, feed)
@@ -290,14 +295,7 @@ def test_gradient_penalty_through_dynamic_rnn():
     with tf.Session() as sess:
         sess.run(tf.global_variables_initializer())
         feed = {x: xv, t: tv}
-        k0, g = sess.run([kernel, gk], feed)
-        d = rng.standard_normal(k0.shape)
-        vals = []
-        for e in (1e-5, -1e-5):
-            kernel.load(k0 + e * d, sess)
-            vals.append(sess.run(penalty, feed))
-        kernel.load(k0, sess)
-        np.testing.assert_allclose(np.sum(g * d), (vals[0] - vals[1]) / 2e-5, rtol=1e-5)
+        _check_directional_fd(sess, kernel, gk, penalty, feed, rng)
         before = sess.run(total, feed)
         for _ in range(20):
             sess.run(train, feed)
