@@ -43,6 +43,79 @@ def _matmul_shape(node: NodeSpec):
     return TensorShape([m, n]), node.inputs[1].dtype
 
 
+#: a row of A is cut into runs of at most this many entries (bounds the passes of _spmm_rows)
+_MAX_RUN = 32
+#: cost model (seconds per element) choosing between the sparse kernel and densify + GEMM,
+#: measured with numpy on a 2-core CPU: sparse ~ nnz*n*_SPARSE_COST, dense ~ m*k*(_FILL_COST
+#: + n*_GEMM_COST)
+_SPARSE_COST, _FILL_COST, _GEMM_COST = 2e-9, 1e-9, 3e-11
+_DENSE_LIMIT = 1 << 25          # largest densified A (elements) the dense path builds
+_BLAS_TYPES = tuple(np.dtype(t) for t in (np.float32, np.float64, np.complex64,
+                                           np.complex128))
+
+
+def _row_order(rows, m: int):
+    """A stable permutation sorting ``rows`` (None when they are sorted already).  Row ids
+    below 2**16 sort as uint16, which numpy radix-sorts."""
+    if rows.shape[0] < 2 or bool((rows[1:] >= rows[:-1]).all()):
+        return None
+    return np.argsort(rows.astype(np.uint16) if m <= 1 << 16 else rows, kind="stable")
+
+
+def _spmm_rows(rows, cols, vals, m: int, bb):
+    """``out[rows[e]] += vals[e] * bb[cols[e]]`` summed over the entries e (numpy).
+
+    The entries are sorted by row (stably), each row cut into runs of at most ``_MAX_RUN``,
+    and the runs ordered longest first: pass ``p`` then adds the ``p``-th entry of every
+    run still that long, one gather + multiply-add over whole rows of ``bb``.  There are at
+    most ``_MAX_RUN`` passes, each vectorised across rows (np.add.reduceat over short row
+    segments is far slower)."""
+    nnz, n = rows.shape[0], bb.shape[1]
+    out = np.zeros((m, n), dtype=bb.dtype)
+    if nnz == 0 or n == 0 or m == 0:
+        return out
+    order = _row_order(rows, m)
+    if order is not None:
+        rows, cols, vals = rows[order], cols[order], vals[order]
+    first = np.empty(nnz, dtype=bool)
+    first[0] = True
+    np.not_equal(rows[1:], rows[:-1], out=first[1:])
+    starts = np.flatnonzero(first)
+    n_rows = starts.shape[0]
+    pos = np.arange(nnz) - np.repeat(starts, np.diff(np.append(starts, nnz)))
+    first |= pos % _MAX_RUN == 0
+    runs = np.flatnonzero(first)
+    lens = np.diff(np.append(runs, nnz))
+    by_len = np.argsort(-lens, kind="stable")
+    runs, lens = runs[by_len], lens[by_len]
+    # active[p]: how many runs have more than p entries (a prefix, runs being longest first)
+    active = np.searchsorted(-lens, -np.arange(int(lens[0])), side="left")
+    acc = np.zeros((runs.shape[0], n), dtype=bb.dtype)
+    for p, cnt in enumerate(active.tolist()):
+        e = runs[:cnt] + p
+        term = np.take(bb, cols[e], axis=0)
+        term *= vals[e, None]
+        acc[:cnt] += term
+    if runs.shape[0] == n_rows:
+        out[rows[runs]] = acc
+    else:
+        np.add.at(out, rows[runs], acc)
+    return out
+
+
+def _use_dense(nnz: int, m: int, k: int, n: int, dtype) -> bool:
+    """Whether densifying A and one GEMM beats the sparse kernel (cost model above)."""
+    if np.dtype(dtype) not in _BLAS_TYPES or m * k > _DENSE_LIMIT:
+        return False
+    return nnz * n * _SPARSE_COST > m * k * (_FILL_COST + n * _GEMM_COST)
+
+
+def _spmm_dense(rows, cols, vals, m: int, k: int, bb):
+    dense = np.zeros(m * k, dtype=bb.dtype)
+    np.add.at(dense, rows * k + cols, vals)
+    return dense.reshape(m, k) @ bb
+
+
 @op("SparseTensorDenseMatMul", shape=_matmul_shape, same_dtype=("a_values", "b"))
 def _sparse_dense_matmul(xp, a_indices, a_values, a_shape, b, *, adjoint_a=False,
                          adjoint_b=False):
@@ -57,6 +130,11 @@ def _sparse_dense_matmul(xp, a_indices, a_values, a_shape, b, *, adjoint_a=False
     if bb.shape[0] != k:
         raise ValueError(f"SparseTensorDenseMatMul: cannot multiply A ({m}x{k}) by B "
                          f"({bb.shape[0]}x{bb.shape[1]}): inner dimensions differ")
+    if xp is np:
+        bb = np.ascontiguousarray(bb)
+        if _use_dense(rows.shape[0], m, k, bb.shape[1], bb.dtype):
+            return _spmm_dense(rows, cols, vals, m, k, bb)
+        return _spmm_rows(rows, cols, vals, m, bb)
     out = xp.zeros((m, bb.shape[1]), dtype=b.dtype)
     _scatter_add(xp, out, rows, vals[:, None] * bb[cols])
     return out
