@@ -140,6 +140,50 @@ def _sparse_dense_matmul(xp, a_indices, a_values, a_shape, b, *, adjoint_a=False
     return out
 
 
+def _gather_dot_shape(node: NodeSpec):
+    x, y, ix, iy = node.inputs
+    for t, what in ((x, "x"), (y, "y")):
+        if t.shape.ndims not in (None, 2):
+            node.fail(f"{what} must be a matrix, got shape {t.shape}")
+    for t, what in ((ix, "x_rows"), (iy, "y_rows")):
+        if t.shape.ndims not in (None, 1):
+            node.fail(f"{what} must be a vector, got shape {t.shape}")
+    if x.shape.ndims == 2 and y.shape.ndims == 2 and None not in (x.shape[1], y.shape[1]) \
+            and x.shape[1] != y.shape[1]:
+        node.fail(f"x and y rows differ in length: {x.shape} and {y.shape}")
+    return TensorShape([ix.shape[0] if ix.shape.ndims == 1 else None]), x.dtype
+
+
+#: entries per chunk of _gather_dot (the two gathered chunks stay in cache)
+_DOT_CHUNK = 2048
+
+
+@op("SparseMatMulGatherDot", shape=_gather_dot_shape, same_dtype=("x", "y"))
+def _gather_dot(xp, x, y, x_rows, y_rows):
+    """``out[e] = sum_j x[x_rows[e], j] * y[y_rows[e], j]`` (the gradient of
+    SparseTensorDenseMatMul w.r.t. A's values), computed in chunks of entries without the
+    two gathered ``nnz x n`` matrices."""
+    for rows, t, what in ((x_rows, x, "x_rows"), (y_rows, y, "y_rows")):
+        if rows.shape[0] and (int(rows.min()) < 0 or int(rows.max()) >= t.shape[0]):
+            raise ValueError(f"SparseMatMulGatherDot: {what} holds an index outside "
+                             f"[0, {t.shape[0]})")
+    nnz = x_rows.shape[0]
+    out = xp.empty(nnz, dtype=x.dtype)
+    for s in range(0, nnz, _DOT_CHUNK):
+        e = slice(s, s + _DOT_CHUNK)
+        out[e] = xp.einsum("ij,ij->i", x[x_rows[e]], y[y_rows[e]])
+    return out
+
+
+@_gather_dot.grad
+def _gather_dot_grad(op_, g):
+    x, y, ix, iy = op_.inputs
+    ind = A.stack([M.cast(ix, _I64), M.cast(iy, _I64)], axis=1)
+    shape = A.stack([A.shape(x, out_type=_I64)[0], A.shape(y, out_type=_I64)[0]])
+    return [_sparse_dense_matmul(ind, g, shape, y),
+            _sparse_dense_matmul(ind, g, shape, x, adjoint_a=True), None, None]
+
+
 @_sparse_dense_matmul.grad
 def _sparse_dense_matmul_grad(op_, dy):
     ind, vals, shp, b = op_.inputs
@@ -148,9 +192,13 @@ def _sparse_dense_matmul_grad(op_, dy):
     if adj_b:
         db = A.matrix_transpose(db)
     rows, cols = ind[:, 0], ind[:, 1]
-    dy_rows = X.gather(dy, cols if adj_a else rows)
-    b_rows = X.gather(A.transpose(b) if adj_b else b, rows if adj_a else cols)
-    return [None, R.reduce_sum(dy_rows * b_rows, axis=1), None, db]
+    bm = A.transpose(b) if adj_b else b
+    if vals.dtype.is_complex:
+        dvals = R.reduce_sum(X.gather(dy, cols if adj_a else rows) *
+                             X.gather(bm, rows if adj_a else cols), axis=1)
+    else:
+        dvals = _gather_dot(dy, bm, cols if adj_a else rows, rows if adj_a else cols)
+    return [None, dvals, None, db]
 
 
 def sparse_tensor_dense_matmul(sp_a, b, adjoint_a: bool = False, adjoint_b: bool = False,

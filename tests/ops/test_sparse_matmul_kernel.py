@@ -7,8 +7,31 @@ import pytest
 
 import flowgrad as tf
 from flowgrad.ops import sparse_math_ops as S
+from flowgrad.testing.op_test import OpCase, check_op
 
 _KERNEL = S._sparse_dense_matmul.opdef.kernel
+
+
+_XR = np.array([0, 2, 2, 1, 0, 2])
+_YR = np.array([3, 0, 3, 1, 1, 0])
+
+CASES = [
+    # the values-gradient of SparseTensorDenseMatMul: row-wise dots of gathered rows
+    OpCase("sparse_matmul_gather_dot",
+           lambda x, y: S._gather_dot(x, y, tf.constant(_XR), tf.constant(_YR)),
+           lambda x, y: (x[_XR] * y[_YR]).sum(1), [(3, 5), (4, 5)]),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+def test_op_rows(case):
+    check_op(case)
+
+
+def test_gather_dot_rejects_out_of_range_rows():
+    with pytest.raises(ValueError, match="SparseMatMulGatherDot: y_rows"):
+        S._gather_dot.opdef.kernel(np, np.ones((2, 3)), np.ones((2, 3)), np.array([0]),
+                                   np.array([2]))
 
 
 def _reference(ind, vals, shape, b, adj_a=False, adj_b=False):
