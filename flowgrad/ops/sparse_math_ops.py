@@ -43,7 +43,8 @@ def _matmul_shape(node: NodeSpec):
     return TensorShape([m, n]), node.inputs[1].dtype
 
 
-#: a row of A is cut into runs of at most this many entries (bounds the passes of _spmm_rows)
+#: a row of A is cut into runs of at most this many entries (bounds the passes of _spmm_rows;
+#: a power of two below 256)
 _MAX_RUN = 32
 #: cost model (seconds per element) choosing between the sparse kernel and densify + GEMM,
 #: measured with numpy on a 2-core CPU: sparse ~ nnz*n*_SPARSE_COST, dense ~ m*k*(_FILL_COST
@@ -83,10 +84,10 @@ def _spmm_rows(rows, cols, vals, m: int, bb):
     starts = np.flatnonzero(first)
     n_rows = starts.shape[0]
     pos = np.arange(nnz) - np.repeat(starts, np.diff(np.append(starts, nnz)))
-    first |= pos % _MAX_RUN == 0
+    first |= (pos & (_MAX_RUN - 1)) == 0
     runs = np.flatnonzero(first)
     lens = np.diff(np.append(runs, nnz))
-    by_len = np.argsort(-lens, kind="stable")
+    by_len = np.argsort((_MAX_RUN - lens).astype(np.uint8), kind="stable")   # radix sort
     runs, lens = runs[by_len], lens[by_len]
     # active[p]: how many runs have more than p entries (a prefix, runs being longest first)
     active = np.searchsorted(-lens, -np.arange(int(lens[0])), side="left")
@@ -169,8 +170,9 @@ def _gather_dot(xp, x, y, x_rows, y_rows):
                              f"[0, {t.shape[0]})")
     nnz = x_rows.shape[0]
     out = xp.empty(nnz, dtype=x.dtype)
-    for s in range(0, nnz, _DOT_CHUNK):
-        e = slice(s, s + _DOT_CHUNK)
+    chunk = _DOT_CHUNK if xp is np else max(nnz, 1)     # a device does it in one go
+    for s in range(0, nnz, chunk):
+        e = slice(s, s + chunk)
         out[e] = xp.einsum("ij,ij->i", x[x_rows[e]], y[y_rows[e]])
     return out
 
