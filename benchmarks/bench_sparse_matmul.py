@@ -81,7 +81,6 @@ def main(argv=None) -> int:
         dense = np.zeros((m, k), np.float32)
         dense[ind[:, 0], ind[:, 1]] = vals
         t_np = _median(lambda: dense @ b, args.repeat)
-        del dense
         t_sp = t_tf = float("nan")
         if sparse is not None:
             csr = sparse.csr_matrix((vals, (ind[:, 0], ind[:, 1])), shape=(m, k))

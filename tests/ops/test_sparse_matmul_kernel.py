@@ -66,7 +66,11 @@ def _case(rng, m, k, n, nnz, dtype, long_row=False):
                                           (2000, False)])
 @pytest.mark.parametrize("adj_a,adj_b", [(False, False), (True, False), (False, True),
                                          (True, True)])
-def test_kernel_matches_reference(dtype, nnz, long_row, adj_a, adj_b):
+@pytest.mark.parametrize("path", ["cost model", "sparse", "dense"])
+def test_kernel_matches_reference(dtype, nnz, long_row, adj_a, adj_b, path, monkeypatch):
+    if path != "cost model":        # force one path (the dense one only where BLAS applies)
+        monkeypatch.setattr(S, "_use_dense", lambda *a: path == "dense" and np.dtype(
+            a[-1]) in S._BLAS_TYPES)
     rng = np.random.default_rng(nnz + 7 * adj_a + 3 * adj_b)
     m, k, n = 40, 30, 5
     ind, vals, _ = _case(rng, m, k, n, nnz, dtype, long_row)
