@@ -193,6 +193,7 @@ from flowgrad.ops.lookup_ops import initialize_all_tables, tables_initializer  #
 # --- queues --------------------------------------------------------------------------------------
 from flowgrad.ops.queue_ops import (FIFOQueue, PaddingFIFOQueue, QueueBase,  # noqa: E402
                                     RandomShuffleQueue)
+from flowgrad.train.input import count_up_to  # noqa: E402
 
 # --- TFRecord files, tf.train.Example, parsing (tf.io, tf.python_io) ---------------------------
 from flowgrad import io  # noqa: E402

@@ -289,8 +289,7 @@ class QueueBase:
                                  f"{len(names)} names for {len(self._dtypes)} dtypes.")
         self._names = names
         g = get_default_graph()
-        with name_scope(None):
-            self._name = g.unique_name(name)
+        self._name = g.unique_name(name)
         seeds = get_seed(seed)
         key = shared_name or f"{self._name}:{id(self)}"
         dts = tuple(d.name for d in self._dtypes)
