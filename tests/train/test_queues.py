@@ -352,3 +352,36 @@ def test_monitored_session_starts_queue_runners():
             while not s.should_stop():
                 got.append(s.run(d))
         assert got == [b"x", b"y"]
+
+
+def test_count_up_to_and_runtime_shape_check():
+    with tf.Graph().as_default():
+        v = tf.Variable(0, dtype=tf.int64)
+        c = tf.count_up_to(v, 2)
+        q = tf.FIFOQueue(3, tf.float32, shapes=[[2]])
+        p = tf.placeholder(tf.float32, [None])
+        enq = q.enqueue([p])
+        with tf.Session() as s:
+            s.run(v.initializer)
+            assert [s.run(c), s.run(c)] == [0, 1]
+            with pytest.raises(tf.errors.OutOfRangeError, match="limit of 2"):
+                s.run(c)
+            assert s.run(v) == 2
+            with pytest.raises(tf.errors.InvalidArgumentError, match=r"expected \[2\]"):
+                _run(s, enq, feed_dict={p: [1.0, 2.0, 3.0]})
+
+
+def test_batch_dynamic_pad_and_enqueue_many():
+    with tf.Graph().as_default():
+        p = tf.placeholder(tf.int32, [None])
+        b = tf.train.batch([p], batch_size=2, dynamic_pad=True)
+        q = tf.train.batch({"x": tf.constant([[1, 2], [3, 4], [5, 6]])}, batch_size=3,
+                           enqueue_many=True)
+        assert b[0].shape.as_list() == [2, None] and q["x"].shape.as_list() == [3, 2]
+        enq = tf.get_collection(tf.GraphKeys.QUEUE_RUNNERS)[0].enqueue_ops[0]
+        with tf.Session() as s:
+            _run(s, enq, feed_dict={p: [1, 2, 3]})
+            _run(s, enq, feed_dict={p: [4]})
+            np.testing.assert_array_equal(_run(s, b[0]), [[1, 2, 3], [4, 0, 0]])
+            _run(s, tf.get_collection(tf.GraphKeys.QUEUE_RUNNERS)[1].enqueue_ops[0])
+            np.testing.assert_array_equal(_run(s, q["x"]), [[1, 2], [3, 4], [5, 6]])
