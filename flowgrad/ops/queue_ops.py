@@ -142,7 +142,7 @@ def _stack(st: _QueueState, elems: list, ctx, spec):
         if st.kind == "padding" and parts:
             shape = tuple(max(p.shape[k] for p in parts) for k in range(parts[0].ndim))
             arr = np.zeros((len(parts),) + shape, dtype=dt)
-            if dt == object:
+            if dt.kind == "O":
                 arr[...] = b""
             for j, p in enumerate(parts):
                 arr[(j,) + tuple(slice(0, s) for s in p.shape)] = p
@@ -274,9 +274,10 @@ class QueueBase:
                  name="fifo_queue", min_after_dequeue=0, seed=None) -> None:
         self._dtypes = [_dt.as_dtype(d) for d in _as_list(dtypes)]
         if shapes is not None:
-            shapes = _as_list(shapes) if not (isinstance(shapes, list | tuple) and
-                                              (not shapes or isinstance(shapes[0], int | type(None)))
-                                              and len(self._dtypes) == 1) else [shapes]
+            one = isinstance(shapes, TensorShape) or (
+                isinstance(shapes, list | tuple) and len(self._dtypes) == 1 and
+                (not shapes or isinstance(shapes[0], int | type(None))))
+            shapes = [shapes] if one else _as_list(shapes)
             shapes = [TensorShape(s) for s in shapes]
             if len(shapes) != len(self._dtypes):
                 raise ValueError(f"Queue shapes must have the same length as dtypes: got "
