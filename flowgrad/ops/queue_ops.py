@@ -81,7 +81,7 @@ def _check_element(ctx, st: _QueueState, comps, batched: bool, spec):
     out = []
     n = None
     for i, (c, dt) in enumerate(zip(comps, st.dtypes)):
-        a = np.asarray(c, dtype=dt)
+        a = np.array(c, dtype=dt)     # a copy: the caller may reuse its array
         shp = a.shape[1:] if batched else a.shape
         if batched:
             if a.ndim == 0:
@@ -102,7 +102,7 @@ def _check_element(ctx, st: _QueueState, comps, batched: bool, spec):
                 f"'{_name(spec)}': expected {list(want)}, got {list(shp)}.")
         out.append(a)
     if batched:
-        return [tuple(a[j] for a in out) for j in range(n or 0)]
+        return [tuple(a[j, ...] for a in out) for j in range(n or 0)]    # arrays, 0-d too
     return [tuple(out)]
 
 
