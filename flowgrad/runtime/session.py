@@ -4,6 +4,8 @@
 elements, looks up (or compiles) the plan keyed by (fetched elements, fed tensors), calls
 it once, and rebuilds the caller's structure from the values.  A run is all-or-nothing
 for variables: assignments are logged, and rolled back if any op of the run raises.
+Several threads may run one session at once (queue runners do); each run's log is its
+thread's own (``_RunState``).
 """
 
 from __future__ import annotations
