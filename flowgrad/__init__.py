@@ -190,6 +190,11 @@ from flowgrad.ops.string_ops import (as_string, decode_raw, reduce_join,  # noqa
                                      string_to_hash_bucket_strong, string_to_number, substr)
 from flowgrad.ops.lookup_ops import initialize_all_tables, tables_initializer  # noqa: E402
 
+# --- queues --------------------------------------------------------------------------------------
+from flowgrad.ops.queue_ops import (FIFOQueue, PaddingFIFOQueue, QueueBase,  # noqa: E402
+                                    RandomShuffleQueue)
+from flowgrad.train.input import count_up_to  # noqa: E402
+
 # --- TFRecord files, tf.train.Example, parsing (tf.io, tf.python_io) ---------------------------
 from flowgrad import io  # noqa: E402
 from flowgrad.io import example_pb as _example_pb  # noqa: E402

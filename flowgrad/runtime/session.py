@@ -4,12 +4,15 @@
 elements, looks up (or compiles) the plan keyed by (fetched elements, fed tensors), calls
 it once, and rebuilds the caller's structure from the values.  A run is all-or-nothing
 for variables: assignments are logged, and rolled back if any op of the run raises.
+Several threads may run one session at once (queue runners do); each run's log is its
+thread's own (``_RunState``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
+import threading
 from collections.abc import Mapping
 from typing import Any, Iterator
 
@@ -47,7 +50,7 @@ class VarRef:
 
     def set(self, value) -> None:
         s = self.session
-        undo = s._undo
+        undo = s._run.undo
         if undo is not None and self.key not in undo:
             undo[self.key] = s._store.get(self.key, _MISSING)
         s._store[self.key] = value
@@ -69,7 +72,7 @@ class VarRef:
             arr = arr.copy()          # never write into an array a caller may hold
             self.set(arr)
             s._owned[self.key] = arr
-        undo = s._undo
+        undo = s._run.undo
         if undo is not None and self.key not in undo:
             xp = s._backend.xp
             rows = xp.unique(xp.asarray(indices).reshape(-1))
@@ -176,6 +179,14 @@ def _resolve_session(session, graph: Graph) -> "BaseSession":
     return sess
 
 
+class _RunState(threading.local):
+    """What one ``run`` in progress keeps, per thread: several threads may run the same
+    session at once (queue runners feed a queue while the main thread trains)."""
+
+    undo: dict | None = None        # the run's rollback log (variable -> old value)
+    timeout_ms: int = 0             # RunOptions.timeout_in_ms of the run (blocking ops)
+
+
 class BaseSession:
     def __init__(self, target: str = "", graph: Graph | None = None, config=None) -> None:
         self._graph = graph if graph is not None else get_default_graph()
@@ -186,7 +197,7 @@ class BaseSession:
         self._rngs: dict[Operation, np.random.Generator] = {}
         self._resources: dict = {}
         self._plans: dict = {}
-        self._undo: dict | None = None
+        self._run = _RunState()
         self._backend = _backend.select(config)
         self._on_device = self._backend is not _backend.cpu()
         if not self._on_device:
@@ -204,6 +215,15 @@ class BaseSession:
             self._options = self._options.copy(inline=False, buffer_reuse=False)
         self._env = _CodegenEnv(self._backend.xp, self._store, self._owned, self._take,
                                 backend=self._backend)
+
+    @property
+    def _undo(self) -> dict | None:
+        """The rollback log of this thread's run in progress (None outside a run)."""
+        return self._run.undo
+
+    @_undo.setter
+    def _undo(self, value: dict | None) -> None:
+        self._run.undo = value
 
     # --- properties -----------------------------------------------------------------
     @property
@@ -296,7 +316,8 @@ class BaseSession:
             plan = self._compile(elements, feed_tensors)
             self._plans[key] = plan
         if options is None and not self._on_device:    # the fast path: no tracing, no copies
-            self._undo = {}
+            run = self._run
+            run.undo = {}
             try:
                 values = plan.fn(*feed_values)
             except BaseException as e:
@@ -304,7 +325,7 @@ class BaseSession:
                 raise _translate(plan, e, self) from (None if isinstance(e, errors.OpError)
                                                       else e)
             finally:
-                self._undo = None
+                run.undo = None
         else:
             values = self._execute(plan, feed_values, options, run_metadata)
         return rebuild(values, plan)
@@ -416,14 +437,17 @@ class BaseSession:
             from flowgrad.runtime import tracing  # noqa: PLC0415
             out = tracing.traced_run(self, plan, feed_values, run_metadata)
             return tuple(self._backend.to_host(v) for v in out) if self._on_device else out
-        self._undo = {}
+        run = self._run
+        run.undo = {}
+        run.timeout_ms = int(getattr(options, "timeout_in_ms", 0) or 0)
         try:
             out = plan.fn(*feed_values)
         except BaseException as e:
             self._rollback()
             raise _translate(plan, e, self) from (None if isinstance(e, errors.OpError) else e)
         finally:
-            self._undo = None
+            run.undo = None
+            run.timeout_ms = 0
         if self._on_device:
             out = tuple(self._backend.to_host(v) for v in out)
         return out
@@ -462,7 +486,7 @@ class BaseSession:
         return tuple(self._backend.to_host(v) for v in out)
 
     def _rollback(self) -> None:
-        undo = self._undo or {}
+        undo = self._run.undo or {}
         for key, old in reversed(list(undo.items())):
             if type(key) is _RowUndo:
                 key.restore()

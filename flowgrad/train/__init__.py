@@ -32,6 +32,10 @@ from flowgrad.train.basic_session_run_hooks import (
 from flowgrad.train.monitored_session import (ChiefSessionCreator, MonitoredSession,
                                               MonitoredTrainingSession, SessionCreator,
                                               SingularMonitoredSession, WorkerSessionCreator)
+from flowgrad.train.input import (batch, input_producer, limit_epochs, range_input_producer,
+                                  shuffle_batch, slice_input_producer, string_input_producer)
+from flowgrad.train.queue_runner import (Coordinator, QueueRunner, add_queue_runner,
+                                         start_queue_runners)
 from flowgrad.train.scaffold import Scaffold
 from flowgrad.train.session_manager import SessionManager
 from flowgrad.train.session_run_hook import (SessionRunArgs, SessionRunContext,

@@ -1,7 +1,7 @@
 """The coordinator of a monitored session: a stop flag shared by the session, its hooks and
 the threads they start, which carries the first error a thread reports (TF1's
-``tf.train.Coordinator`` protocol). Where the package provides ``tf.train.Coordinator``
-(and ``start_queue_runners`` for graphs with queue runners), monitored sessions use those.
+``tf.train.Coordinator`` protocol). Monitored sessions use ``tf.train.Coordinator`` (this
+class under its TF1 name) and start the graph's queue runners under it.
 """
 
 from __future__ import annotations
@@ -93,18 +93,13 @@ class StopCoordinator:
 
 
 def new_coordinator():
-    # the package's tf.train.Coordinator where one exists, with the same protocol
-    import flowgrad.train as train  # noqa: PLC0415
-    return getattr(train, "Coordinator", StopCoordinator)(clean_stop_exception_types=[])
+    from flowgrad.train.queue_runner import Coordinator  # noqa: PLC0415 - imports this module
+    return Coordinator(clean_stop_exception_types=[])
 
 
 def start_graph_queue_runners(sess, coord) -> None:
     """Starts the graph's queue runners (if it has any) under ``coord``."""
     if not get_default_graph().get_collection(GraphKeys.QUEUE_RUNNERS):
         return
-    import flowgrad.train as train  # noqa: PLC0415
-    start = getattr(train, "start_queue_runners", None)
-    if start is None:
-        raise RuntimeError("The graph has queue runners (the QUEUE_RUNNERS collection) but "
-                           "this flowgrad has no tf.train.start_queue_runners to start them.")
-    start(sess=sess, coord=coord)
+    from flowgrad.train.queue_runner import start_queue_runners  # noqa: PLC0415
+    start_queue_runners(sess=sess, coord=coord)
