@@ -19,7 +19,9 @@ from flowgrad.framework.registry import (NodeSpec, constant, constant_shape, con
                                          op, require_float)
 from flowgrad.framework.shapes import TensorShape
 from flowgrad.ops import array_ops as A
-from flowgrad.ops.conv_geometry import Window, window
+from flowgrad.ops.conv_geometry import (ONEDNN_BLOCKED_BELOW, ONEDNN_MIN_INPUT_GRAD_CHANNELS,
+                                        Window, use_onednn, window)
+from flowgrad.runtime import onednn
 from flowgrad.runtime import placement as _placement
 
 _FORMATS = {"NDHWC": (1, 2, 3, 4), "NCDHW": (2, 3, 4, 1)}
@@ -137,6 +139,10 @@ def _conv_forward(xp, x, filt, wins):
     kd, kh, kw, ci, co = filt.shape
     if _pointwise(filt.shape, wins):
         return xp.matmul(x.reshape(-1, c), filt.reshape(ci, co)).reshape(*x.shape[:4], co)
+    if use_onednn(xp, x, filt):
+        y = onednn.conv_forward(xp.ascontiguousarray(x), xp.ascontiguousarray(filt), wins)
+        if y is not None:
+            return y
     k = kd * kh * kw * ci
     view = _vol_view(xp, _pad(xp, x, wins), wins)
     outs = tuple(w.out for w in wins)
@@ -153,6 +159,11 @@ def _conv_filter_grad(xp, x, dy, fshape, wins):
     kd, kh, kw, ci, co = fshape
     if _pointwise(fshape, wins):
         return xp.matmul(x.reshape(-1, c).T, dy.reshape(-1, co)).reshape(fshape)
+    if use_onednn(xp, x, dy):
+        dw = onednn.conv_backward_weights(xp.ascontiguousarray(x), xp.ascontiguousarray(dy),
+                                          tuple(fshape), wins)
+        if dw is not None:
+            return dw
     k = kd * kh * kw * ci
     view = _vol_view(xp, _pad(xp, x, wins), wins)
     dw = None
@@ -168,6 +179,11 @@ def _conv_input_grad(xp, dy, filt, shape, wins):
     kd, kh, kw, ci, co = filt.shape
     if _pointwise(filt.shape, wins):
         return xp.matmul(dy.reshape(-1, co), filt.reshape(ci, co).T).reshape(shape)
+    if c >= ONEDNN_MIN_INPUT_GRAD_CHANNELS and use_onednn(xp, dy, filt):
+        dx = onednn.conv_backward_data(xp.ascontiguousarray(dy), xp.ascontiguousarray(filt),
+                                       tuple(shape), wins, blocked=c < ONEDNN_BLOCKED_BELOW)
+        if dx is not None:
+            return dx
     if all(w.stride == 1 for w in wins) and c >= _AS_CONV_MIN_CHANNELS and not FORCE_SCATTER:
         return _input_grad_as_conv(xp, dy, filt, shape, wins)
     if c <= _CHANNEL_MAJOR_MAX:

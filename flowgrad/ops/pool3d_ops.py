@@ -18,9 +18,10 @@ from flowgrad.ops.conv3d_ops import (_all_taps, _attrs_of, _axes, _check_common,
                                      _five, _from_last, _last_shape, _pad,
                                      _padding, _sizes_shape, _static_out, _tap, _to_last,
                                      _windows)
-from flowgrad.ops.conv_geometry import valid_counts
+from flowgrad.ops.conv_geometry import use_onednn, valid_counts
 from flowgrad.ops.pool_ops import _lowest, max_pool_grad_shape
 from flowgrad.ops.space_batch_ops import with_space_to_batch
+from flowgrad.runtime import onednn
 from flowgrad.runtime import placement as _placement
 
 _POOL_ATTRS = ("ksize", "strides", "padding", "data_format")
@@ -80,8 +81,19 @@ def _pool_shape(node: NodeSpec):
 def _max_pool3d(xp, input, *, ksize, strides, padding, data_format="NDHWC"):  # noqa: A002
     x = _to_last(input, data_format)
     wins = _pool_windows(x.shape, ksize, strides, padding, data_format)
-    y = _fold(xp, _pad(xp, x, wins, _lowest(xp, x.dtype)), wins, xp.maximum)
+    y = _onednn_pool(xp, x, wins, "max")
+    if y is None:
+        y = _fold(xp, _pad(xp, x, wins, _lowest(xp, x.dtype)), wins, xp.maximum)
     return _from_last(xp, y, data_format)
+
+
+def _onednn_pool(xp, x, wins, kind):
+    """The pooling through oneDNN where it takes it (None elsewhere).  MaxPool3DGrad stays
+    on its kernel: it gives the gradient to every maximum of a window, as TF's does, and
+    oneDNN to the first only."""
+    if use_onednn(xp, x):
+        return onednn.pool_forward(xp.ascontiguousarray(x), wins, kind)
+    return None
 
 
 @_max_pool3d.grad
@@ -153,8 +165,10 @@ def _counts(xp, spatial, wins, dtype):
 def _avg_pool3d(xp, input, *, ksize, strides, padding, data_format="NDHWC"):  # noqa: A002
     x = _to_last(input, data_format)
     wins = _pool_windows(x.shape, ksize, strides, padding, data_format)
-    y = _fold(xp, _pad(xp, x, wins), wins, xp.add)
-    y /= _counts(xp, x.shape[1:4], wins, x.dtype)
+    y = _onednn_pool(xp, x, wins, "avg")
+    if y is None:
+        y = _fold(xp, _pad(xp, x, wins), wins, xp.add)
+        y /= _counts(xp, x.shape[1:4], wins, x.dtype)
     return _from_last(xp, y, data_format)
 
 
@@ -181,6 +195,10 @@ def avg_pool3d_grad_op(xp, orig_input_shape, grad, *, ksize, strides, padding,
     shape = _last_shape(orig_input_shape, data_format)
     dy = _to_last(grad, data_format)
     wins = _pool_windows(shape, ksize, strides, padding, data_format)
+    if use_onednn(xp, dy):
+        dx = onednn.pool_backward(xp.ascontiguousarray(dy), shape, wins, "avg")
+        if dx is not None:
+            return _from_last(xp, dx, data_format)
     g = dy / _counts(xp, shape[1:4], wins, dy.dtype)
     padded = (shape[0], *(s + w.pad_before + w.pad_after for s, w in zip(shape[1:4], wins)),
               shape[4])

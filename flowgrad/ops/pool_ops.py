@@ -12,12 +12,15 @@ Attributes are TF's (``ksize``, ``strides``, ``padding``, ``data_format``) plus
 
 from __future__ import annotations
 
+import functools
+
 from flowgrad.framework.graph import Tensor, name_scope
 from flowgrad.framework.registry import NodeSpec, constant_shape, convert_to_tensor, op
 from flowgrad.framework.shapes import TensorShape
 from flowgrad.ops import array_ops as A
 from flowgrad.ops.conv_geometry import (crop, four, out_size, pad_nhwc, patches,
-                                        spatial_axes, valid_counts, window)
+                                        spatial_axes, use_onednn, valid_counts, window)
+from flowgrad.runtime import onednn
 
 _ATTRS = ("ksize", "strides", "padding", "data_format", "dilations")
 
@@ -117,6 +120,13 @@ def _fold_taps(xp, xpad, wh, ww, ufunc):
     return y
 
 
+@functools.lru_cache(maxsize=1024)
+def _every_window_valid(h: int, w: int, wh, ww) -> bool:
+    """No window lies wholly in the padding.  Such a window's max is -inf here, and
+    oneDNN's the lowest finite float: those pools stay on the numpy kernels."""
+    return bool(valid_counts(h, wh).min(initial=1) > 0 and valid_counts(w, ww).min(initial=1) > 0)
+
+
 def _lowest(xp, dtype):
     return -xp.inf if dtype.kind == "f" else xp.iinfo(dtype).min
 
@@ -145,7 +155,11 @@ def _max_pool(xp, input, *, ksize, strides, padding, data_format="NHWC",  # noqa
     x = _to_nhwc(input, data_format)
     n, h, w, c = x.shape
     wh, ww = _windows(h, w, ksize, strides, padding, data_format, dilations)
-    y = _fold_taps(xp, pad_nhwc(xp, x, wh, ww, _lowest(xp, x.dtype)), wh, ww, xp.maximum)
+    y = None
+    if use_onednn(xp, x) and _every_window_valid(h, w, wh, ww):
+        y = onednn.pool_forward(xp.ascontiguousarray(x), (wh, ww), "max")
+    if y is None:
+        y = _fold_taps(xp, pad_nhwc(xp, x, wh, ww, _lowest(xp, x.dtype)), wh, ww, xp.maximum)
     return _from_nhwc(xp, y, data_format)
 
 
@@ -180,6 +194,15 @@ def max_pool_grad_op(xp, orig_input, orig_output, grad, *, ksize, strides, paddi
     dy = _to_nhwc(grad, data_format)
     n, h, w, c = x.shape
     wh, ww = _windows(h, w, ksize, strides, padding, data_format, dilations)
+    if use_onednn(xp, x, dy) and _every_window_valid(h, w, wh, ww):
+        # oneDNN records each window's first maximum
+        x = xp.ascontiguousarray(x)
+        fwd = onednn.pool_forward(x, (wh, ww), "max", workspace=True)
+        if fwd is not None:
+            dx = onednn.pool_backward(xp.ascontiguousarray(dy), x.shape, (wh, ww), "max",
+                                      fwd[1])
+            if dx is not None:
+                return _from_nhwc(xp, dx, data_format)
     # the first maximum of each window (row-major) takes the gradient, as in TF
     y = _to_nhwc(orig_output, data_format)
     disjoint = _no_overlap(x, wh, ww)
@@ -245,6 +268,10 @@ def _avg_pool(xp, value, *, ksize, strides, padding, data_format="NHWC",
     x = _to_nhwc(value, data_format)
     n, h, w, c = x.shape
     wh, ww = _windows(h, w, ksize, strides, padding, data_format, dilations)
+    if use_onednn(xp, x):
+        y = onednn.pool_forward(xp.ascontiguousarray(x), (wh, ww), "avg")
+        if y is not None:
+            return _from_nhwc(xp, y, data_format)
     y = _fold_taps(xp, pad_nhwc(xp, x, wh, ww), wh, ww, xp.add)
     if _no_overlap(x, wh, ww):
         y /= y.dtype.type(wh.k * ww.k)
@@ -284,6 +311,10 @@ def avg_pool_grad_op(xp, orig_input_shape, grad, *, ksize, strides, padding,
     n, h, w, c = shape
     dy = _to_nhwc(grad, data_format)
     wh, ww = _windows(h, w, ksize, strides, padding, data_format, dilations)
+    if use_onednn(xp, dy):
+        dx = onednn.pool_backward(xp.ascontiguousarray(dy), shape, (wh, ww), "avg")
+        if dx is not None:
+            return _from_nhwc(xp, dx, data_format)
     if wh.k == wh.stride and ww.k == ww.stride and wh.dilation == ww.dilation == 1 \
             and h == wh.out * wh.k and w == ww.out * ww.k:
         g = dy * dy.dtype.type(1.0 / (wh.k * ww.k))

@@ -35,7 +35,7 @@ import pytest
 import flowgrad as tf
 from flowgrad.framework import registry
 from flowgrad.ops import cuda_conv, cuda_pool
-from flowgrad.runtime import backend
+from flowgrad.runtime import backend, onednn
 
 REAL_GPU = backend.gpu_available()
 
@@ -527,6 +527,7 @@ def test_cudnn_execute_failure_warns_once_and_falls_back(fake_cudnn, cpu_xp, mon
 
 
 def test_cudnn_without_its_library_falls_back(fake_cudnn, cpu_xp, monkeypatch):
+    monkeypatch.setattr(onednn, "ENABLED", False)      # the same generic kernels as on CPU
     def missing():
         raise RuntimeError("Unable to find symbol cudnnCreate")
 
@@ -541,6 +542,7 @@ def test_cudnn_without_its_library_falls_back(fake_cudnn, cpu_xp, monkeypatch):
 
 
 def test_without_cudnn_the_generic_kernels_run(monkeypatch, cpu_xp):
+    monkeypatch.setattr(onednn, "ENABLED", False)      # the same generic kernels as on CPU
     state = cuda_conv._State()
     state.import_error = "ModuleNotFoundError: No module named 'cudnn'"
     monkeypatch.setattr(cuda_conv, "_STATE", state)

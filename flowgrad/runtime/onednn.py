@@ -1,0 +1,495 @@
+"""oneDNN for float32 convolutions and pooling on the CPU.
+
+oneDNN (Intel's deep-learning primitives, the library TensorFlow's and PyTorch's CPU
+convolutions run on) JIT-compiles a kernel for each convolution's exact geometry and the
+machine's vector units.  It is an optional dependency, ``pip install flowgrad[onednn]``
+(the ``onednn-cpu-gomp`` wheel: ``libdnnl.so`` on GNU OpenMP, no Python code), bound here
+through ctypes to its C API.  Without it, or where it refuses a configuration, the numpy
+kernels of ``ops.conv_geometry`` and ``ops.pool_ops`` run.
+
+What goes through it: float32 arrays on the CPU, channels-last (``N, *spatial, C``), any
+number of spatial axes, with TF's window geometry (``Window``: padding before/after,
+stride, dilation).  Each distinct geometry's primitive is created once and cached; a call
+wraps the numpy buffers in oneDNN memory objects and executes.  oneDNN threads through
+OpenMP: ``OMP_NUM_THREADS`` sets how many.
+
+``FLOWGRAD_ONEDNN=0`` turns it off (``FLOWGRAD_ONEDNN_LIB`` names the library file when it
+is not where pip puts it).  ``available()`` says whether it loaded; ``ENABLED`` can be set
+to False at run time (tests run both paths).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import site
+import sys
+import threading
+
+import numpy as np
+
+#: set False to run the numpy kernels even where oneDNN is present
+ENABLED = os.environ.get("FLOWGRAD_ONEDNN", "1") != "0"
+
+# C API constants of oneDNN 3.x; each is checked against the library's own names on load
+_F32 = 3
+_FWD_TRAINING, _FWD_INFERENCE, _BWD_DATA, _BWD_WEIGHTS = 64, 96, 160, 192
+_CONV_DIRECT = 0x1
+_POOL_MAX, _POOL_AVG_EXCLUDE = 0x1FF, 0x3FF
+_CHECKS = (("dnnl_dt2str", _F32, "f32"),
+           ("dnnl_prop_kind2str", _FWD_TRAINING, "forward_training"),
+           ("dnnl_prop_kind2str", _FWD_INFERENCE, "forward_inference"),
+           ("dnnl_prop_kind2str", _BWD_DATA, "backward_data"),
+           ("dnnl_prop_kind2str", _BWD_WEIGHTS, "backward_weights"),
+           ("dnnl_alg_kind2str", _CONV_DIRECT, "convolution_direct"),
+           ("dnnl_alg_kind2str", _POOL_MAX, "pooling_max"),
+           ("dnnl_alg_kind2str", _POOL_AVG_EXCLUDE, "pooling_avg_exclude_padding"),
+           ("dnnl_fmt_tag2str", 1, "any"))
+_CPU_ENGINE, _STREAM_IN_ORDER, _SCRATCHPAD_USER, _ANY = 1, 1, 1, 1
+_QUERY_EXEC_ARG_MD = 255
+_SRC, _DST, _WEIGHTS, _WORKSPACE, _SCRATCHPAD = 1, 17, 33, 64, 80
+_DIFF_SRC, _DIFF_DST, _DIFF_WEIGHTS = 129, 145, 161
+
+_vp = ctypes.c_void_p
+_Dims = ctypes.c_int64 * 12
+
+
+class _Arg(ctypes.Structure):
+    _fields_ = [("arg", ctypes.c_int), ("memory", _vp)]
+
+
+_state: dict = {}
+_lock = threading.Lock()
+
+
+def _paths() -> list[str]:
+    env = os.environ.get("FLOWGRAD_ONEDNN_LIB")
+    if env:
+        return [env]
+    roots = [sys.prefix, sys.base_prefix, getattr(site, "USER_BASE", None) or ""]
+    paths = [os.path.join(r, "lib", name) for r in roots if r
+             for name in ("libdnnl.so.3", "libdnnl.3.dylib")]
+    found = ctypes.util.find_library("dnnl")
+    return [p for p in paths if os.path.exists(p)] + ([found] if found else [])
+
+
+def _bind(path: str):
+    try:
+        lib = ctypes.CDLL(path)
+    except OSError:
+        return None
+    try:
+        for fn, value, name in _CHECKS:
+            f = getattr(lib, fn)
+            f.restype, f.argtypes = ctypes.c_char_p, [ctypes.c_int]
+            if f(value) != name.encode():
+                return None
+        lib.dnnl_primitive_desc_query_md.restype = _vp
+        lib.dnnl_primitive_desc_query_md.argtypes = [_vp, ctypes.c_int, ctypes.c_int]
+        lib.dnnl_memory_desc_get_size.restype = ctypes.c_size_t
+        lib.dnnl_memory_desc_get_size.argtypes = [_vp]
+        lib.dnnl_memory_desc_create_with_strides.argtypes = [
+            ctypes.POINTER(_vp), ctypes.c_int, _Dims, ctypes.c_int, _Dims]
+        lib.dnnl_memory_create.argtypes = [ctypes.POINTER(_vp), _vp, _vp, _vp]
+        lib.dnnl_memory_destroy.argtypes = [_vp]
+        lib.dnnl_primitive_execute.argtypes = [_vp, _vp, ctypes.c_int, ctypes.POINTER(_Arg)]
+        engine, stream = _vp(), _vp()
+        if lib.dnnl_engine_create(ctypes.byref(engine), _CPU_ENGINE, 0) != 0:
+            return None
+        if lib.dnnl_stream_create(ctypes.byref(stream), engine, _STREAM_IN_ORDER) != 0:
+            return None
+    except AttributeError:
+        return None
+    return {"lib": lib, "engine": engine, "stream": stream, "path": path, "prims": {}}
+
+
+def _get():
+    """The bound library (a dict), or None where oneDNN is absent or turned off."""
+    if not ENABLED:
+        return None
+    if "lib" not in _state:
+        with _lock:
+            if "lib" not in _state:
+                bound = None
+                for p in _paths():
+                    bound = _bind(p)
+                    if bound is not None:
+                        break
+                _state["lib"] = bound
+    return _state["lib"]
+
+
+def available() -> bool:
+    """Whether oneDNN loaded (and is not turned off)."""
+    return _get() is not None
+
+
+def library_path() -> str | None:
+    """The oneDNN library in use, or None."""
+    d = _get()
+    return d["path"] if d else None
+
+
+def usable(*arrays) -> bool:
+    """Whether oneDNN can take these numpy arrays: float32, non-empty, oneDNN present."""
+    return (ENABLED and all(type(a) is np.ndarray and a.dtype == np.float32 and a.size
+                            for a in arrays) and _get() is not None)
+
+
+# ----- memory descriptors and primitives -------------------------------------------------
+def _md(lib, dims, strides):
+    m = _vp()
+    n = len(dims)
+    if lib.dnnl_memory_desc_create_with_strides(ctypes.byref(m), n, _Dims(*dims), _F32,
+                                                _Dims(*strides)) != 0:
+        raise _Refused
+    return m
+
+
+def _channels_last(shape):
+    """oneDNN dims ``(N, C, *spatial)`` and element strides of a contiguous channels-last
+    array."""
+    st = _contiguous_strides(shape)
+    return ((shape[0], shape[-1], *shape[1:-1]), (st[0], st[-1], *st[1:-1]))
+
+
+def _contiguous_strides(shape):
+    out, acc = [], 1
+    for d in reversed(shape):
+        out.append(acc)
+        acc *= d
+    return out[::-1]
+
+
+def _filter_dims(shape):
+    """oneDNN ``(O, I, *K)`` dims and strides of a contiguous ``(*K, I, O)`` filter."""
+    st = _contiguous_strides(shape)
+    return ((shape[-1], shape[-2], *shape[:-2]), (st[-1], st[-2], *st[:-2]))
+
+
+class _Refused(Exception):
+    """oneDNN has no implementation for this configuration."""
+
+
+class _Primitive:
+    """A created primitive, ready to run on numpy buffers in the user's (plain) layouts.
+
+    ``user`` maps each argument to the descriptor of the buffer the caller passes.  Where
+    the primitive chose another layout (weights are created with "any": oneDNN's fast
+    kernels for few channels want blocked filters), the argument runs through a buffer
+    of the chosen layout and a reorder primitive: before the primitive for an input,
+    after it for an output.  Scratchpad and workspace buffers are sized here.  Owns every
+    oneDNN handle it keeps (descriptors are cloned)."""
+
+    def __init__(self, d, pd, user: dict):
+        lib = self.lib = d["lib"]
+        self.prim, self.handles = _vp(), []
+        if lib.dnnl_primitive_create(ctypes.byref(self.prim), pd) != 0:
+            raise _Refused
+        self.user, self.mds, self.reorders, self.sizes = {}, {}, {}, {}
+        try:
+            for arg, umd in user.items():
+                pmd = _vp(lib.dnnl_primitive_desc_query_md(pd, _QUERY_EXEC_ARG_MD, arg))
+                self.user[arg] = self._clone(umd)
+                if lib.dnnl_memory_desc_equal(umd, pmd):
+                    self.mds[arg] = self.user[arg]
+                    continue
+                self.mds[arg] = self._clone(pmd)
+                pair = ((self.user[arg], self.mds[arg]) if arg in _INPUTS
+                        else (self.mds[arg], self.user[arg]))
+                self.reorders[arg] = (self._reorder(d, *pair),
+                                      lib.dnnl_memory_desc_get_size(self.mds[arg]))
+            for arg in (_SCRATCHPAD, _WORKSPACE):
+                md = lib.dnnl_primitive_desc_query_md(pd, _QUERY_EXEC_ARG_MD, arg)
+                size = lib.dnnl_memory_desc_get_size(_vp(md)) if md else 0
+                if size:
+                    self.mds[arg], self.sizes[arg] = self._clone(_vp(md)), size
+        except _Refused:
+            self.__del__()
+            raise
+        self.workspace = self.sizes.get(_WORKSPACE, 0)
+
+    def _clone(self, md):
+        copy = _vp()
+        if self.lib.dnnl_memory_desc_clone(ctypes.byref(copy), md) != 0:
+            raise _Refused
+        self.handles.append((self.lib.dnnl_memory_desc_destroy, copy))
+        return copy
+
+    def _reorder(self, d, src, dst):
+        lib, pd, prim = self.lib, _vp(), _vp()
+        if lib.dnnl_reorder_primitive_desc_create(ctypes.byref(pd), src, d["engine"], dst,
+                                                  d["engine"], None) != 0:
+            raise _Refused
+        ok = lib.dnnl_primitive_create(ctypes.byref(prim), pd) == 0
+        lib.dnnl_primitive_desc_destroy(pd)
+        if not ok:
+            raise _Refused
+        self.handles.append((lib.dnnl_primitive_destroy, prim))
+        return prim
+
+    def __del__(self):
+        handles, self.handles = getattr(self, "handles", []), []
+        prim, self.prim = getattr(self, "prim", None), None
+        try:
+            if prim:
+                self.lib.dnnl_primitive_destroy(prim)
+            for destroy, handle in reversed(handles):
+                destroy(handle)
+        except (TypeError, AttributeError):   # interpreter shutdown: nothing left to free
+            pass
+
+    def __call__(self, d, **arrays):
+        """Executes with numpy ``arrays`` keyed by argument name (``src``, ``dst``, ...):
+        inputs reordered in, the primitive, outputs reordered out."""
+        lib, engine, stream = self.lib, d["engine"], d["stream"]
+        keep, mems, args, after = [], [], [], []
+
+        def mem(md, buf):
+            m = _vp()
+            if lib.dnnl_memory_create(ctypes.byref(m), md, engine, buf.ctypes.data) != 0:
+                raise RuntimeError("oneDNN could not wrap a buffer")
+            mems.append(m)
+            keep.append(buf)
+            return m
+
+        def run(prim, pairs):
+            arr = (_Arg * len(pairs))(*[_Arg(a, m) for a, m in pairs])
+            if lib.dnnl_primitive_execute(prim, stream, len(pairs), arr) != 0:
+                raise RuntimeError("oneDNN failed to execute a primitive")
+
+        try:
+            for arg, size in self.sizes.items():
+                if arg == _SCRATCHPAD:
+                    args.append((arg, mem(self.mds[arg], np.empty(size, np.uint8))))
+            for name, buf in arrays.items():
+                arg = _ARG[name]
+                if arg == _WORKSPACE:
+                    args.append((arg, mem(self.mds[arg], buf)))
+                    continue
+                umem = mem(self.user[arg], buf)
+                if arg not in self.reorders:
+                    args.append((arg, umem))
+                    continue
+                reorder, size = self.reorders[arg]
+                pmem = mem(self.mds[arg], np.empty(size, np.uint8))
+                args.append((arg, pmem))
+                if arg in _INPUTS:
+                    run(reorder, [(_SRC, umem), (_DST, pmem)])
+                else:
+                    after.append((reorder, pmem, umem))
+            run(self.prim, args)
+            for reorder, pmem, umem in after:
+                run(reorder, [(_SRC, pmem), (_DST, umem)])
+            lib.dnnl_stream_wait(stream)
+        finally:
+            for m in mems:
+                lib.dnnl_memory_destroy(m)
+
+
+_ARG = {"src": _SRC, "dst": _DST, "weights": _WEIGHTS, "workspace": _WORKSPACE,
+        "scratchpad": _SCRATCHPAD, "diff_src": _DIFF_SRC, "diff_dst": _DIFF_DST,
+        "diff_weights": _DIFF_WEIGHTS}
+_INPUTS = frozenset((_SRC, _WEIGHTS, _DIFF_DST))
+_MAX_PRIMITIVES = 512
+
+
+def _cached(key, build):
+    """The primitive for ``key`` (None where oneDNN refuses it), built on first use."""
+    d = _get()
+    prims = d["prims"]
+    p = prims.get(key, False)
+    if p is False:
+        with _lock:
+            p = prims.get(key, False)
+            if p is False:
+                try:
+                    p = build(d)
+                except _Refused:
+                    p = None
+                if len(prims) >= _MAX_PRIMITIVES:
+                    prims.pop(next(iter(prims)))
+                prims[key] = p
+    return p
+
+
+class _Build:
+    """Creates a primitive's descriptors and frees what the primitive does not keep (the
+    primitive descriptors and attributes) once it exists, or when creation fails."""
+
+    def __init__(self, d):
+        self.d, self.lib, self.temp, self.mds = d, d["lib"], [], []
+
+    def md(self, dims, strides):
+        m = _md(self.lib, dims, strides)
+        self.mds.append(m)
+        return m
+
+    def attr(self):
+        attr = _vp()
+        if self.lib.dnnl_primitive_attr_create(ctypes.byref(attr)) != 0:
+            raise _Refused
+        self.temp.append((self.lib.dnnl_primitive_attr_destroy, attr))
+        self.lib.dnnl_primitive_attr_set_scratchpad_mode(attr, _SCRATCHPAD_USER)
+        return attr
+
+    def pd(self, fn, *args):
+        pd = _vp()
+        if fn(ctypes.byref(pd), self.d["engine"], *args) != 0:
+            raise _Refused
+        self.temp.append((self.lib.dnnl_primitive_desc_destroy, pd))
+        return pd
+
+    def any(self, dims):
+        """A descriptor that lets the primitive choose the layout."""
+        m = _vp()
+        if self.lib.dnnl_memory_desc_create_with_tag(ctypes.byref(m), len(dims),
+                                                     _Dims(*dims), _F32, _ANY) != 0:
+            raise _Refused
+        self.mds.append(m)
+        return m
+
+    def primitive(self, pd, user: dict):
+        return _Primitive(self.d, pd, user)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        for destroy, handle in self.temp:
+            destroy(handle)
+        for m in self.mds:
+            self.lib.dnnl_memory_desc_destroy(m)
+        return False
+
+
+def _geometry(wins):
+    return (_Dims(*[w.stride for w in wins]), _Dims(*[w.dilation - 1 for w in wins]),
+            _Dims(*[w.pad_before for w in wins]), _Dims(*[w.pad_after for w in wins]))
+
+
+def _out_shape(xshape, wins, channels):
+    return (xshape[0], *[w.out for w in wins], channels)
+
+
+# ----- convolutions ------------------------------------------------------------------------
+def _conv(b: _Build, xshape, fshape, wins, blocked=False):
+    """The user's (src, weights, dst) descriptors, the primitive's (the filter's layout is
+    oneDNN's choice; with ``blocked`` the activations' too, reordered from and to the
+    user's around the primitive), the forward primitive descriptor and the geometry."""
+    user = (b.md(*_channels_last(xshape)), b.md(*_filter_dims(fshape)),
+            b.md(*_channels_last(_out_shape(xshape, wins, fshape[-1]))))
+    dims = (_channels_last(xshape)[0], _filter_dims(fshape)[0],
+            _channels_last(_out_shape(xshape, wins, fshape[-1]))[0])
+    prim = tuple(b.any(dm) if blocked or i == 1 else u
+                 for i, (u, dm) in enumerate(zip(user, dims)))
+    geo = _geometry(wins)
+    fwd = b.pd(b.lib.dnnl_convolution_forward_primitive_desc_create, _FWD_TRAINING,
+               _CONV_DIRECT, prim[0], prim[1], None, prim[2], *geo, b.attr())
+    return user, prim, fwd, geo
+
+
+def conv_forward(x, filt, wins):
+    """Channels-last convolution of contiguous float32 ``x`` by a ``(*K, I, O)`` filter,
+    or None where oneDNN refuses the configuration."""
+    def build(d):
+        with _Build(d) as b:
+            (src, wts, dst), _, fwd, _ = _conv(b, x.shape, filt.shape, wins)
+            return b.primitive(fwd, {_SRC: src, _WEIGHTS: wts, _DST: dst})
+    p = _cached(("conv", x.shape, filt.shape, tuple(wins)), build)
+    if p is None:
+        return None
+    y = np.empty(_out_shape(x.shape, wins, filt.shape[-1]), np.float32)
+    p(_get(), src=x, weights=filt, dst=y)
+    return y
+
+
+def conv_backward_data(dy, filt, xshape, wins, blocked: bool = False):
+    """``dx`` (channels-last ``xshape``) of a convolution, or None.  ``blocked``: let
+    oneDNN lay out the activations too (faster for few channels)."""
+    def build(d):
+        with _Build(d) as b:
+            (src, wts, dst), prim, fwd, geo = _conv(b, xshape, filt.shape, wins, blocked)
+            pd = b.pd(b.lib.dnnl_convolution_backward_data_primitive_desc_create,
+                      _CONV_DIRECT, *prim, *geo, fwd, b.attr())
+            return b.primitive(pd, {_DIFF_SRC: src, _WEIGHTS: wts, _DIFF_DST: dst})
+    p = _cached(("conv_bwd_data", tuple(xshape), filt.shape, tuple(wins), blocked), build)
+    if p is None:
+        return None
+    dx = np.empty(xshape, np.float32)
+    p(_get(), diff_dst=dy, weights=filt, diff_src=dx)
+    return dx
+
+
+def conv_backward_weights(x, dy, fshape, wins):
+    """``dW`` (``(*K, I, O)`` ``fshape``) of a convolution, or None."""
+    def build(d):
+        with _Build(d) as b:
+            (src, wts, dst), prim, fwd, geo = _conv(b, x.shape, fshape, wins)
+            pd = b.pd(b.lib.dnnl_convolution_backward_weights_primitive_desc_create,
+                      _CONV_DIRECT, prim[0], prim[1], None, prim[2], *geo, fwd, b.attr())
+            return b.primitive(pd, {_SRC: src, _DIFF_WEIGHTS: wts, _DIFF_DST: dst})
+    p = _cached(("conv_bwd_weights", x.shape, tuple(fshape), tuple(wins)), build)
+    if p is None:
+        return None
+    dw = np.empty(fshape, np.float32)
+    p(_get(), src=x, diff_dst=dy, diff_weights=dw)
+    return dw
+
+
+# ----- pooling -----------------------------------------------------------------------------
+def _pool(b: _Build, xshape, wins, alg, prop):
+    src = b.md(*_channels_last(xshape))
+    dst = b.md(*_channels_last(_out_shape(xshape, wins, xshape[-1])))
+    strides, dil, pl, pr = _geometry(wins)
+    kernel = _Dims(*[w.k for w in wins])
+    fwd = b.pd(b.lib.dnnl_pooling_forward_primitive_desc_create, prop, alg, src, dst,
+               strides, kernel, dil, pl, pr, b.attr())
+    return src, dst, fwd, (strides, kernel, dil, pl, pr)
+
+
+_POOL_ALG = {"max": _POOL_MAX, "avg": _POOL_AVG_EXCLUDE}
+
+
+def pool_forward(x, wins, kind: str, workspace: bool = False):
+    """Max (``kind="max"``; padding never wins) or average (``"avg"``: over the cells
+    inside the input, as TF divides) pooling of contiguous float32 channels-last ``x``.
+    With ``workspace`` (max only) returns ``(y, ws)``, the record of each window's
+    maximum that ``max_pool_backward`` takes.  None where oneDNN refuses."""
+    prop = _FWD_TRAINING if workspace else _FWD_INFERENCE
+
+    def build(d):
+        with _Build(d) as b:
+            src, dst, fwd, _ = _pool(b, x.shape, wins, _POOL_ALG[kind], prop)
+            return b.primitive(fwd, {_SRC: src, _DST: dst})
+    p = _cached(("pool", kind, prop, x.shape, tuple(wins)), build)
+    if p is None:
+        return None
+    y = np.empty(_out_shape(x.shape, wins, x.shape[-1]), np.float32)
+    if not workspace:
+        p(_get(), src=x, dst=y)
+        return y
+    ws = np.empty(p.workspace, np.uint8)
+    p(_get(), src=x, dst=y, workspace=ws)
+    return y, ws
+
+
+def pool_backward(dy, xshape, wins, kind: str, workspace=None):
+    """``dx`` of a pooling given its output gradient (and, for max, the forward's
+    workspace: the gradient goes to the window's first maximum), or None."""
+    def build(d):
+        with _Build(d) as b:
+            src, dst, fwd, geo = _pool(b, xshape, wins, _POOL_ALG[kind], _FWD_TRAINING)
+            pd = b.pd(b.lib.dnnl_pooling_backward_primitive_desc_create, _POOL_ALG[kind],
+                      src, dst, *geo, fwd, b.attr())
+            return b.primitive(pd, {_DIFF_SRC: src, _DIFF_DST: dst})
+    p = _cached(("pool_bwd", kind, tuple(xshape), tuple(wins)), build)
+    if p is None:
+        return None
+    dx = np.empty(xshape, np.float32)
+    if workspace is None:
+        p(_get(), diff_dst=dy, diff_src=dx)
+    else:
+        p(_get(), diff_dst=dy, diff_src=dx, workspace=workspace)
+    return dx
