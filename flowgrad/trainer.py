@@ -27,6 +27,7 @@ import flowgrad as tf
 from flowgrad import models
 from flowgrad.data import Dataset, Iterator
 from flowgrad.data.mnist import DataError, load_mnist
+from flowgrad.runtime import onednn
 
 RUN_FILE = "run.json"
 LR_DECAY = 0.85      # learning rate factor per epoch
@@ -302,7 +303,8 @@ def plot_curves(history: list[dict], path: str) -> str | None:
 
 # --- commands -------------------------------------------------------------------------
 def blas_threads(n: int | None):
-    """Limits BLAS to ``n`` threads while training (None: leave it alone).
+    """Limits BLAS and OpenMP (oneDNN's threads) to ``n`` threads while training (None:
+    leave them alone).
 
     The command line's models multiply small matrices (batches of 32), where OpenBLAS's
     thread start-up and hand-off cost far more than the arithmetic, and on a busy machine
@@ -314,7 +316,8 @@ def blas_threads(n: int | None):
         from threadpoolctl import threadpool_limits  # noqa: PLC0415
     except ImportError:
         return contextlib.nullcontext()
-    return threadpool_limits(limits=n, user_api="blas")
+    onednn.available()         # loads oneDNN and its OpenMP now, so that the limit reaches it
+    return threadpool_limits(limits=n)
 
 
 def train(model: str = "lenet", dataset: str = "digits", data_dir: str | None = None,
