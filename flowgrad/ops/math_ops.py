@@ -14,6 +14,7 @@ from flowgrad.framework.registry import (NodeSpec, NotDifferentiable, comparison
 from flowgrad.framework.shapes import TensorShape, broadcast_shapes
 from flowgrad.ops import _xp
 from flowgrad.ops import array_ops as A
+from flowgrad.runtime import onednn
 
 
 def _float_unary(node: NodeSpec):
@@ -625,6 +626,8 @@ def _matmul_kernel(xp, a, b, *, transpose_a=False, transpose_b=False):
         a = xp.swapaxes(a, -1, -2)
     if transpose_b:
         b = xp.swapaxes(b, -1, -2)
+    if xp is np and a.ndim == 2 and b.ndim == 2:
+        return onednn.product(a, b)        # oneDNN's GEMM for large float32 products
     return xp.matmul(a, b)
 
 

@@ -14,7 +14,7 @@ import flowgrad as tf
 from flowgrad import compiler
 from flowgrad.compiler import PASSES, CompilerOptions
 from flowgrad.compiler import codegen
-from flowgrad.runtime import blas
+from flowgrad.runtime import blas, onednn
 
 pytestmark = [pytest.mark.skipif(not blas.available(), reason="no direct BLAS in this numpy"),
               pytest.mark.usefixtures("on_cpu")]      # the fold is host code generation
@@ -25,6 +25,19 @@ DEFAULT_MIN = CompilerOptions().fold_min_elements
 def _fold_small_variables(monkeypatch):
     """The variables here are small; the size threshold is tested with the mlp."""
     monkeypatch.setattr(compiler.options, "fold_min_elements", 0)
+
+
+@pytest.fixture
+def keep_onednn():
+    """Asked for by the tests of the fold through oneDNN."""
+
+
+@pytest.fixture(autouse=True)
+def _blas_gemm(request, monkeypatch):
+    """The fold through OpenBLAS (float32 folds prefer oneDNN where it is installed; tests
+    that ask for ``keep_onednn`` keep it)."""
+    if "keep_onednn" not in request.fixturenames:
+        monkeypatch.setattr(onednn, "ENABLED", False)
 
 ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
 
@@ -147,7 +160,7 @@ def test_the_mlp_benchmark_step_folds_the_large_weight_updates(monkeypatch):
         assert "blas_takes(" in line                  # not computed: only the fallback's
     # 512x10 (5120 elements) is below the threshold: computed and subtracted as before
     (line,) = [ln for ln in src.splitlines() if "'gradients/MatMul_2_grad/MatMul_1'" in ln]
-    assert "xp_matmul(" in line and "blas_takes(" not in line
+    assert ("xp_matmul(" in line or "onednn_product(" in line) and "blas_takes(" not in line
 
 
 def _unfolded_equal(extra, layout="x@w", dtype=np.float32):
@@ -210,6 +223,35 @@ def test_no_fold_when_an_operand_is_a_variable_the_plan_writes():
             assert "xp_subtract(w" in _sources(sess)        # still updated in place
     for a, b in zip(res[False], res[True]):
         np.testing.assert_array_equal(a, b)
+
+
+needs_onednn = pytest.mark.skipif(not onednn.available(), reason="oneDNN is not installed")
+
+
+@needs_onednn
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+def test_float32_folds_run_on_onednn(monkeypatch, keep_onednn, layout):
+    """With oneDNN the folded update is its GEMM with the step's scale and a sum post-op
+    (``w = -lr * a @ b + w``): the same weights as the unfolded update, up to rounding."""
+    calls = []
+    real = onednn.matmul
+    monkeypatch.setattr(onednn, "matmul", lambda *a, **k: calls.append(len(a)) or real(*a, **k))
+    off, w_off, _ = _run(layout, np.float32, fold=False)
+    calls.clear()
+    on, w_on, src = _run(layout, np.float32)
+    assert "_sgd_gemm(" in src and 5 in calls           # matmul(a, b, w, -lr, 1.0)
+    np.testing.assert_allclose(w_on, w_off, **_tol(np.float32))
+    np.testing.assert_allclose(np.array(on), np.array(off), **_tol(np.float32))
+
+
+@needs_onednn
+def test_when_onednn_refuses_the_fold_falls_back_to_the_blas(monkeypatch, keep_onednn):
+    off, w_off, _ = _run("x@w", np.float32, fold=False)
+    refused = []
+    monkeypatch.setattr(onednn, "matmul", lambda *a, **k: refused.append(1))
+    on, w_on, src = _run("x@w", np.float32)
+    assert "_sgd_gemm(" in src and refused
+    np.testing.assert_allclose(w_on, w_off, **_tol(np.float32))
 
 
 def test_no_fold_without_a_direct_blas(monkeypatch):
