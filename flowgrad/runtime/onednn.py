@@ -122,6 +122,18 @@ def _get():
     return _state["lib"]
 
 
+def _after_fork_in_child():
+    """GNU OpenMP's thread pool does not survive ``fork``: a child whose parent has run a
+    parallel region hangs in its first one.  Such a child runs the numpy kernels."""
+    d = _state.get("lib")
+    if d is not None and d.get("ran"):
+        _state["lib"] = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def available() -> bool:
     """Whether oneDNN loaded (and is not turned off)."""
     return _get() is not None
@@ -263,6 +275,7 @@ class _Primitive:
         for prim, args in pre:
             if lib.dnnl_primitive_execute(prim, stream, len(args), args) != 0:
                 raise RuntimeError("oneDNN failed to reorder an argument")
+        d["ran"] = True                  # this process has OpenMP threads now (see fork)
         if lib.dnnl_primitive_execute(self.prim, stream, len(main), main) != 0:
             raise RuntimeError("oneDNN failed to execute a primitive")
         for prim, args in post:
@@ -481,7 +494,8 @@ def pool_forward(x, wins, kind: str, workspace: bool = False):
     """Max (``kind="max"``; padding never wins) or average (``"avg"``: over the cells
     inside the input, as TF divides) pooling of contiguous float32 channels-last ``x``.
     With ``workspace`` (max only) returns ``(y, ws)``, the record of each window's
-    maximum that ``max_pool_backward`` takes.  None where oneDNN refuses."""
+    maximum that ``max_pool_backward`` takes.  None where oneDNN refuses, and for a max
+    pool where some window's maximum is -inf (oneDNN gives the lowest finite float)."""
     prop = _FWD_TRAINING if workspace else _FWD_INFERENCE
 
     def build(d):
@@ -492,12 +506,19 @@ def pool_forward(x, wins, kind: str, workspace: bool = False):
     if p is None:
         return None
     y = np.empty(_out_shape(x.shape, wins, x.shape[-1]), np.float32)
-    if not workspace:
+    ws = np.empty(p.workspace, np.uint8) if workspace else None
+    if workspace:
+        p(_get(), src=x, dst=y, workspace=ws)
+    else:
         p(_get(), src=x, dst=y)
-        return y
-    ws = np.empty(p.workspace, np.uint8)
-    p(_get(), src=x, dst=y, workspace=ws)
-    return y, ws
+    if kind == "max" and y.size and y.min() <= _F32_LOWEST:
+        # oneDNN starts each window at the lowest finite float, so a window of -inf
+        # inputs comes out as that, where the numpy kernels (and the maximum) give -inf
+        return None
+    return (y, ws) if workspace else y
+
+
+_F32_LOWEST = np.finfo(np.float32).min
 
 
 def pool_backward(dy, xshape, wins, kind: str, workspace=None):
