@@ -22,7 +22,9 @@ from flowgrad.framework.shapes import TensorShape
 from flowgrad.ops import array_ops as A
 from flowgrad.ops import math_ops as M
 from flowgrad.ops import reduce_ops as R
+from flowgrad.ops.conv_geometry import use_onednn
 from flowgrad.ops.reduce_ops import _leading_sum
+from flowgrad.runtime import onednn
 
 _FORMATS = ("NHWC", "NCHW", "NDHWC", "NCDHW")
 
@@ -126,6 +128,12 @@ def fused_batch_norm_v3(xp, x, scale, offset, mean, variance, *, epsilon=1e-4,
     ``variance`` normalise and are returned.  ``reserve_1/2`` keep the batch mean and biased
     variance for the gradient.
     """
+    if _onednn(xp, data_format, x, scale, offset) and (is_training or _onednn(
+            xp, data_format, mean, variance)):
+        out = _fused_batch_norm_onednn(x, scale, offset, mean, variance, epsilon,
+                                       exponential_avg_factor, is_training)
+        if out is not None:
+            return out
     wd = _work_dtype(x)
     x2 = _rows(xp, x, data_format, wd)
     m, c = x2.shape
@@ -156,6 +164,31 @@ def fused_batch_norm_v3(xp, x, scale, offset, mean, variance, *, epsilon=1e-4,
         bv = (1.0 - f) * variance + f * unbiased
     return (y, bm.astype(pd), bv.astype(pd), mu.astype(pd), var.astype(pd),
             xp.zeros(0, dtype=pd))
+
+
+def _onednn(xp, data_format: str, *arrays) -> bool:
+    """Float32 channels-last batch norms on the CPU run on oneDNN where it is installed
+    (ResNet-50's at batch 4: forward 3x, gradient 3-5x faster than the numpy kernels)."""
+    return not data_format.startswith("NC") and use_onednn(xp, *arrays)
+
+
+def _fused_batch_norm_onednn(x, scale, offset, mean, variance, epsilon, factor, training):
+    c = lambda a: np.ascontiguousarray(a)  # noqa: E731
+    if not training:
+        y = onednn.batch_norm(c(x), c(scale), c(offset), epsilon, c(mean), c(variance))
+        return None if y is None else (y, mean.copy(), variance.copy(), mean.copy(),
+                                       variance.copy(), np.zeros(0, np.float32))
+    out = onednn.batch_norm(c(x), c(scale), c(offset), epsilon)
+    if out is None:
+        return None
+    y, mu, var = out
+    m = x.size // x.shape[-1]
+    unbiased = var * np.float32(m / max(m - 1, 1))
+    bm, bv = mu.copy(), unbiased
+    if factor != 1.0:
+        bm = ((1.0 - factor) * mean + factor * mu).astype(np.float32)
+        bv = ((1.0 - factor) * variance + factor * unbiased).astype(np.float32)
+    return y, bm, bv, mu, var, np.zeros(0, np.float32)
 
 
 @fused_batch_norm_v3.device_kernel("cuda")
@@ -258,6 +291,13 @@ def fused_batch_norm_grad_v3(xp, y_backprop, x, scale, reserve_space_1, reserve_
                              reserve_space_3, *, epsilon=1e-4, data_format="NHWC",
                              is_training=True):
     """``(x_backprop, scale_backprop, offset_backprop, reserve_4, reserve_5)``."""
+    if _onednn(xp, data_format, y_backprop, x, scale, reserve_space_1, reserve_space_2):
+        c = np.ascontiguousarray
+        out = onednn.batch_norm_backward(c(y_backprop), c(x), c(scale), c(reserve_space_1),
+                                         c(reserve_space_2), epsilon, is_training)
+        if out is not None:
+            empty = np.zeros(0, np.float32)
+            return (*out, empty, empty.copy())
     wd = _work_dtype(x)
     x2 = _rows(xp, x, data_format, wd)
     dy2 = _rows(xp, y_backprop, data_format, wd)

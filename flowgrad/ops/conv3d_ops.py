@@ -20,7 +20,7 @@ from flowgrad.framework.registry import (NodeSpec, constant, constant_shape, con
 from flowgrad.framework.shapes import TensorShape
 from flowgrad.ops import array_ops as A
 from flowgrad.ops.conv_geometry import (ONEDNN_BLOCKED_BELOW, ONEDNN_MIN_INPUT_GRAD_CHANNELS,
-                                        Window, use_onednn, window)
+                                        Window, gemm, use_onednn, window)
 from flowgrad.runtime import onednn
 from flowgrad.runtime import placement as _placement
 
@@ -138,7 +138,7 @@ def _conv_forward(xp, x, filt, wins):
     n, *_, c = x.shape
     kd, kh, kw, ci, co = filt.shape
     if _pointwise(filt.shape, wins):
-        return xp.matmul(x.reshape(-1, c), filt.reshape(ci, co)).reshape(*x.shape[:4], co)
+        return gemm(xp, x.reshape(-1, c), filt.reshape(ci, co)).reshape(*x.shape[:4], co)
     if use_onednn(xp, x, filt):
         y = onednn.conv_forward(xp.ascontiguousarray(x), xp.ascontiguousarray(filt), wins)
         if y is not None:
@@ -158,7 +158,7 @@ def _conv_filter_grad(xp, x, dy, fshape, wins):
     n, *_, c = x.shape
     kd, kh, kw, ci, co = fshape
     if _pointwise(fshape, wins):
-        return xp.matmul(x.reshape(-1, c).T, dy.reshape(-1, co)).reshape(fshape)
+        return gemm(xp, x.reshape(-1, c).T, dy.reshape(-1, co)).reshape(fshape)
     if use_onednn(xp, x, dy):
         dw = onednn.conv_backward_weights(xp.ascontiguousarray(x), xp.ascontiguousarray(dy),
                                           tuple(fshape), wins)
@@ -178,7 +178,7 @@ def _conv_input_grad(xp, dy, filt, shape, wins):
     n, *_, c = shape
     kd, kh, kw, ci, co = filt.shape
     if _pointwise(filt.shape, wins):
-        return xp.matmul(dy.reshape(-1, co), filt.reshape(ci, co).T).reshape(shape)
+        return gemm(xp, dy.reshape(-1, co), filt.reshape(ci, co).T).reshape(shape)
     if c >= ONEDNN_MIN_INPUT_GRAD_CHANNELS and use_onednn(xp, dy, filt):
         dx = onednn.conv_backward_data(xp.ascontiguousarray(dy), xp.ascontiguousarray(filt),
                                        tuple(shape), wins, blocked=c < ONEDNN_BLOCKED_BELOW)

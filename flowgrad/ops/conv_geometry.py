@@ -265,14 +265,20 @@ def _pointwise(filt, wh: Window, ww: Window) -> bool:
 # Where oneDNN is installed (runtime/onednn.py) float32 convolutions run through it, except
 # where the numpy kernels measured as fast or faster (one thread, against oneDNN with its
 # own filter layout and NHWC activations):
-#   * 1x1 stride-1 convolutions: one GEMM either way (ResNet's 64->256 at 56x56: 3.9 ms
-#     numpy, 4.3 ms oneDNN);
+#   * 1x1 stride-1 convolutions are one matrix product (``gemm``: oneDNN's GEMM, where
+#     large; its convolution was no faster: ResNet's 64->256 at 56x56 3.9 ms as a numpy
+#     product, 4.3 ms as a oneDNN convolution);
 #   * the input gradient for up to 4 input channels: the channel-major scatter below
 #     (LeNet's 28x28x1: 1.8 against 2.9 ms; ResNet's 7x7 stem: 24 against 37 ms).
 # The input gradient of convolutions with few input channels lets oneDNN lay out the
 # activations too (LeNet's 6->16: 1.1 ms, 1.9 with NHWC activations, 1.6 numpy).
 ONEDNN_MIN_INPUT_GRAD_CHANNELS = 5
 ONEDNN_BLOCKED_BELOW = 16
+
+
+def gemm(xp, a, b):
+    """``a @ b`` of 2-D arrays: oneDNN's GEMM for large float32 products on the CPU."""
+    return onednn.product(a, b) if xp is np else xp.matmul(a, b)
 
 
 def use_onednn(xp, *arrays) -> bool:
@@ -285,7 +291,7 @@ def conv_forward(xp, x, filt, wh: Window, ww: Window):
     n, h, w, c = x.shape
     kh, kw, ci, co = filt.shape
     if _pointwise(filt.shape, wh, ww):
-        return xp.matmul(x.reshape(n * h * w, c), filt.reshape(ci, co)).reshape(n, h, w, co)
+        return gemm(xp, x.reshape(n * h * w, c), filt.reshape(ci, co)).reshape(n, h, w, co)
     if use_onednn(xp, x, filt):
         y = onednn.conv_forward(np.ascontiguousarray(x), np.ascontiguousarray(filt), (wh, ww))
         if y is not None:
@@ -314,7 +320,7 @@ def conv_filter_grad(xp, x, dy, fshape, wh: Window, ww: Window):
     n, h, w, c = x.shape
     kh, kw, ci, co = fshape
     if _pointwise(fshape, wh, ww):
-        return xp.matmul(x.reshape(-1, c).T, dy.reshape(-1, co)).reshape(fshape)
+        return gemm(xp, x.reshape(-1, c).T, dy.reshape(-1, co)).reshape(fshape)
     if use_onednn(xp, x, dy):
         dw = onednn.conv_backward_weights(np.ascontiguousarray(x), np.ascontiguousarray(dy),
                                           tuple(fshape), (wh, ww))
@@ -346,7 +352,7 @@ def conv_input_grad(xp, dy, filt, shape, wh: Window, ww: Window):
     n, h, w, c = shape
     kh, kw, ci, co = filt.shape
     if _pointwise(filt.shape, wh, ww):
-        return xp.matmul(dy.reshape(-1, co), filt.reshape(ci, co).T).reshape(shape)
+        return gemm(xp, dy.reshape(-1, co), filt.reshape(ci, co).T).reshape(shape)
     if c >= ONEDNN_MIN_INPUT_GRAD_CHANNELS and use_onednn(xp, dy, filt):
         dx = onednn.conv_backward_data(np.ascontiguousarray(dy), np.ascontiguousarray(filt),
                                        tuple(shape), (wh, ww),

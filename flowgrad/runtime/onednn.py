@@ -33,7 +33,7 @@ ENABLED = os.environ.get("FLOWGRAD_ONEDNN", "1") != "0"
 
 # C API constants of oneDNN 3.x; each is checked against the library's own names on load
 _F32 = 3
-_FWD_TRAINING, _FWD_INFERENCE, _BWD_DATA, _BWD_WEIGHTS = 64, 96, 160, 192
+_FWD_TRAINING, _FWD_INFERENCE, _BWD_DATA, _BWD_WEIGHTS, _BACKWARD = 64, 96, 160, 192, 128
 _CONV_DIRECT = 0x1
 _POOL_MAX, _POOL_AVG_EXCLUDE = 0x1FF, 0x3FF
 _CHECKS = (("dnnl_dt2str", _F32, "f32"),
@@ -41,6 +41,7 @@ _CHECKS = (("dnnl_dt2str", _F32, "f32"),
            ("dnnl_prop_kind2str", _FWD_INFERENCE, "forward_inference"),
            ("dnnl_prop_kind2str", _BWD_DATA, "backward_data"),
            ("dnnl_prop_kind2str", _BWD_WEIGHTS, "backward_weights"),
+           ("dnnl_prop_kind2str", _BACKWARD, "backward"),
            ("dnnl_alg_kind2str", _CONV_DIRECT, "convolution_direct"),
            ("dnnl_alg_kind2str", _POOL_MAX, "pooling_max"),
            ("dnnl_alg_kind2str", _POOL_AVG_EXCLUDE, "pooling_avg_exclude_padding"),
@@ -49,6 +50,8 @@ _CPU_ENGINE, _STREAM_IN_ORDER, _SCRATCHPAD_USER, _ANY = 1, 1, 1, 1
 _QUERY_EXEC_ARG_MD = 255
 _SRC, _DST, _WEIGHTS, _WORKSPACE, _SCRATCHPAD = 1, 17, 33, 64, 80
 _DIFF_SRC, _DIFF_DST, _DIFF_WEIGHTS = 129, 145, 161
+_MEAN, _VARIANCE, _SCALE, _SHIFT, _DIFF_SCALE, _DIFF_SHIFT = 49, 50, 51, 52, 255, 256
+_GLOBAL_STATS, _USE_SCALE, _USE_SHIFT = 0x1, 0x2, 0x4
 
 _vp = ctypes.c_void_p
 _Dims = ctypes.c_int64 * 12
@@ -326,10 +329,11 @@ class _Primitive:
 
 _ARG = {"src": _SRC, "dst": _DST, "weights": _WEIGHTS, "workspace": _WORKSPACE,
         "scratchpad": _SCRATCHPAD, "diff_src": _DIFF_SRC, "diff_dst": _DIFF_DST,
-        "diff_weights": _DIFF_WEIGHTS}
+        "diff_weights": _DIFF_WEIGHTS, "mean": _MEAN, "variance": _VARIANCE, "scale": _SCALE,
+        "shift": _SHIFT, "diff_scale": _DIFF_SCALE, "diff_shift": _DIFF_SHIFT}
 _ATTR_SCALES = 4096
 _ARG["src_scale"] = _ATTR_SCALES | _SRC
-_INPUTS = frozenset((_SRC, _WEIGHTS, _DIFF_DST))
+_INPUTS = frozenset((_SRC, _WEIGHTS, _DIFF_DST, _MEAN, _VARIANCE, _SCALE, _SHIFT))
 _MAX_PRIMITIVES = 512
 
 
@@ -539,6 +543,63 @@ def pool_backward(dy, xshape, wins, kind: str, workspace=None):
     else:
         p(_get(), diff_dst=dy, diff_src=dx, workspace=workspace)
     return dx
+
+
+# ----- batch normalization -----------------------------------------------------------------
+def _bn_fwd(b: _Build, shape, epsilon, training):
+    data = b.md(*_channels_last(shape))
+    flags = _USE_SCALE | _USE_SHIFT | (0 if training else _GLOBAL_STATS)
+    pd = b.pd(b.lib.dnnl_batch_normalization_forward_primitive_desc_create,
+              _FWD_TRAINING if training else _FWD_INFERENCE, data, data,
+              ctypes.c_float(epsilon), flags, b.attr())
+    vec = b.md((shape[-1],), (1,))
+    return data, vec, pd, flags
+
+
+def batch_norm(x, scale, offset, epsilon: float, mean=None, variance=None):
+    """Batch normalization of contiguous float32 channels-last ``x``: with ``mean`` and
+    ``variance`` None, over the batch statistics, returning ``(y, mean, biased variance)``;
+    else with the given statistics, returning ``y``.  None where oneDNN refuses."""
+    training = mean is None
+
+    def build(d):
+        with _Build(d) as b:
+            data, vec, pd, _ = _bn_fwd(b, x.shape, epsilon, training)
+            return b.primitive(pd, {_SRC: data, _DST: data, _MEAN: vec, _VARIANCE: vec,
+                                    _SCALE: vec, _SHIFT: vec})
+    p = _cached(("bn", x.shape, float(epsilon), training), build)
+    if p is None:
+        return None
+    y = np.empty(x.shape, np.float32)
+    c = x.shape[-1]
+    if training:
+        mean, variance = np.empty(c, np.float32), np.empty(c, np.float32)
+    p(_get(), src=x, dst=y, mean=mean, variance=variance, scale=scale, shift=offset)
+    return (y, mean, variance) if training else y
+
+
+def batch_norm_backward(dy, x, scale, mean, variance, epsilon: float, training: bool):
+    """``(dx, dscale, doffset)`` of ``batch_norm`` on contiguous float32 channels-last
+    arrays, given the statistics it normalized with (``training``: the batch's, whose own
+    dependence on ``x`` the gradient then includes).  None where oneDNN refuses."""
+    def build(d):
+        with _Build(d) as b:
+            data, vec, fwd, flags = _bn_fwd(b, x.shape, epsilon, training)
+            pd = b.pd(b.lib.dnnl_batch_normalization_backward_primitive_desc_create,
+                      _BACKWARD, data, data, data, ctypes.c_float(epsilon), flags, fwd,
+                      b.attr())
+            return b.primitive(pd, {_SRC: data, _DIFF_DST: data, _DIFF_SRC: data,
+                                    _MEAN: vec, _VARIANCE: vec, _SCALE: vec,
+                                    _DIFF_SCALE: vec, _DIFF_SHIFT: vec})
+    p = _cached(("bn_bwd", x.shape, float(epsilon), training), build)
+    if p is None:
+        return None
+    c = x.shape[-1]
+    dx = np.empty(x.shape, np.float32)
+    dscale, doffset = np.empty(c, np.float32), np.empty(c, np.float32)
+    p(_get(), src=x, diff_dst=dy, mean=mean, variance=variance, scale=scale, diff_src=dx,
+      diff_scale=dscale, diff_shift=doffset)
+    return dx, dscale, doffset
 
 
 # ----- matrix products ---------------------------------------------------------------------
