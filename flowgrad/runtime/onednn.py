@@ -1,17 +1,28 @@
-"""oneDNN for float32 convolutions and pooling on the CPU.
+"""oneDNN for float32 convolutions, pooling, batch norm and large matrix products on
+the CPU.
 
 oneDNN (Intel's deep-learning primitives, the library TensorFlow's and PyTorch's CPU
-convolutions run on) JIT-compiles a kernel for each convolution's exact geometry and the
+convolutions run on) JIT-compiles a kernel for each operation's exact geometry and the
 machine's vector units.  It is an optional dependency, ``pip install flowgrad[onednn]``
-(the ``onednn-cpu-gomp`` wheel: ``libdnnl.so`` on GNU OpenMP, no Python code), bound here
-through ctypes to its C API.  Without it, or where it refuses a configuration, the numpy
-kernels of ``ops.conv_geometry`` and ``ops.pool_ops`` run.
+(the ``onednn-cpu-gomp`` wheel: ``libdnnl.so`` on GNU OpenMP, no Python code; part of
+the ``train`` and ``test`` extras), bound here through ctypes to its C API.  Without it,
+or where it refuses a configuration, the numpy kernels run.
 
-What goes through it: float32 arrays on the CPU, channels-last (``N, *spatial, C``), any
-number of spatial axes, with TF's window geometry (``Window``: padding before/after,
-stride, dilation).  Each distinct geometry's primitive is created once and cached; a call
-wraps the numpy buffers in oneDNN memory objects and executes.  oneDNN threads through
-OpenMP: ``OMP_NUM_THREADS`` sets how many.
+What goes through it: float32 numpy arrays, channels-last (``N, *spatial, C``) with TF's
+window geometry (``Window``: padding before/after, stride, dilation) for convolutions
+(forward, input and filter gradients; 2-D and 3-D) and pooling; channels-last batch norm
+(training, inference, gradient); 2-D products of at least ``MATMUL_MIN_MACS``
+multiply-adds (any positive strides: transposed views run as they are), also as the
+``w = alpha * a @ b + w`` GEMM that folds an SGD update.  Each distinct geometry's
+primitive is created once and cached (``_MAX_PRIMITIVES``); a call points the primitive's
+memory objects (kept per thread) at the numpy buffers and executes it.
+
+Threads: oneDNN runs on OpenMP (``OMP_NUM_THREADS``; default: every core).  Every product
+large enough for OpenBLAS to spread over its own threads goes to oneDNN instead, so a
+step's parallel work runs on one pool: OpenBLAS's workers spin for a while after each
+threaded call, and two spinning pools on two cores took LeNet's step from 4 to 16 ms.
+A process forked after oneDNN ran uses the numpy kernels (GNU OpenMP's threads do not
+survive ``fork``).
 
 ``FLOWGRAD_ONEDNN=0`` turns it off (``FLOWGRAD_ONEDNN_LIB`` names the library file when it
 is not where pip puts it).  ``available()`` says whether it loaded; ``ENABLED`` can be set
