@@ -110,14 +110,38 @@ def _bind(path: str):
         lib.dnnl_memory_set_data_handle.argtypes = [_vp, _vp]
         lib.dnnl_memory_destroy.argtypes = [_vp]
         lib.dnnl_primitive_execute.argtypes = [_vp, _vp, ctypes.c_int, ctypes.POINTER(_Arg)]
-        engine, stream = _vp(), _vp()
+        engine = _vp()
         if lib.dnnl_engine_create(ctypes.byref(engine), _CPU_ENGINE, 0) != 0:
-            return None
-        if lib.dnnl_stream_create(ctypes.byref(stream), engine, _STREAM_IN_ORDER) != 0:
             return None
     except AttributeError:
         return None
-    return {"lib": lib, "engine": engine, "stream": stream, "path": path, "prims": {}}
+    return {"lib": lib, "engine": engine, "path": path, "prims": {},
+            "threads": threading.local()}
+
+
+class _Stream:
+    """A thread's oneDNN stream (a stream is not to be shared between threads), destroyed
+    with the thread's locals."""
+
+    def __init__(self, d):
+        self.lib, self.handle = d["lib"], _vp()
+        if self.lib.dnnl_stream_create(ctypes.byref(self.handle), d["engine"],
+                                       _STREAM_IN_ORDER) != 0:
+            raise RuntimeError("oneDNN could not create a stream")
+
+    def __del__(self):
+        try:
+            self.lib.dnnl_stream_destroy(self.handle)
+        except (TypeError, AttributeError):   # interpreter shutdown
+            pass
+
+
+def _stream(d):
+    """This thread's stream handle."""
+    s = getattr(d["threads"], "stream", None)
+    if s is None:
+        s = d["threads"].stream = _Stream(d)
+    return s.handle
 
 
 def _get():
@@ -278,7 +302,7 @@ class _Primitive:
         inputs reordered in, the primitive, outputs reordered out.  Each thread keeps its
         memory objects (and scratch buffers) per set of argument names; a call only points
         them at this call's buffers."""
-        lib, stream = self.lib, d["stream"]
+        lib, stream = self.lib, _stream(d)
         names = tuple(arrays)
         bound = self._local.__dict__.get(names)
         if bound is None:
