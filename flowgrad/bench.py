@@ -1097,6 +1097,11 @@ def main(argv: list[str] | None = None) -> int:
           f"{os.cpu_count()} CPUs, load average {load:.1f}, threads "
           f"{args.threads or 'default'}; frameworks: {', '.join(fws)}"
           + (f" (not installed: {', '.join(skipped)})" if skipped else ""))
+    if "flowgrad" in fws and args.device == "cpu":
+        from flowgrad.runtime import onednn  # noqa: PLC0415
+        v = onednn.version()
+        print("flowgrad's float32 convolutions, pooling, batch norm and large products: "
+              + (f"oneDNN {v}" if v else "numpy kernels (oneDNN not installed or off)"))
     if args.device == "gpu":
         import cupy  # noqa: PLC0415
 

@@ -177,6 +177,23 @@ def available() -> bool:
     return _get() is not None
 
 
+class _Version(ctypes.Structure):
+    _fields_ = [("major", ctypes.c_int), ("minor", ctypes.c_int), ("patch", ctypes.c_int),
+                ("hash", ctypes.c_char_p), ("cpu_runtime", ctypes.c_uint),
+                ("gpu_runtime", ctypes.c_uint)]
+
+
+def version() -> str | None:
+    """oneDNN's version (``"3.2.0"``), or None where it is not in use."""
+    d = _get()
+    if d is None:
+        return None
+    fn = d["lib"].dnnl_version
+    fn.restype = ctypes.POINTER(_Version)
+    v = fn().contents
+    return f"{v.major}.{v.minor}.{v.patch}"
+
+
 def library_path() -> str | None:
     """The oneDNN library in use, or None."""
     d = _get()

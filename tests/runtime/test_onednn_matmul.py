@@ -119,3 +119,10 @@ def test_products_from_several_threads():
     for t in threads:
         t.join()
     assert not errors
+
+
+def test_version_and_library_path(monkeypatch):
+    assert onednn.version().split(".")[0] == "3"
+    assert onednn.library_path().endswith((".so.3", ".dylib")) or "dnnl" in onednn.library_path()
+    monkeypatch.setattr(onednn, "ENABLED", False)
+    assert onednn.version() is None and onednn.library_path() is None
