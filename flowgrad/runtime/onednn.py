@@ -31,6 +31,7 @@ to False at run time (tests run both paths).
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import site
@@ -116,7 +117,40 @@ def _bind(path: str):
     except AttributeError:
         return None
     return {"lib": lib, "engine": engine, "path": path, "prims": {},
-            "threads": threading.local()}
+            "threads": threading.local(), "omp": _openmp()}
+
+
+def _openmp():
+    """``(omp_get_max_threads, omp_set_num_threads)`` of the OpenMP oneDNN runs on (GNU
+    OpenMP, loaded with it), or None."""
+    try:
+        gomp = ctypes.CDLL("libgomp.so.1")
+        get, set_ = gomp.omp_get_max_threads, gomp.omp_set_num_threads
+    except (OSError, AttributeError):
+        return None
+    get.restype, get.argtypes = ctypes.c_int, []
+    set_.restype, set_.argtypes = None, [ctypes.c_int]
+    return get, set_
+
+
+@contextlib.contextmanager
+def threads(n: int):
+    """Runs this thread's oneDNN primitives on ``n`` OpenMP threads inside the block
+    (``ConfigProto(intra_op_parallelism_threads=n)``); the thread's setting is restored
+    after it.  A primitive is created per thread count (oneDNN plans its work for the
+    count it was created with)."""
+    d = _get()
+    omp = d["omp"] if d is not None else None
+    if omp is None or n <= 0:
+        yield
+        return
+    get, set_ = omp
+    before = get()
+    set_(n)
+    try:
+        yield
+    finally:
+        set_(before)
 
 
 class _Stream:
@@ -390,8 +424,11 @@ _MAX_PRIMITIVES = 512
 
 
 def _cached(key, build):
-    """The primitive for ``key`` (None where oneDNN refuses it), built on first use."""
+    """The primitive for ``key`` (None where oneDNN refuses it), built on first use, one
+    per OpenMP thread count."""
     d = _get()
+    if d["omp"] is not None:
+        key = (key, d["omp"][0]())
     prims = d["prims"]
     p = prims.get(key, False)
     if p is False:

@@ -24,6 +24,7 @@ from flowgrad.framework.graph import Graph, Operation, Tensor, get_default_graph
 from flowgrad import compiler as _compiler
 from flowgrad.compiler.codegen import Env as _CodegenEnv
 from flowgrad.runtime import backend as _backend
+from flowgrad.runtime import onednn
 from flowgrad.runtime.host_memory import keep_freed_memory
 from flowgrad.runtime.placement import Placer, to_device
 from flowgrad.runtime.plan import compile_plan, failing_op, partial_kernel
@@ -141,7 +142,9 @@ class RunMetadata:
 
 
 class ConfigProto:
-    """``tf.ConfigProto``: accepted; ``device_count`` and the placement flags are read."""
+    """``tf.ConfigProto``: accepted; ``device_count``, the placement flags and
+    ``intra_op_parallelism_threads`` (the OpenMP threads of the kernels that run on oneDNN,
+    for this session's runs) are read."""
 
     def __init__(self, device_count: dict | None = None, log_device_placement: bool = False,
                  allow_soft_placement: bool = False, **kwargs: Any) -> None:
@@ -198,6 +201,8 @@ class BaseSession:
         self._resources: dict = {}
         self._plans: dict = {}
         self._run = _RunState()
+        # TF1's intra-op thread count: the threads of the CPU kernels that run on oneDNN
+        self._intra = int(getattr(config, "intra_op_parallelism_threads", 0) or 0)
         self._backend = _backend.select(config)
         self._on_device = self._backend is not _backend.cpu()
         if not self._on_device:
@@ -315,7 +320,8 @@ class BaseSession:
         if plan is None:
             plan = self._compile(elements, feed_tensors)
             self._plans[key] = plan
-        if options is None and not self._on_device:    # the fast path: no tracing, no copies
+        if options is None and not self._on_device and not self._intra:
+            # the fast path: no tracing, no copies, the default threads
             run = self._run
             run.undo = {}
             try:
@@ -433,6 +439,12 @@ class BaseSession:
             dev = self._backend
             feed_values = [v if type(v) is dev.array_type else to_device(dev, v)
                            for v in feed_values]
+        if self._intra and not self._on_device:
+            with onednn.threads(self._intra):
+                return self._execute_plan(plan, feed_values, options, run_metadata, trace)
+        return self._execute_plan(plan, feed_values, options, run_metadata, trace)
+
+    def _execute_plan(self, plan, feed_values, options, run_metadata, trace):
         if trace:
             from flowgrad.runtime import tracing  # noqa: PLC0415
             out = tracing.traced_run(self, plan, feed_values, run_metadata)
