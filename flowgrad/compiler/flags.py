@@ -20,7 +20,7 @@ import os
 from dataclasses import dataclass, fields, replace
 
 PASSES = ("fold", "cse", "simplify", "specialize", "inline", "buffer_reuse", "inplace_updates",
-          "fold_sgd_gemm", "fuse_elementwise", "cuda_graphs")
+          "fold_sgd_gemm", "fuse_conv_bias", "fuse_elementwise", "cuda_graphs")
 _DOC = {
     "fold": "constant folding: ops whose inputs are all constant run once at compile time",
     "cse": "common-subexpression elimination: identical pure ops are computed once",
@@ -37,6 +37,9 @@ _DOC = {
                      "becomes one BLAS call w = -lr * a @ b + w at the end of the run (the "
                      "gradient matrix is never written; numpy backend with a direct BLAS; "
                      "equal up to rounding, not bit for bit)",
+    "fuse_conv_bias": "CPU plans with oneDNN: a Conv2D and its BiasAdd run as one oneDNN "
+                      "convolution, and the bias gradient comes from the filter gradient's "
+                      "pass over dy (equal up to rounding)",
     "fuse_elementwise": "device plans: each chain of elementwise ops of one shape runs as one "
                         "generated kernel (CuPy ElementwiseKernel), and the in-place SGD "
                         "updates of a step as one multi-tensor kernel",
@@ -55,6 +58,7 @@ class CompilerOptions:
     buffer_reuse: bool = True
     inplace_updates: bool = True
     fold_sgd_gemm: bool = True
+    fuse_conv_bias: bool = True
     fuse_elementwise: bool = True
     cuda_graphs: bool = True
     # buffer reuse only pays off above this many elements (below it, out= costs more

@@ -256,7 +256,7 @@ def _chunks(n: int, wh: Window, ww: Window, k: int):
             yield slice(i, min(i + imgs, n)), slice(0, wh.out)
 
 
-def _pointwise(filt, wh: Window, ww: Window) -> bool:
+def pointwise(filt, wh: Window, ww: Window) -> bool:
     """A 1x1, stride-1, unpadded convolution: a plain matrix product over pixels."""
     return filt[0] == filt[1] == 1 and wh.stride == ww.stride == 1 and not _padded(wh, ww)
 
@@ -290,7 +290,7 @@ def conv_forward(xp, x, filt, wh: Window, ww: Window):
     """NHWC convolution ``(N, OH, OW, CO)`` of ``x`` by an HWIO filter."""
     n, h, w, c = x.shape
     kh, kw, ci, co = filt.shape
-    if _pointwise(filt.shape, wh, ww):
+    if pointwise(filt.shape, wh, ww):
         return gemm(xp, x.reshape(n * h * w, c), filt.reshape(ci, co)).reshape(n, h, w, co)
     if use_onednn(xp, x, filt):
         y = onednn.conv_forward(np.ascontiguousarray(x), np.ascontiguousarray(filt), (wh, ww))
@@ -319,7 +319,7 @@ def conv_filter_grad(xp, x, dy, fshape, wh: Window, ww: Window):
     """``dW`` (HWIO ``fshape``) of an NHWC convolution, given the output gradient ``dy``."""
     n, h, w, c = x.shape
     kh, kw, ci, co = fshape
-    if _pointwise(fshape, wh, ww):
+    if pointwise(fshape, wh, ww):
         return gemm(xp, x.reshape(-1, c).T, dy.reshape(-1, co)).reshape(fshape)
     if use_onednn(xp, x, dy):
         dw = onednn.conv_backward_weights(np.ascontiguousarray(x), np.ascontiguousarray(dy),
@@ -351,7 +351,7 @@ def conv_input_grad(xp, dy, filt, shape, wh: Window, ww: Window):
     """``dx`` (NHWC ``shape``) of a convolution, given the output gradient ``dy``."""
     n, h, w, c = shape
     kh, kw, ci, co = filt.shape
-    if _pointwise(filt.shape, wh, ww):
+    if pointwise(filt.shape, wh, ww):
         return gemm(xp, dy.reshape(-1, co), filt.reshape(ci, co).T).reshape(shape)
     if c >= ONEDNN_MIN_INPUT_GRAD_CHANNELS and use_onednn(xp, dy, filt):
         dx = onednn.conv_backward_data(np.ascontiguousarray(dy), np.ascontiguousarray(filt),

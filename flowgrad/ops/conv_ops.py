@@ -10,6 +10,8 @@ work and the backward graph reads like TF's.
 
 from __future__ import annotations
 
+import numpy as np
+
 from flowgrad.framework.graph import Tensor, name_scope
 from flowgrad.framework.registry import (NodeSpec, constant, constant_shape, convert_to_tensor, op,
                                          require_float)
@@ -19,7 +21,9 @@ from flowgrad.ops import _xp
 from flowgrad.ops import array_ops as A
 from flowgrad.ops.conv_geometry import (conv_filter_grad, conv_forward, crop,
                                         conv_input_grad, explicit_pair, four, out_size,
-                                        pad_nhwc, padding_attrs, patches, spatial_axes, window)
+                                        pad_nhwc, padding_attrs, patches, pointwise,
+                                        spatial_axes, use_onednn, window)
+from flowgrad.runtime import onednn
 
 _ATTRS = ("strides", "padding", "explicit_paddings", "data_format", "dilations")
 
@@ -131,6 +135,33 @@ def _conv2d(xp, input, filter, *, strides, padding, explicit_paddings=(),  # noq
     wh, ww = _windows(h, w, kh, kw, strides, padding, explicit_paddings, data_format, dilations)
     y = conv_forward(xp, x, filter, wh, ww)
     return _from_nhwc(xp, y, data_format)
+
+
+def conv2d_bias_onednn(x, filt, bias, attrs: dict):
+    """Conv2D (NHWC) plus its bias in one oneDNN call (the compiler's ``Conv2D+BiasAdd``
+    node), or None where that path does not apply: the caller runs the two kernels."""
+    if attrs.get("data_format", "NHWC") != "NHWC" or not use_onednn(np, x, filt, bias):
+        return None
+    wins = _nhwc_windows(x.shape, filt.shape, attrs)
+    if wins is None:
+        return None
+    c = np.ascontiguousarray
+    return onednn.conv_forward(c(x), c(filt), wins, bias=c(bias))
+
+
+def _nhwc_windows(xshape, fshape, attrs: dict):
+    """The windows of an NHWC convolution that oneDNN takes (not 1x1 stride-1: those are
+    products), or None."""
+    n, h, w, c = xshape
+    kh, kw, ci, co = fshape
+    if c != ci or 0 in xshape:
+        return None
+    wh, ww = _windows(h, w, kh, kw, attrs["strides"], attrs["padding"],
+                      attrs.get("explicit_paddings", ()), "NHWC",
+                      attrs.get("dilations", (1, 1, 1, 1)))
+    if wh.out <= 0 or ww.out <= 0 or pointwise(fshape, wh, ww):
+        return None
+    return wh, ww
 
 
 @_conv2d.grad

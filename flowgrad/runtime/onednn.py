@@ -63,6 +63,7 @@ _QUERY_EXEC_ARG_MD = 255
 _SRC, _DST, _WEIGHTS, _WORKSPACE, _SCRATCHPAD = 1, 17, 33, 64, 80
 _DIFF_SRC, _DIFF_DST, _DIFF_WEIGHTS = 129, 145, 161
 _MEAN, _VARIANCE, _SCALE, _SHIFT, _DIFF_SCALE, _DIFF_SHIFT = 49, 50, 51, 52, 255, 256
+_BIAS = 41
 _GLOBAL_STATS, _USE_SCALE, _USE_SHIFT = 0x1, 0x2, 0x4
 
 _vp = ctypes.c_void_p
@@ -416,10 +417,10 @@ class _Primitive:
 _ARG = {"src": _SRC, "dst": _DST, "weights": _WEIGHTS, "workspace": _WORKSPACE,
         "scratchpad": _SCRATCHPAD, "diff_src": _DIFF_SRC, "diff_dst": _DIFF_DST,
         "diff_weights": _DIFF_WEIGHTS, "mean": _MEAN, "variance": _VARIANCE, "scale": _SCALE,
-        "shift": _SHIFT, "diff_scale": _DIFF_SCALE, "diff_shift": _DIFF_SHIFT}
+        "shift": _SHIFT, "diff_scale": _DIFF_SCALE, "diff_shift": _DIFF_SHIFT, "bias": _BIAS}
 _ATTR_SCALES = 4096
 _ARG["src_scale"] = _ATTR_SCALES | _SRC
-_INPUTS = frozenset((_SRC, _WEIGHTS, _DIFF_DST, _MEAN, _VARIANCE, _SCALE, _SHIFT))
+_INPUTS = frozenset((_SRC, _WEIGHTS, _DIFF_DST, _MEAN, _VARIANCE, _SCALE, _SHIFT, _BIAS))
 _MAX_PRIMITIVES = 512
 
 
@@ -505,10 +506,11 @@ def _out_shape(xshape, wins, channels):
 
 
 # ----- convolutions ------------------------------------------------------------------------
-def _conv(b: _Build, xshape, fshape, wins, blocked=False):
+def _conv(b: _Build, xshape, fshape, wins, blocked=False, bias=None):
     """The user's (src, weights, dst) descriptors, the primitive's (the filter's layout is
     oneDNN's choice; with ``blocked`` the activations' too, reordered from and to the
-    user's around the primitive), the forward primitive descriptor and the geometry."""
+    user's around the primitive), the forward primitive descriptor and the geometry.
+    ``bias``: the bias vector's descriptor, for a convolution that adds one."""
     user = (b.md(*_channels_last(xshape)), b.md(*_filter_dims(fshape)),
             b.md(*_channels_last(_out_shape(xshape, wins, fshape[-1]))))
     dims = (_channels_last(xshape)[0], _filter_dims(fshape)[0],
@@ -517,22 +519,30 @@ def _conv(b: _Build, xshape, fshape, wins, blocked=False):
                  for i, (u, dm) in enumerate(zip(user, dims)))
     geo = _geometry(wins)
     fwd = b.pd(b.lib.dnnl_convolution_forward_primitive_desc_create, _FWD_TRAINING,
-               _CONV_DIRECT, prim[0], prim[1], None, prim[2], *geo, b.attr())
+               _CONV_DIRECT, prim[0], prim[1], bias, prim[2], *geo, b.attr())
     return user, prim, fwd, geo
 
 
-def conv_forward(x, filt, wins):
+def conv_forward(x, filt, wins, bias=None):
     """Channels-last convolution of contiguous float32 ``x`` by a ``(*K, I, O)`` filter,
-    or None where oneDNN refuses the configuration."""
+    plus ``bias`` (one value per output channel) where given; None where oneDNN refuses
+    the configuration."""
     def build(d):
         with _Build(d) as b:
-            (src, wts, dst), _, fwd, _ = _conv(b, x.shape, filt.shape, wins)
-            return b.primitive(fwd, {_SRC: src, _WEIGHTS: wts, _DST: dst})
-    p = _cached(("conv", x.shape, filt.shape, tuple(wins)), build)
+            bmd = b.md((filt.shape[-1],), (1,)) if bias is not None else None
+            (src, wts, dst), _, fwd, _ = _conv(b, x.shape, filt.shape, wins, bias=bmd)
+            args = {_SRC: src, _WEIGHTS: wts, _DST: dst}
+            if bmd is not None:
+                args[_BIAS] = bmd
+            return b.primitive(fwd, args)
+    p = _cached(("conv", x.shape, filt.shape, tuple(wins), bias is not None), build)
     if p is None:
         return None
     y = np.empty(_out_shape(x.shape, wins, filt.shape[-1]), np.float32)
-    p(_get(), src=x, weights=filt, dst=y)
+    if bias is None:
+        p(_get(), src=x, weights=filt, dst=y)
+    else:
+        p(_get(), src=x, weights=filt, bias=bias, dst=y)
     return y
 
 

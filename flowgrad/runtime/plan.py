@@ -29,7 +29,7 @@ from typing import Callable
 import numpy as np
 
 import flowgrad.compiler as _compiler
-from flowgrad.compiler import codegen, fusion, ir, passes
+from flowgrad.compiler import codegen, fusion, ir, passes, patterns
 from flowgrad.compiler.flags import CompilerOptions
 from flowgrad.framework import errors
 from flowgrad.framework.graph import Operation, Tensor
@@ -141,6 +141,10 @@ def compile_plan(fetch_tensors: list[Tensor], target_ops: list[Operation],
         prog = ir.build(ops, fetch_tensors, feed_tensors, target_ops, bind_cached, ref_of)
         if opts.fold or opts.cse or opts.simplify or shapes is not None:
             prog = passes.optimize(prog, opts, shapes, env.fold_call)
+        if opts.fuse_conv_bias and shapes is not None and env.platform == "cpu" and \
+                env.xp is np:
+            # specialized plans only: the recording run keeps every op's own output
+            prog = patterns.fuse_conv_bias(prog)
         if opts.fuse_elementwise and env.platform != "cpu":
             prog = fusion.fuse_elementwise(prog, env, shapes is not None)
         return prog
