@@ -43,6 +43,7 @@ class _ReaderState:
         self.work_started = 0
         self.work_finished = 0
         self.produced = 0
+        self.position = 0            # records produced from the current work
 
     def in_progress(self) -> bool:
         return self.work_finished < self.work_started
@@ -56,6 +57,7 @@ class _ReaderState:
     def reset(self) -> None:
         self.finish_work()
         self.work, self.work_started, self.work_finished, self.produced = b"", 0, 0, 0
+        self.position = 0
 
 
 def _state(ctx, spec) -> _ReaderState:
@@ -183,6 +185,7 @@ def _read(ctx, spec, queue, n: int | None):
                 st.work = _next_work(ctx, spec, queue)
                 st.records = _start(st.work, ctx, spec)
                 st.work_started += 1
+                st.position = 0
             record = next(st.records, None)
             if record is None:
                 st.finish_work()
@@ -193,6 +196,7 @@ def _read(ctx, spec, queue, n: int | None):
             keys.append(key)
             values.append(value)
             st.produced += 1
+            st.position += 1
             if last:
                 st.finish_work()
             if n is None or last:
@@ -256,8 +260,109 @@ def _reader_reset(xp, *, reader, ctx):
         st.reset()
 
 
+# A reader's state is TF's ReaderBaseState message (work_started = 1, work_finished = 2,
+# num_records_produced = 3, current_work = 4) plus field 15: how many records of the current
+# work were read, which restoring skips again (parsers of TF's message ignore the field).
+_STATE_FIELDS = {1: "work_started", 2: "work_finished", 3: "produced", 15: "position"}
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, n = n & 0x7F, n >> 7
+        out.append(byte | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def _encode_state(st: _ReaderState) -> bytes:
+    out = bytearray()
+    for number, attr in _STATE_FIELDS.items():
+        value = getattr(st, attr)
+        if value:
+            out += _varint(number << 3) + _varint(value)
+    if st.work:
+        out += _varint(4 << 3 | 2) + _varint(len(st.work)) + st.work
+    return bytes(out)
+
+
+def _read_varint(data: bytes, i: int) -> tuple[int, int]:
+    n = shift = 0
+    while True:
+        if i >= len(data) or shift > 63:
+            raise ValueError("truncated or overlong varint")
+        byte = data[i]
+        n, i, shift = n | (byte & 0x7F) << shift, i + 1, shift + 7
+        if not byte & 0x80:
+            return n, i
+
+
+def _decode_state(data: bytes) -> dict:
+    fields = {"work_started": 0, "work_finished": 0, "produced": 0, "position": 0, "work": b""}
+    i = 0
+    while i < len(data):
+        tag, i = _read_varint(data, i)
+        number, wire = tag >> 3, tag & 7
+        if wire == 0:
+            value, i = _read_varint(data, i)
+            if number in _STATE_FIELDS:
+                fields[_STATE_FIELDS[number]] = value
+        elif wire == 2:
+            size, i = _read_varint(data, i)
+            if i + size > len(data):
+                raise ValueError("truncated field")
+            if number == 4:
+                fields["work"] = data[i:i + size]
+            i += size
+        else:
+            raise ValueError(f"unexpected wire type {wire} of field {number}")
+    return fields
+
+
+@op("ReaderSerializeStateV2", shape=lambda n: (TensorShape([]), _dt.string), stateful=True)
+def _reader_serialize_state(xp, *, reader, ctx):
+    st = _state(ctx, reader)
+    with st.lock:
+        return np.array(_encode_state(st), dtype=object)
+
+
+def _restore_shape(node: NodeSpec):
+    if node.inputs[0].dtype != _dt.string or node.inputs[0].shape.rank not in (None, 0):
+        node.fail(f"state must be a string scalar, got {node.inputs[0].dtype.name} of shape "
+                  f"{node.inputs[0].shape}", TypeError)
+    return []
+
+
+@op("ReaderRestoreStateV2", shape=_restore_shape, stateful=True)
+def _reader_restore_state(xp, state, *, reader, ctx):
+    data = np.asarray(state, dtype=object).item()
+    try:
+        fields = _decode_state(data.encode() if isinstance(data, str) else bytes(data))
+    except (ValueError, TypeError) as e:
+        raise errors.InvalidArgumentError(None, ctx.op, f"Could not parse state for "
+                                          f"{_what(reader)}: {e}.") from None
+    if fields["work_finished"] > fields["work_started"]:
+        raise errors.InvalidArgumentError(
+            None, ctx.op, f"Inconsistent work started vs. finished when restoring in "
+            f"{_what(reader)}: {fields['work_started']} started, {fields['work_finished']} "
+            "finished.")
+    st = _state(ctx, reader)
+    with st.lock:
+        records = None
+        if fields["work_finished"] < fields["work_started"]:
+            records = _start(fields["work"], ctx, reader)     # back to where it was read
+            for _ in range(fields["position"]):
+                if next(records, None) is None:
+                    break
+        st.finish_work()
+        st.records = records
+        for name, value in fields.items():
+            setattr(st, name, value)
+
+
 _READER_OPS = ("ReaderReadV2", "ReaderReadUpToV2", "ReaderNumRecordsProducedV2",
-               "ReaderNumWorkUnitsCompletedV2", "ReaderResetV2")
+               "ReaderNumWorkUnitsCompletedV2", "ReaderResetV2", "ReaderSerializeStateV2",
+               "ReaderRestoreStateV2")
 for _t in _READER_OPS:
     NotDifferentiable(_t)
 del _t
@@ -267,8 +372,8 @@ register_host_only(*_READER_OPS)
 # ----- the Python classes ----------------------------------------------------------------------
 class ReaderBase:
     """``tf.ReaderBase``: the methods all readers share (``read``, ``read_up_to``,
-    ``num_records_produced``, ``num_work_units_completed``, ``reset``). Build one of the
-    concrete readers rather than this class."""
+    ``num_records_produced``, ``num_work_units_completed``, ``reset``, ``serialize_state``,
+    ``restore_state``). Build one of the concrete readers rather than this class."""
 
     _kind = ""
 
@@ -286,8 +391,8 @@ class ReaderBase:
 
     @property
     def supports_serialize(self) -> bool:
-        """False: flowgrad's readers do not serialize their state."""
-        return False
+        """True: every reader can serialize and restore its state."""
+        return True
 
     def _queue_spec(self, queue, what: str):
         if not isinstance(queue, _queues.QueueBase):
@@ -332,6 +437,21 @@ class ReaderBase:
         """An op that puts the reader back in its initial state (counters at zero, no
         current work)."""
         return _reader_reset(reader=self._spec, name=name or "ReaderResetV2")
+
+    def serialize_state(self, name=None):
+        """The reader's state as a string scalar (TF's ReaderBaseState message: counters,
+        current work, and how far into it the reader is)."""
+        return _reader_serialize_state(reader=self._spec,
+                                       name=name or "ReaderSerializeStateV2")
+
+    def restore_state(self, state, name=None):
+        """An op that puts the reader back in a state from ``serialize_state`` (of this or
+        another reader of the same kind); a file being read is reopened and read up to
+        where the state was taken."""
+        with name_scope(name or "ReaderRestoreStateV2"):
+            state = convert_to_tensor(state, _dt.string, name="state")
+            return _reader_restore_state(state, reader=self._spec,
+                                         name="ReaderRestoreStateV2")
 
 
 def _non_negative(value, what: str) -> int:

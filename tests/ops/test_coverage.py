@@ -70,7 +70,8 @@ TESTED_ELSEWHERE = {
     # readers: session state over files and a queue, not differentiable
     **{t: "reader state: tests/train/test_readers.py" for t in (
         "ReaderReadV2", "ReaderReadUpToV2", "ReaderNumRecordsProducedV2",
-        "ReaderNumWorkUnitsCompletedV2", "ReaderResetV2")},
+        "ReaderNumWorkUnitsCompletedV2", "ReaderResetV2", "ReaderSerializeStateV2",
+        "ReaderRestoreStateV2")},
 }
 
 

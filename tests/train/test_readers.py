@@ -314,3 +314,41 @@ def test_reader_state_is_per_session(tmp_path):
             with tf.Session() as s:
                 _run(s, fill)
                 assert [_run(s, line), _run(s, line)] == [b"x", b"y"]
+
+
+def test_serialize_and_restore_state_resume_in_a_new_session(tmp_path):
+    a, b = tmp_path / "a.txt", tmp_path / "b.txt"
+    a.write_bytes(b"a1\na2\na3\n")
+    b.write_bytes(b"b1\n")
+    with tf.Graph().as_default():
+        q, fill = _files_queue([a, b])
+        refill = q.enqueue_many([[str(b)]])           # what the first session had left
+        reader = tf.TextLineReader()
+        assert reader.supports_serialize
+        key, line = reader.read(q)
+        state = reader.serialize_state()
+        saved = tf.placeholder(tf.string, [])
+        restore = reader.restore_state(saved)
+        counts = [reader.num_records_produced(), reader.num_work_units_completed()]
+        with tf.Session() as s:
+            _run(s, fill)
+            assert [_run(s, line), _run(s, line)] == [b"a1", b"a2"]
+            blob = _run(s, state)
+            # TF's ReaderBaseState fields (work_started 1, num_records_produced 2,
+            # current_work) and field 15: two records of the current work were read
+            path = str(a).encode()
+            assert blob == b"\x08\x01\x18\x02\x78\x02\x22" + bytes([len(path)]) + path
+        with tf.Session() as s:
+            _run(s, refill)
+            _run(s, q.close())
+            _run(s, restore, feed_dict={saved: blob})
+            assert _run(s, counts) == [2, 0]
+            assert _run(s, [key, line]) == [f"{a}:3".encode(), b"a3"]
+            assert _drain(s, line) == [b"b1"]
+            assert _run(s, counts) == [4, 2]
+            with pytest.raises(tf.errors.InvalidArgumentError, match="Could not parse"):
+                _run(s, restore, feed_dict={saved: b"\xff"})
+            idle = _run(s, state)
+            _run(s, reader.reset())
+            _run(s, restore, feed_dict={saved: idle})
+            assert _run(s, counts) == [4, 2]
