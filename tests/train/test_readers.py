@@ -337,7 +337,9 @@ def test_serialize_and_restore_state_resume_in_a_new_session(tmp_path):
             # TF's ReaderBaseState fields (work_started 1, num_records_produced 2,
             # current_work) and field 15: two records of the current work were read
             path = str(a).encode()
-            assert blob == b"\x08\x01\x18\x02\x78\x02\x22" + bytes([len(path)]) + path
+            n = len(path)
+            size = bytes([n]) if n < 128 else bytes([n & 0x7F | 0x80, n >> 7])
+            assert blob == b"\x08\x01\x18\x02\x78\x02\x22" + size + path
         with tf.Session() as s:
             _run(s, refill)
             _run(s, q.close())
