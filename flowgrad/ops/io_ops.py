@@ -14,6 +14,7 @@ contents are; one reader serves the threads that share it one record at a time.
 
 from __future__ import annotations
 
+import collections
 import gzip
 import io
 import os
@@ -279,7 +280,7 @@ def _encode_state(st: _ReaderState) -> bytes:
     out = bytearray()
     for number, attr in _STATE_FIELDS.items():
         value = getattr(st, attr)
-        if value:
+        if value and (attr != "position" or st.in_progress()):
             out += _varint(number << 3) + _varint(value)
     if st.work:
         out += _varint(4 << 3 | 2) + _varint(len(st.work)) + st.work
@@ -370,6 +371,9 @@ register_host_only(*_READER_OPS)
 
 
 # ----- the Python classes ----------------------------------------------------------------------
+_ReadResult = collections.namedtuple("ReaderReadV2", ["key", "value"])
+_ReadUpToResult = collections.namedtuple("ReaderReadUpToV2", ["keys", "values"])
+
 class ReaderBase:
     """``tf.ReaderBase``: the methods all readers share (``read``, ``read_up_to``,
     ``num_records_produced``, ``num_work_units_completed``, ``reset``, ``serialize_state``,
@@ -406,14 +410,15 @@ class ReaderBase:
         return queue._spec
 
     def read(self, queue, name=None):
-        """The next record as a (key, value) pair of string scalars; dequeues the next work
-        unit (file name) from ``queue`` when the current one is exhausted."""
+        """The next record as a ``(key, value)`` named tuple of string scalars; dequeues the
+        next work unit (file name) from ``queue`` when the current one is exhausted."""
         spec = self._queue_spec(queue, "read")
         key, value = _reader_read(reader=self._spec, queue=spec, name=name or "ReaderReadV2")
-        return key, value
+        return _ReadResult(key, value)
 
     def read_up_to(self, queue, num_records, name=None):
-        """Up to ``num_records`` records as two 1-D string tensors (keys, values). A batch
+        """Up to ``num_records`` records as a ``(keys, values)`` named tuple of 1-D string
+        tensors. A batch
         ends early at the end of a file (TF's ReaderBase); OutOfRangeError only when the
         queue is closed and empty before any record was read."""
         spec = self._queue_spec(queue, "read_up_to")
@@ -421,7 +426,7 @@ class ReaderBase:
             n = convert_to_tensor(num_records, _dt.int64, name="num_records")
             keys, values = _reader_read_up_to(n, reader=self._spec, queue=spec,
                                               name="ReaderReadUpToV2")
-        return keys, values
+        return _ReadUpToResult(keys, values)
 
     def num_records_produced(self, name=None):
         """The number of records this reader has produced (an int64 scalar)."""

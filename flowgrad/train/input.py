@@ -137,7 +137,8 @@ def _flatten(tensors):
         keys = sorted(tensors)
         return [tensors[k] for k in keys], lambda outs: dict(zip(keys, outs))
     if isinstance(tensors, list | tuple):
-        return list(tensors), lambda outs: list(outs)
+        # a one-tensor list gives a tensor, as TF's (its queue's dequeue does)
+        return list(tensors), lambda outs: outs[0] if len(outs) == 1 else list(outs)
     return [tensors], lambda outs: outs[0]
 
 

@@ -269,8 +269,8 @@ def test_shuffle_batch_join_and_maybe_batch():
             s.run(tf.local_variables_initializer())
             coord = tf.train.Coordinator()
             threads = tf.train.start_queue_runners(s, coord)
-            got = [n for batch in _drain(s, shuffled[0]) for n in batch.tolist()]
-            kept = [batch.tolist() for batch in _drain(s, evens[0])]
+            got = [n for batch in _drain(s, shuffled) for n in batch.tolist()]
+            kept = [batch.tolist() for batch in _drain(s, evens)]
             coord.request_stop()
             coord.join(threads, stop_grace_period_secs=5)
     assert sorted(got) == list(range(10)) + list(range(100, 110))
