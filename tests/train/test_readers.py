@@ -354,3 +354,34 @@ def test_serialize_and_restore_state_resume_in_a_new_session(tmp_path):
             _run(s, reader.reset())
             _run(s, restore, feed_dict={saved: idle})
             assert _run(s, counts) == [4, 2]
+
+
+def test_one_reader_shared_by_runner_threads_and_missing_file_in_a_pipeline(tmp_path):
+    paths = []
+    for i in range(3):
+        paths.append(str(tmp_path / f"r{i}.tfrecord"))
+        _write_records(paths[-1], [b"%d" % (10 * i + j) for j in range(7)])
+    with tf.Graph().as_default():
+        files = tf.train.string_input_producer(paths, num_epochs=1)
+        _, record = tf.TFRecordReader().read(files)
+        batch = tf.train.batch([tf.string_to_number(record, tf.int32)], batch_size=4,
+                               num_threads=3, allow_smaller_final_batch=True)
+        with tf.Session() as s:
+            s.run(tf.local_variables_initializer())
+            coord = tf.train.Coordinator()
+            threads = tf.train.start_queue_runners(s, coord)
+            got = [n for b in _drain(s, batch) for n in b.tolist()]
+            coord.request_stop()
+            coord.join(threads, stop_grace_period_secs=5)
+    assert sorted(got) == [10 * i + j for i in range(3) for j in range(7)]
+    with tf.Graph().as_default():
+        files = tf.train.string_input_producer([str(tmp_path / "absent.tfrecord")])
+        _, record = tf.TFRecordReader().read(files)
+        batch = tf.train.batch([record], batch_size=2)
+        with tf.Session() as s:
+            coord = tf.train.Coordinator()
+            threads = tf.train.start_queue_runners(s, coord)
+            with pytest.raises(tf.errors.OutOfRangeError):     # the runner's error closed it
+                _run(s, batch)
+            with pytest.raises(tf.errors.NotFoundError, match="absent.tfrecord"):
+                coord.join(threads, stop_grace_period_secs=5)
