@@ -107,9 +107,11 @@ def _text_lines(work: bytes, f, skip_header_lines: int):
             number += 1
             if number <= skip_header_lines:
                 continue
-            line = line[:-1] if line.endswith(b"\n") else line
+            ended = line.endswith(b"\n")
+            line = line[:-1] if ended else line
             line = line[:-1] if line.endswith(b"\r") else line
-            yield work + b":%d" % number, line, False
+            if line or ended:       # a last line that is only "\r" is no line, as in TF
+                yield work + b":%d" % number, line, False
 
 
 def _decompressed(f, encoding: str):
