@@ -5,7 +5,9 @@ against the bare loops, measured in the same run.
 
 Rows: CRC-32C throughput of the implementation in use and of the pure-Python fallback;
 reading every record of a file (``tf_record_iterator``) ; ``TFRecordDataset`` ->
-``batch(256)`` -> ``map(parse_example)`` per record; and, with TensorFlow importable, its
+``batch(256)`` -> ``map(parse_example)`` per record; the queue-based readers
+(``TFRecordReader.read_up_to(256)`` + ``parse_example``, and TF1's idiom ``read`` +
+``parse_single_example`` + ``tf.train.batch``); and, with TensorFlow importable, its
 ``tf.data`` pipeline on the same file (eager, ``tf.io.parse_example``).
 """
 
@@ -70,6 +72,36 @@ def main() -> None:
                         return
     ours = _best(pipeline, 2)
     print(f"flowgrad TFRecordDataset+parse_example: {ours / args.records * 1e6:.1f} us/record")
+
+    def queues(per_record: bool):
+        with tf.Graph().as_default():
+            files = tf.train.string_input_producer([path], num_epochs=1)
+            reader = tf.TFRecordReader()
+            if per_record:      # TF1's idiom: one record per run, batched by a runner thread
+                _, record = reader.read(files)
+                parsed = tf.parse_single_example(record, spec)
+                nxt = tf.train.batch([parsed["x"], parsed["y"]], batch_size=256,
+                                     capacity=1024, allow_smaller_final_batch=True)
+            else:
+                _, records = reader.read_up_to(files, 256)
+                nxt = tf.parse_example(records, spec)
+            with tf.Session() as s:
+                s.run(tf.local_variables_initializer())
+                coord = tf.train.Coordinator()
+                threads = tf.train.start_queue_runners(s, coord)
+                try:
+                    while True:
+                        s.run(nxt)
+                except tf.errors.OutOfRangeError:
+                    pass
+                coord.request_stop()
+                coord.join(threads)
+    t = _best(lambda: queues(False), 2)
+    print(f"flowgrad TFRecordReader.read_up_to(256)+parse_example: "
+          f"{t / args.records * 1e6:.1f} us/record")
+    t = _best(lambda: queues(True), 2)
+    print(f"flowgrad TFRecordReader.read+parse_single_example+train.batch(256): "
+          f"{t / args.records * 1e6:.1f} us/record")
     try:
         import tensorflow as real
     except ImportError:

@@ -195,6 +195,11 @@ from flowgrad.ops.queue_ops import (FIFOQueue, PaddingFIFOQueue, QueueBase,  # n
                                     RandomShuffleQueue)
 from flowgrad.train.input import count_up_to  # noqa: E402
 
+# --- readers -------------------------------------------------------------------------------------
+from flowgrad.ops.io_ops import (FixedLengthRecordReader, IdentityReader,  # noqa: E402
+                                 ReaderBase, TextLineReader, TFRecordReader, WholeFileReader)
+from flowgrad.ops.queue_ops import PriorityQueue  # noqa: E402
+
 # --- TFRecord files, tf.train.Example, parsing (tf.io, tf.python_io) ---------------------------
 from flowgrad import io  # noqa: E402
 from flowgrad.io import example_pb as _example_pb  # noqa: E402

@@ -1,4 +1,5 @@
-"""TF1's queues (``tf.FIFOQueue``, ``tf.RandomShuffleQueue``, ``tf.PaddingFIFOQueue``).
+"""TF1's queues (``tf.FIFOQueue``, ``tf.RandomShuffleQueue``, ``tf.PaddingFIFOQueue``,
+``tf.PriorityQueue``).
 
 A queue's contents are session state, kept in the session's resources under the queue's key
 (as lookup tables' are). Its ops block: a dequeue waits for enough elements, an enqueue for
@@ -12,6 +13,8 @@ few elements left, and refuses enqueues (CancelledError).
 from __future__ import annotations
 
 import collections
+import heapq
+import itertools
 import threading
 import time
 
@@ -28,6 +31,25 @@ from flowgrad.runtime.placement import register_host_only
 _POLL_S = 0.05      # how often a blocked op looks whether its session was closed
 
 
+class _PriorityItems:
+    """A priority queue's elements: ``append``/``popleft``/``len`` as a deque's, but
+    ``popleft`` takes the element of smallest priority (component 0); ties leave in the
+    order they came."""
+
+    def __init__(self) -> None:
+        self._heap: list = []
+        self._count = itertools.count()
+
+    def append(self, element) -> None:
+        heapq.heappush(self._heap, (int(element[0]), next(self._count), element))
+
+    def popleft(self):
+        return heapq.heappop(self._heap)[2]
+
+    def __len__(self) -> int:
+        return len(self._heap)
+
+
 class _QueueState:
     """One queue's elements (tuples of arrays, one per component) in one session."""
 
@@ -37,7 +59,7 @@ class _QueueState:
         self.dtypes = [np.dtype(object) if d == "string" else _dt.as_dtype(d).np
                        for d in dtypes]
         self.shapes = shapes
-        self.items: collections.deque = collections.deque()
+        self.items = _PriorityItems() if kind == "priority" else collections.deque()
         self.closed = False
         self.cancelled = False
         self.cond = threading.Condition()
@@ -422,3 +444,31 @@ class RandomShuffleQueue(QueueBase):
                              f"capacity ({capacity}).")
         super().__init__(capacity, dtypes, shapes, names, shared_name, name,
                          min_after_dequeue=min_after_dequeue, seed=seed)
+
+
+class PriorityQueue(QueueBase):
+    """``tf.PriorityQueue(capacity, types, shapes=None, names=None, shared_name=None,
+    name='priority_queue')``: each element is an int64 scalar priority followed by
+    components of ``types`` (with ``shapes``, which exclude the priority); dequeues take the
+    smallest priority first (equal priorities in the order they were enqueued).
+
+        q = tf.PriorityQueue(10, [tf.string], shapes=[[]])
+        q.enqueue_many([[3, 1], [b"c", b"a"]])
+        priority, value = q.dequeue()          # 1, b"a"
+    """
+
+    _kind = "priority"
+
+    def __init__(self, capacity, types, shapes=None, names=None, shared_name=None,
+                 name="priority_queue") -> None:
+        types = _as_list(types)
+        if shapes is not None:
+            shapes = _as_list(shapes) if len(types) != 1 or not shapes or \
+                isinstance(shapes[0], list | tuple | TensorShape) else [shapes]
+            if len(shapes) != len(types):
+                raise ValueError(f"PriorityQueue: shapes must have the same length as types: "
+                                 f"got {len(shapes)} shapes for {len(types)} types.")
+            shapes = [TensorShape([])] + [TensorShape(s) for s in shapes]
+        else:
+            shapes = [TensorShape([])] + [TensorShape(None)] * len(types)
+        super().__init__(capacity, [_dt.int64] + types, shapes, names, shared_name, name)

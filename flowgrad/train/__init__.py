@@ -34,6 +34,9 @@ from flowgrad.train.monitored_session import (ChiefSessionCreator, MonitoredSess
                                               SingularMonitoredSession, WorkerSessionCreator)
 from flowgrad.train.input import (batch, input_producer, limit_epochs, range_input_producer,
                                   shuffle_batch, slice_input_producer, string_input_producer)
+from flowgrad.train.input import (batch_join, maybe_batch, maybe_batch_join,
+                                  maybe_shuffle_batch, maybe_shuffle_batch_join,
+                                  shuffle_batch_join)
 from flowgrad.train.queue_runner import (Coordinator, QueueRunner, add_queue_runner,
                                          start_queue_runners)
 from flowgrad.train.scaffold import Scaffold

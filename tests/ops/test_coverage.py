@@ -67,6 +67,11 @@ TESTED_ELSEWHERE = {
         "QueueEnqueueV2", "QueueEnqueueManyV2", "QueueDequeueV2", "QueueDequeueManyV2",
         "QueueCloseV2", "QueueSizeV2", "QueueIsClosedV2")},
     "CountUpTo": "variable state (num_epochs): tests/train/test_queues.py",
+    # readers: session state over files and a queue, not differentiable
+    **{t: "reader state: tests/train/test_readers.py" for t in (
+        "ReaderReadV2", "ReaderReadUpToV2", "ReaderNumRecordsProducedV2",
+        "ReaderNumWorkUnitsCompletedV2", "ReaderResetV2", "ReaderSerializeStateV2",
+        "ReaderRestoreStateV2")},
 }
 
 

@@ -329,7 +329,7 @@ def test_shuffle_batch_over_range_input_producer():
         i = tf.train.range_input_producer(12, num_epochs=1, shuffle=False).dequeue()
         b = tf.train.shuffle_batch([i], batch_size=4, capacity=12, min_after_dequeue=4,
                                    seed=3, allow_smaller_final_batch=True)
-        assert isinstance(b, list) and b[0].shape.as_list() == [None]
+        assert isinstance(b, tf.Tensor) and b.shape.as_list() == [None]   # as TF's
         with tf.Session() as s:
             s.run(tf.local_variables_initializer())
             coord = tf.train.Coordinator()
@@ -337,7 +337,7 @@ def test_shuffle_batch_over_range_input_producer():
             got = []
             with pytest.raises(tf.errors.OutOfRangeError):
                 while True:
-                    got.extend(_run(s, b[0]).tolist())
+                    got.extend(_run(s, b).tolist())
             coord.request_stop()
             coord.join(threads, stop_grace_period_secs=5)
             assert sorted(got) == list(range(12)) and got != list(range(12))
@@ -377,11 +377,11 @@ def test_batch_dynamic_pad_and_enqueue_many():
         b = tf.train.batch([p], batch_size=2, dynamic_pad=True)
         q = tf.train.batch({"x": tf.constant([[1, 2], [3, 4], [5, 6]])}, batch_size=3,
                            enqueue_many=True)
-        assert b[0].shape.as_list() == [2, None] and q["x"].shape.as_list() == [3, 2]
+        assert b.shape.as_list() == [2, None] and q["x"].shape.as_list() == [3, 2]
         enq = tf.get_collection(tf.GraphKeys.QUEUE_RUNNERS)[0].enqueue_ops[0]
         with tf.Session() as s:
             _run(s, enq, feed_dict={p: [1, 2, 3]})
             _run(s, enq, feed_dict={p: [4]})
-            np.testing.assert_array_equal(_run(s, b[0]), [[1, 2, 3], [4, 0, 0]])
+            np.testing.assert_array_equal(_run(s, b), [[1, 2, 3], [4, 0, 0]])
             _run(s, tf.get_collection(tf.GraphKeys.QUEUE_RUNNERS)[1].enqueue_ops[0])
             np.testing.assert_array_equal(_run(s, q["x"]), [[1, 2], [3, 4], [5, 6]])
