@@ -11,7 +11,8 @@ the compiler option ``fuse_conv_bias`` turns it off.
 
 Not fused, by measurement: the bias gradient into the filter gradient's pass over ``dy``
 (oneDNN's ``diff_bias``): LeNet's first convolution took 0.65 ms that way against 0.39 +
-0.13 ms for the filter gradient and numpy's sum apart.
+0.13 ms for the filter gradient and numpy's sum apart; a dense layer's ``MatMul`` with its
+bias (oneDNN's matmul bias): the mlp step no faster (paired A/B 0.998, one thread).
 """
 
 from __future__ import annotations
