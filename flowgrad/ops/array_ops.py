@@ -273,7 +273,8 @@ def matrix_transpose(a, name: str = "matrix_transpose", conjugate: bool = False)
     r = a.shape.ndims
     if r is None or r < 2:
         raise ValueError(f"matrix_transpose needs rank >= 2 with known rank, got {a.shape}")
-    return transpose(a, list(builtins.range(r - 2)) + [r - 1, r - 2], name=name)
+    with name_scope(name, "matrix_transpose"):        # TF1: matrix_transpose/transpose
+        return transpose(a, list(builtins.range(r - 2)) + [r - 1, r - 2])
 
 
 def _expand_dims_shape(node: NodeSpec):
@@ -439,15 +440,15 @@ NotDifferentiable("OnesLike")
 def zeros_like(tensor, dtype=None, name: str | None = None, optimize: bool = True) -> Tensor:
     t = convert_to_tensor(tensor)
     if dtype is not None and _dt.as_dtype(dtype) != t.dtype:
-        return zeros(_shape_of(t), dtype=dtype, name=name)
-    return _zeros_like(t, name=name)
+        return zeros(_shape_of(t), dtype=dtype, name=name or "zeros_like")
+    return _zeros_like(t, name=name or "zeros_like")
 
 
 def ones_like(tensor, dtype=None, name: str | None = None, optimize: bool = True) -> Tensor:
     t = convert_to_tensor(tensor)
     if dtype is not None and _dt.as_dtype(dtype) != t.dtype:
-        return ones(_shape_of(t), dtype=dtype, name=name)
-    return _ones_like(t, name=name)
+        return ones(_shape_of(t), dtype=dtype, name=name or "ones_like")
+    return _ones_like(t, name=name or "ones_like")
 
 
 def _range_shape(node: NodeSpec):
@@ -520,10 +521,13 @@ def one_hot(indices, depth, on_value=None, off_value=None, axis=None, dtype=None
         dtype = on_value.dtype if isinstance(on_value, Tensor) else \
             off_value.dtype if isinstance(off_value, Tensor) else _dt.float32
     dtype = _dt.as_dtype(dtype)
-    on = convert_to_tensor(1 if on_value is None else on_value, dtype=dtype)
-    off = convert_to_tensor(0 if off_value is None else off_value, dtype=dtype)
-    return _one_hot(indices, on, off, depth=int(_int_list(depth, "depth")[0]),
-                    axis=-1 if axis is None else int(axis), dtype=dtype, name=name)
+    with name_scope(name, "one_hot") as scope:        # TF1: one_hot/on_value, ..., one_hot
+        on = convert_to_tensor(1 if on_value is None else on_value, dtype=dtype,
+                               name="on_value")
+        off = convert_to_tensor(0 if off_value is None else off_value, dtype=dtype,
+                                name="off_value")
+        return _one_hot(indices, on, off, depth=int(_int_list(depth, "depth")[0]),
+                        axis=-1 if axis is None else int(axis), dtype=dtype, name=scope)
 
 
 # ----- Joining and splitting ---------------------------------------------------------------
@@ -763,7 +767,7 @@ def _pad_shape(node: NodeSpec):
                         zip(p, x.shape.as_list())]), x.dtype
 
 
-@op("PadV2", shape=_pad_shape)
+@op("PadV2", shape=_pad_shape, same_dtype=("input", "constant_values"))
 def _pad(xp, input, constant_values, *, paddings, mode="CONSTANT"):  # noqa: A002
     if mode == "CONSTANT":
         # allocate and copy in: np.pad's generality costs 3x on small images
@@ -793,8 +797,11 @@ def pad(tensor, paddings, mode: str = "CONSTANT", name: str | None = None,
         raise ValueError(f"Unknown padding mode: {mode}")
     p = np.asarray(_int_list(paddings, "paddings")).reshape(-1, 2)
     tensor = convert_to_tensor(tensor)
-    return _pad(tensor, convert_to_tensor(constant_values, dtype=tensor.dtype),
-                paddings=tuple((int(a), int(b)) for a, b in p), mode=mode, name=name)
+    # TF1's names: Pad (PadV2 with constant_values), MirrorPad; the op type stays PadV2
+    default = "MirrorPad" if mode != "CONSTANT" else \
+        "Pad" if isinstance(constant_values, int | float) and constant_values == 0 else "PadV2"
+    return _pad(tensor, constant_values, paddings=tuple((int(a), int(b)) for a, b in p),
+                mode=mode, name=name or default)
 
 
 newaxis = None
