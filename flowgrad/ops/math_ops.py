@@ -6,6 +6,8 @@ written as if nothing broadcast; the gradient engine sums them to each input's s
 
 from __future__ import annotations
 
+import builtins
+
 import numpy as np
 
 from flowgrad.framework import dtypes as _dt
@@ -543,7 +545,7 @@ def where(condition, x=None, y=None, name: str | None = None):
         return A.where_indices(condition, name=name)
     if x is None or y is None:
         raise ValueError("x and y must both be non-None or both be None.")
-    return _select(condition, x, y, name=name or "Select")
+    return select(condition, x, y, name=name or "Select")     # TF1's Select: rows for rank 1
 
 
 def where_v2(condition, x=None, y=None, name: str | None = None):
@@ -558,9 +560,11 @@ def where_v2(condition, x=None, y=None, name: str | None = None):
 def select(condition, x, y, name: str | None = None):
     """TF1 ``tf.select``/``tf.where`` with a rank-1 condition selecting whole rows."""
     c = convert_to_tensor(condition)
-    x = convert_to_tensor(x)
-    if c.shape.ndims == 1 and x.shape.ndims not in (None, 1):
-        c = A.reshape(c, [-1] + [1] * (x.shape.ndims - 1))
+    ranks = [v._as_graph_element().shape.ndims if hasattr(v, "_as_graph_element") else np.ndim(v)
+             for v in (x, y)]
+    rank = None if None in ranks else builtins.max(ranks)
+    if c.shape.ndims == 1 and rank not in (None, 0, 1):
+        c = A.reshape(c, [-1] + [1] * (rank - 1))
     return _select(c, x, y, name=name)
 
 

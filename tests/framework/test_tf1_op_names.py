@@ -3,10 +3,12 @@
 TF1 code fetches and freezes tensors by name (``"Add:0"``, ``graph.get_tensor_by_name``,
 ``convert_variables_to_constants(..., ["Softmax"])``), so each call in ``CASES`` must give the
 fetched tensor the name TF1 gives it.  The expected names are literal (written down from
-TensorFlow 2.21's ``tf.compat.v1`` with ``disable_v2_behavior()``, i.e. reference variables);
+TensorFlow 2.21's ``tf.compat.v1`` in graph mode with reference variables);
 ``test_names_agree_with_tensorflow`` rebuilds every call in TensorFlow when it is installed and
 checks the table against it.
 """
+
+import contextlib
 
 import pytest
 
@@ -357,20 +359,24 @@ NAME_DIFFERS = {
     'linspace': ('LinSpace:0',
         'one LinSpace op, as TF1.15; TF 2.x builds linspace from ~70 small ops'),
     'shape_n': ('Shape_1:0', 'shape_n builds one Shape op per input instead of one ShapeN op'),
-    'dropout': ('dropout:0', "TF1.15's x * scale * mask (dropout:0 here, dropout/mul_1 in TF1.15); TF 2.x selects with SelectV2"),
+    'dropout': ('dropout:0', "x * scale * mask as TF1.15 (where it is dropout/mul_1); "
+                "TF 2.x selects with SelectV2"),
     'dropout_rate': ('dropout:0', 'as dropout'),
     'nn_softmax_axis': ('Softmax:0',
         'one Softmax op over the axis; TF transposes the axis last and back'),
-    'random_uniform': ('random_uniform:0', "TF1.15's (max - min) * u + min even for the default [0, 1); TF 2.x returns the raw RandomUniform"),
+    'random_uniform': ('random_uniform:0', "TF1.15's (max - min) * u + min even for the "
+                       "default [0, 1); TF 2.x returns the raw RandomUniform"),
     'layers_dropout': ('dropout/dropout:0', 'as dropout'),
-    'grad_reduce_sum': ('gradients/Sum_grad/BroadcastTo:0', "Sum's gradient broadcasts with BroadcastTo where TF tiles"),
-    'grad_sigmoid': ('gradients/Sigmoid_grad/mul_1:0', "Sigmoid's gradient is built from Mul/Sub where TF has one SigmoidGrad op"),
+    'grad_reduce_sum': ('gradients/Sum_grad/BroadcastTo:0',
+                        "Sum's gradient broadcasts with BroadcastTo where TF tiles"),
+    'grad_sigmoid': ('gradients/Sigmoid_grad/mul_1:0',
+                     "Sigmoid's gradient is built from Mul/Sub where TF has one SigmoidGrad op"),
 }
 
 # same name, another op type (a composition, or a V2 kernel), and why
 TYPE_DIFFERS = {
     'math_log_sigmoid': ('Sub', 'composed (-softplus(-x) written out)'),
-    'where3': ('SelectV2', 'SelectV2 kernel (a rank-1 condition still selects rows in tf.select)'),
+    'where3': ('SelectV2', 'the SelectV2 kernel; a rank-1 condition selects rows as Select does'),
     'split': ('SplitV', 'SplitV for equal splits too'),
     'pad': ('PadV2', 'PadV2 (constant_values input)'),
     'zeros': ('Fill', 'Fill; TF folds small constant shapes into one Const'),
@@ -563,10 +569,10 @@ EXACT_OPS = {
 }
 
 
-def _build(tf, code: str):
+def _build(tf, code: str, scope=None):
     """Builds SETUP then ``code`` in a fresh graph: (fetched name, its op type, new ops)."""
     g = tf.Graph()
-    with g.as_default():
+    with g.as_default(), scope() if scope else contextlib.nullcontext():
         ns = {"tf": tf}
         exec(SETUP, ns)
         before = len(g.get_operations())
@@ -620,7 +626,10 @@ def test_a_frozen_graph_keeps_the_tf1_names():
 def test_names_agree_with_tensorflow():
     tf = pytest.importorskip("tensorflow")
     v1 = tf.compat.v1
-    v1.disable_v2_behavior()              # TF1's graph mode: reference variables
+
+    def ref_variables():                  # TF1's variables, without changing TF's global mode
+        return v1.variable_scope(v1.get_variable_scope(), use_resource=False)
+
     try:
         v1.layers.dense                   # noqa: B018 - Keras 3 has no tf.layers
         have_layers = True
@@ -629,7 +638,7 @@ def test_names_agree_with_tensorflow():
     for cid, code, name, op_type in CASES:
         if cid.startswith("layers_") and not have_layers:
             continue
-        got_name, got_type, ops = _build(v1, code)
+        got_name, got_type, ops = _build(v1, code, ref_variables)
         assert (got_name, got_type) == (name, op_type), cid
         if cid in EXACT_OPS:
             assert ops == EXACT_OPS[cid], cid
