@@ -375,6 +375,25 @@ def weighted_cross_entropy_with_logits(labels=None, logits=None, pos_weight=None
             M.log1p(M.exp(M.negative(M.abs(logits)))) + relu(M.negative(logits)))
 
 
+def xw_plus_b(x, weights, biases, name=None):
+    """``tf.nn.xw_plus_b``: ``matmul(x, weights) + biases`` (ops ``xw_plus_b/MatMul``,
+    ``xw_plus_b``)."""
+    with name_scope(name, "xw_plus_b") as scope:
+        x = convert_to_tensor(x, name="x")
+        weights = convert_to_tensor(weights, name="weights")
+        biases = convert_to_tensor(biases, name="biases")
+        return bias_add(M.matmul(x, weights), biases, name=scope)
+
+
+def relu_layer(x, weights, biases, name=None):
+    """``tf.nn.relu_layer``: ``relu(matmul(x, weights) + biases)`` (result ``relu_layer``)."""
+    with name_scope(name, "relu_layer") as scope:
+        x = convert_to_tensor(x, name="x")
+        weights = convert_to_tensor(weights, name="weights")
+        biases = convert_to_tensor(biases, name="biases")
+        return relu(bias_add(M.matmul(x, weights), biases), name=scope)
+
+
 def l2_loss(t, name=None):
     """``sum(t ** 2) / 2``."""
     with name_scope(name, "L2Loss") as scope:
