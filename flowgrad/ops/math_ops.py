@@ -44,9 +44,10 @@ def _float_binary(node: NodeSpec):
 
 
 # ----- Binary arithmetic ---------------------------------------------------------------
-# Default names are those of TF1's functions (``tf.add``: ``Add``); the Python operators pass
-# their own lower-case names (``a + b``: ``add``), see ``_install_operators``.
-@op("AddV2", shape=_numeric_binary, same_dtype=True, name="Add")
+# The builders keep the operators' lower-case names (``a + b``: ``add``), which library code
+# gets too (TF1's was mostly written with operators); the public ``tf.add`` & co., whose
+# TF1 names are ``Add``, ``Sub``, ``Mul``, ``FloorMod``, ``Pow``, are in ``ops/math_api.py``.
+@op("AddV2", shape=_numeric_binary, same_dtype=True, name="add")
 def add(xp, x, y):
     return x + y
 
@@ -56,7 +57,7 @@ def _add_grad(op, dy):
     return [dy, dy]
 
 
-@op("Sub", shape=_numeric_binary, same_dtype=True)
+@op("Sub", shape=_numeric_binary, same_dtype=True, name="sub")
 def subtract(xp, x, y):
     return x - y
 
@@ -66,7 +67,7 @@ def _subtract_grad(op, dy):
     return [dy, negative(dy)]
 
 
-@op("Mul", shape=_numeric_binary, same_dtype=True)
+@op("Mul", shape=_numeric_binary, same_dtype=True, name="mul")
 def multiply(xp, x, y):
     return x * y
 
@@ -98,7 +99,7 @@ def floordiv(xp, x, y):
 NotDifferentiable("FloorDiv")
 
 
-@op("FloorMod", shape=_numeric_binary, same_dtype=True)
+@op("FloorMod", shape=_numeric_binary, same_dtype=True, name="mod")
 def floormod(xp, x, y):
     return xp.mod(x, y)
 
@@ -109,7 +110,7 @@ def _floormod_grad(op, dy):
     return [dy, negative(dy) * floor(x / y)]
 
 
-@op("Pow", shape=_numeric_binary, same_dtype=True)
+@op("Pow", shape=_numeric_binary, same_dtype=True, name="pow")
 def pow(xp, x, y):  # noqa: A001 - TF's name
     return xp.power(x, y)
 
@@ -777,18 +778,10 @@ def floor_div(x, y, name: str | None = None):
     return floordiv(x, y, name=name or "FloorDiv")
 
 
-def mod(x, y, name: str | None = None):
-    return floormod(x, y, name=name)
-
-
 def div_no_nan(x, y, name: str | None = None):
     y = convert_to_tensor(y)
     safe = where(equal(y, 0), A.ones_like(y), y)
     return where(equal(y, 0), A.zeros_like(_real_div(x, safe)), _real_div(x, safe), name=name)
-
-
-def scalar_mul(scalar, x, name: str | None = None):
-    return multiply(scalar, x, name=name)
 
 
 def clip_by_value(t, clip_value_min, clip_value_max, name: str | None = None):
