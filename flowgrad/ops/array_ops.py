@@ -211,20 +211,23 @@ def _reshape_grad(op, dy):
 
 def reshape(tensor, shape, name: str | None = None) -> Tensor:
     """``tf.reshape``: same elements, new shape (one dimension may be -1)."""
-    if not isinstance(shape, Tensor):
-        shape = _shape_literal(shape)
-    return _reshape(tensor, shape, name=name)
+    if isinstance(shape, Tensor):
+        return _reshape(tensor, shape, name=name)
+    # as TF1, a literal shape is a constant under the op's name: Reshape/shape
+    with name_scope(name, "Reshape") as scope:
+        return _reshape(tensor, _shape_literal(shape, "shape"), name=scope)
 
 
-def _shape_literal(shape):
+def _shape_literal(shape, name: str = "Const"):
     """A shape given as list/TensorShape: a constant, or a Pack if it holds tensors."""
     if isinstance(shape, TensorShape):
         shape = shape.as_list()
     if isinstance(shape, list | tuple) and any(isinstance(d, Tensor) for d in shape):
         return stack([d if isinstance(d, Tensor) else constant(d if d is not None else -1,
-                                                                _dt.int32) for d in shape])
+                                                                _dt.int32) for d in shape],
+                     name="stack" if name == "Const" else name)
     return constant([-1 if d is None else int(d) for d in shape] if isinstance(shape, list | tuple)
-                    else shape, dtype=_dt.int32)
+                    else shape, dtype=_dt.int32, name=name)
 
 
 def _shape_of(x: Tensor):
@@ -365,7 +368,10 @@ def _broadcast_to_grad(op, dy):
 
 
 def broadcast_to(input, shape, name: str | None = None) -> Tensor:  # noqa: A002
-    return _broadcast_to(input, shape if isinstance(shape, Tensor) else _shape_literal(shape),
+    if not isinstance(shape, Tensor):
+        with name_scope(name, "BroadcastTo") as scope:      # TF1: BroadcastTo/shape
+            return _broadcast_to(input, _shape_literal(shape, "shape"), name=scope)
+    return _broadcast_to(input, shape,
                          name=name)
 
 
@@ -408,19 +414,39 @@ def _fill_grad(op, dy):
 
 def fill(dims, value, name: str | None = None) -> Tensor:
     """``tf.fill``: a tensor of shape ``dims`` filled with ``value``."""
-    return _fill(dims if isinstance(dims, Tensor) else _shape_literal(dims), value, name=name)
+    if isinstance(dims, Tensor):
+        return _fill(dims, value, name=name)
+    with name_scope(name, "Fill") as scope:                 # TF1: Fill/dims
+        return _fill(_shape_literal(dims, "dims"), value, name=scope)
 
 
 def zeros(shape, dtype=_dt.float32, name: str | None = None) -> Tensor:
     dtype = _dt.as_dtype(dtype)
     with name_scope(name, "zeros") as scope:
-        return fill(shape, constant(0, dtype=dtype), name=scope)
+        small = _small_constant(0, shape, dtype, scope)
+        return small if small is not None else fill(shape, constant(0, dtype=dtype), name=scope)
 
 
 def ones(shape, dtype=_dt.float32, name: str | None = None) -> Tensor:
     dtype = _dt.as_dtype(dtype)
     with name_scope(name, "ones") as scope:
-        return fill(shape, constant(1, dtype=dtype), name=scope)
+        small = _small_constant(1, shape, dtype, scope)
+        return small if small is not None else fill(shape, constant(1, dtype=dtype), name=scope)
+
+
+def _small_constant(value, shape, dtype, scope: str):
+    """As TF1: zeros/ones of a static shape under 1000 elements are one ``Const`` (``zeros``
+    itself); larger or dynamic shapes are a ``Fill``."""
+    if isinstance(shape, TensorShape):
+        shape = shape.as_list() if shape.is_fully_defined() else None
+    elif isinstance(shape, int | np.integer):
+        shape = [shape]
+    if not isinstance(shape, list | tuple) or \
+            not all(isinstance(d, int | np.integer) and d >= 0 for d in shape) or \
+            int(np.prod(shape)) >= 1000 or dtype == _dt.string:
+        return None
+    return constant(bool(value) if dtype == _dt.bool_ else value, dtype=dtype,
+                    shape=[int(d) for d in shape], name=scope)
 
 
 @op("ZerosLike", shape=unary)
