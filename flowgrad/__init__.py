@@ -34,9 +34,9 @@ from flowgrad.ops.math_ops import (abs, accumulate_n, acos, add, add_n, asin, at
                                    erf, exp, expm1, floor, floor_div, floordiv, floormod, greater,
                                    greater_equal, is_finite, is_inf, is_nan, less, less_equal, log,
                                    log1p, logical_and, logical_not, logical_or, logical_xor,
-                                   matmul, maximum, minimum, mod, multiply, negative, not_equal,
+                                   matmul, maximum, minimum, multiply, negative, not_equal,
                                    pow, realdiv, reciprocal, rint, round, rsqrt, saturate_cast,
-                                   scalar_mul, select, sigmoid, sign, sin, sinh, sqrt, square,
+                                   select, sigmoid, sign, sin, sinh, sqrt, square,
                                    squared_difference, subtract, tan, tanh, to_double,
                                    to_float, to_int32, to_int64, truediv, where, where_v2)
 from flowgrad.ops.reduce_ops import (arg_max, arg_min, argmax, argmin, count_nonzero, cumprod,
@@ -275,3 +275,8 @@ def __dir__():
 # --- performance (graph compiler options, profiling) ---------------------------------------
 from flowgrad.compiler import GraphOptions, OptimizerOptions  # noqa: E402
 from flowgrad import client  # noqa: E402
+
+# --- TF1's default op names (tf.add makes "Add", a + b makes "add") -------------------------
+from flowgrad.ops.math_api import (add, floormod, mod, multiply, pow, scalar_mul,  # noqa: E402, F811, A004
+                                   subtract)
+mul, sub = multiply, subtract  # noqa: E402

@@ -7,6 +7,7 @@ import types
 from flowgrad.framework import dtypes as _dt
 from flowgrad.ops import array_ops as A
 from flowgrad.ops import init_ops as I
+from flowgrad.ops import math_api as MA
 from flowgrad.ops import math_ops as M
 from flowgrad.ops import nn_ops as N
 from flowgrad.ops import reduce_ops as R
@@ -21,23 +22,23 @@ def _module(name: str, doc: str, **members) -> types.ModuleType:
 
 math = _module(
     "math", "tf.math",
-    abs=M.abs, acos=M.acos, add=M.add, add_n=M.add_n, argmax=R.argmax, argmin=R.argmin,
+    abs=M.abs, acos=M.acos, add=MA.add, add_n=M.add_n, argmax=R.argmax, argmin=R.argmin,
     asin=M.asin, atan=M.atan, atan2=M.atan2, ceil=M.ceil, cos=M.cos, cosh=M.cosh,
     count_nonzero=R.count_nonzero, cumprod=R.cumprod, cumsum=R.cumsum, divide=M.divide,
     divide_no_nan=M.div_no_nan, equal=M.equal, erf=M.erf, exp=M.exp, expm1=M.expm1,
-    floor=M.floor, floordiv=M.floordiv, floormod=M.floormod, greater=M.greater,
+    floor=M.floor, floordiv=M.floordiv, floormod=MA.floormod, greater=M.greater,
     greater_equal=M.greater_equal, is_finite=M.is_finite, is_inf=M.is_inf, is_nan=M.is_nan,
     less=M.less, less_equal=M.less_equal, log=M.log, log1p=M.log1p, log_softmax=N.log_softmax,
     logical_and=M.logical_and, logical_not=M.logical_not, logical_or=M.logical_or,
-    logical_xor=M.logical_xor, maximum=M.maximum, minimum=M.minimum, mod=M.mod,
-    multiply=M.multiply, negative=M.negative, not_equal=M.not_equal, pow=M.pow,
+    logical_xor=M.logical_xor, maximum=M.maximum, minimum=M.minimum, mod=MA.mod,
+    multiply=MA.multiply, negative=M.negative, not_equal=M.not_equal, pow=MA.pow,
     reciprocal=M.reciprocal, reduce_all=R.reduce_all, reduce_any=R.reduce_any,
     reduce_logsumexp=R.reduce_logsumexp, reduce_max=R.reduce_max, reduce_mean=R.reduce_mean,
     reduce_min=R.reduce_min, reduce_prod=R.reduce_prod, reduce_std=R.reduce_std,
     reduce_sum=R.reduce_sum, reduce_variance=R.reduce_variance, rint=M.rint, round=M.round,
     rsqrt=M.rsqrt, sigmoid=M.sigmoid, sign=M.sign, sin=M.sin, sinh=M.sinh, softmax=N.softmax,
     sqrt=M.sqrt, square=M.square, squared_difference=M.squared_difference,
-    subtract=M.subtract, tan=M.tan, tanh=M.tanh, truediv=M.truediv)
+    subtract=MA.subtract, tan=M.tan, tanh=M.tanh, truediv=M.truediv)
 
 random = _module(
     "random", "tf.random",

@@ -45,3 +45,6 @@ from flowgrad.ops.space_batch_ops import space_to_batch, with_space_to_batch
 # --- CTC loss and decoders -------------------------------------------------------------------
 from flowgrad.ops.ctc_ops import (ctc_beam_search_decoder, ctc_greedy_decoder, ctc_loss,
                                   ctc_loss_v2)
+
+# --- TF1's composite layers (xw_plus_b, relu_layer) ----------------------------------------
+from flowgrad.ops.nn_ops import relu_layer, xw_plus_b  # noqa: E402

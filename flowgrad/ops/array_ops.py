@@ -211,20 +211,23 @@ def _reshape_grad(op, dy):
 
 def reshape(tensor, shape, name: str | None = None) -> Tensor:
     """``tf.reshape``: same elements, new shape (one dimension may be -1)."""
-    if not isinstance(shape, Tensor):
-        shape = _shape_literal(shape)
-    return _reshape(tensor, shape, name=name)
+    if isinstance(shape, Tensor):
+        return _reshape(tensor, shape, name=name)
+    # as TF1, a literal shape is a constant under the op's name: Reshape/shape
+    with name_scope(name, "Reshape") as scope:
+        return _reshape(tensor, _shape_literal(shape, "shape"), name=scope)
 
 
-def _shape_literal(shape):
+def _shape_literal(shape, name: str = "Const"):
     """A shape given as list/TensorShape: a constant, or a Pack if it holds tensors."""
     if isinstance(shape, TensorShape):
         shape = shape.as_list()
     if isinstance(shape, list | tuple) and any(isinstance(d, Tensor) for d in shape):
         return stack([d if isinstance(d, Tensor) else constant(d if d is not None else -1,
-                                                                _dt.int32) for d in shape])
+                                                                _dt.int32) for d in shape],
+                     name="stack" if name == "Const" else name)
     return constant([-1 if d is None else int(d) for d in shape] if isinstance(shape, list | tuple)
-                    else shape, dtype=_dt.int32)
+                    else shape, dtype=_dt.int32, name=name)
 
 
 def _shape_of(x: Tensor):
@@ -273,7 +276,8 @@ def matrix_transpose(a, name: str = "matrix_transpose", conjugate: bool = False)
     r = a.shape.ndims
     if r is None or r < 2:
         raise ValueError(f"matrix_transpose needs rank >= 2 with known rank, got {a.shape}")
-    return transpose(a, list(builtins.range(r - 2)) + [r - 1, r - 2], name=name)
+    with name_scope(name, "matrix_transpose"):        # TF1: matrix_transpose/transpose
+        return transpose(a, list(builtins.range(r - 2)) + [r - 1, r - 2])
 
 
 def _expand_dims_shape(node: NodeSpec):
@@ -364,7 +368,10 @@ def _broadcast_to_grad(op, dy):
 
 
 def broadcast_to(input, shape, name: str | None = None) -> Tensor:  # noqa: A002
-    return _broadcast_to(input, shape if isinstance(shape, Tensor) else _shape_literal(shape),
+    if not isinstance(shape, Tensor):
+        with name_scope(name, "BroadcastTo") as scope:      # TF1: BroadcastTo/shape
+            return _broadcast_to(input, _shape_literal(shape, "shape"), name=scope)
+    return _broadcast_to(input, shape,
                          name=name)
 
 
@@ -407,19 +414,39 @@ def _fill_grad(op, dy):
 
 def fill(dims, value, name: str | None = None) -> Tensor:
     """``tf.fill``: a tensor of shape ``dims`` filled with ``value``."""
-    return _fill(dims if isinstance(dims, Tensor) else _shape_literal(dims), value, name=name)
+    if isinstance(dims, Tensor):
+        return _fill(dims, value, name=name)
+    with name_scope(name, "Fill") as scope:                 # TF1: Fill/dims
+        return _fill(_shape_literal(dims, "dims"), value, name=scope)
 
 
 def zeros(shape, dtype=_dt.float32, name: str | None = None) -> Tensor:
     dtype = _dt.as_dtype(dtype)
     with name_scope(name, "zeros") as scope:
-        return fill(shape, constant(0, dtype=dtype), name=scope)
+        small = _small_constant(0, shape, dtype, scope)
+        return small if small is not None else fill(shape, constant(0, dtype=dtype), name=scope)
 
 
 def ones(shape, dtype=_dt.float32, name: str | None = None) -> Tensor:
     dtype = _dt.as_dtype(dtype)
     with name_scope(name, "ones") as scope:
-        return fill(shape, constant(1, dtype=dtype), name=scope)
+        small = _small_constant(1, shape, dtype, scope)
+        return small if small is not None else fill(shape, constant(1, dtype=dtype), name=scope)
+
+
+def _small_constant(value, shape, dtype, scope: str):
+    """As TF1: zeros/ones of a static shape under 1000 elements are one ``Const`` (``zeros``
+    itself); larger or dynamic shapes are a ``Fill``."""
+    if isinstance(shape, TensorShape):
+        shape = shape.as_list() if shape.is_fully_defined() else None
+    elif isinstance(shape, int | np.integer):
+        shape = [shape]
+    if not isinstance(shape, list | tuple) or \
+            not all(isinstance(d, int | np.integer) and d >= 0 for d in shape) or \
+            int(np.prod(shape)) >= 1000 or dtype == _dt.string:
+        return None
+    return constant(bool(value) if dtype == _dt.bool_ else value, dtype=dtype,
+                    shape=[int(d) for d in shape], name=scope)
 
 
 @op("ZerosLike", shape=unary)
@@ -439,15 +466,15 @@ NotDifferentiable("OnesLike")
 def zeros_like(tensor, dtype=None, name: str | None = None, optimize: bool = True) -> Tensor:
     t = convert_to_tensor(tensor)
     if dtype is not None and _dt.as_dtype(dtype) != t.dtype:
-        return zeros(_shape_of(t), dtype=dtype, name=name)
-    return _zeros_like(t, name=name)
+        return zeros(_shape_of(t), dtype=dtype, name=name or "zeros_like")
+    return _zeros_like(t, name=name or "zeros_like")
 
 
 def ones_like(tensor, dtype=None, name: str | None = None, optimize: bool = True) -> Tensor:
     t = convert_to_tensor(tensor)
     if dtype is not None and _dt.as_dtype(dtype) != t.dtype:
-        return ones(_shape_of(t), dtype=dtype, name=name)
-    return _ones_like(t, name=name)
+        return ones(_shape_of(t), dtype=dtype, name=name or "ones_like")
+    return _ones_like(t, name=name or "ones_like")
 
 
 def _range_shape(node: NodeSpec):
@@ -520,10 +547,13 @@ def one_hot(indices, depth, on_value=None, off_value=None, axis=None, dtype=None
         dtype = on_value.dtype if isinstance(on_value, Tensor) else \
             off_value.dtype if isinstance(off_value, Tensor) else _dt.float32
     dtype = _dt.as_dtype(dtype)
-    on = convert_to_tensor(1 if on_value is None else on_value, dtype=dtype)
-    off = convert_to_tensor(0 if off_value is None else off_value, dtype=dtype)
-    return _one_hot(indices, on, off, depth=int(_int_list(depth, "depth")[0]),
-                    axis=-1 if axis is None else int(axis), dtype=dtype, name=name)
+    with name_scope(name, "one_hot") as scope:        # TF1: one_hot/on_value, ..., one_hot
+        on = convert_to_tensor(1 if on_value is None else on_value, dtype=dtype,
+                               name="on_value")
+        off = convert_to_tensor(0 if off_value is None else off_value, dtype=dtype,
+                                name="off_value")
+        return _one_hot(indices, on, off, depth=int(_int_list(depth, "depth")[0]),
+                        axis=-1 if axis is None else int(axis), dtype=dtype, name=scope)
 
 
 # ----- Joining and splitting ---------------------------------------------------------------
@@ -763,7 +793,7 @@ def _pad_shape(node: NodeSpec):
                         zip(p, x.shape.as_list())]), x.dtype
 
 
-@op("PadV2", shape=_pad_shape)
+@op("PadV2", shape=_pad_shape, same_dtype=("input", "constant_values"))
 def _pad(xp, input, constant_values, *, paddings, mode="CONSTANT"):  # noqa: A002
     if mode == "CONSTANT":
         # allocate and copy in: np.pad's generality costs 3x on small images
@@ -793,8 +823,11 @@ def pad(tensor, paddings, mode: str = "CONSTANT", name: str | None = None,
         raise ValueError(f"Unknown padding mode: {mode}")
     p = np.asarray(_int_list(paddings, "paddings")).reshape(-1, 2)
     tensor = convert_to_tensor(tensor)
-    return _pad(tensor, convert_to_tensor(constant_values, dtype=tensor.dtype),
-                paddings=tuple((int(a), int(b)) for a, b in p), mode=mode, name=name)
+    # TF1's names: Pad (PadV2 with constant_values), MirrorPad; the op type stays PadV2
+    default = "MirrorPad" if mode != "CONSTANT" else \
+        "Pad" if isinstance(constant_values, int | float) and constant_values == 0 else "PadV2"
+    return _pad(tensor, constant_values, paddings=tuple((int(a), int(b)) for a, b in p),
+                mode=mode, name=name or default)
 
 
 newaxis = None

@@ -36,7 +36,7 @@ def global_norm(t_list, name=None):
         for t in t_list:
             t = convert_to_tensor(t)
             sums.append(R.reduce_sum(t * t))
-        return M.sqrt(M.add_n(sums), name=scope)
+        return M.sqrt(M.add_n(sums), name="global_norm")    # TF1: global_norm/global_norm
 
 
 def clip_by_global_norm(t_list, clip_norm, use_norm=None, name=None):
@@ -48,8 +48,10 @@ def clip_by_global_norm(t_list, clip_norm, use_norm=None, name=None):
     if isinstance(t_list, (str, bytes)) or not hasattr(t_list, "__iter__"):
         raise TypeError("t_list should be a sequence")
     t_list = list(t_list)
-    with name_scope(name, "clip_by_global_norm"):
-        norm = global_norm(t_list) if use_norm is None else convert_to_tensor(use_norm)
+    # TF1's names: the norm is global_norm/global_norm (outside this scope), the clipped
+    # tensors clip_by_global_norm/clip_by_global_norm/_<i>
+    norm = global_norm(t_list, name) if use_norm is None else convert_to_tensor(use_norm)
+    with name_scope(name, "clip_by_global_norm") as scope:
         clip = convert_to_tensor(clip_norm, dtype=norm.dtype)
         scale = clip * M.minimum(1.0 / norm, 1.0 / clip)
         finite = M.is_finite(norm)
@@ -62,7 +64,7 @@ def clip_by_global_norm(t_list, clip_norm, use_norm=None, name=None):
                 continue
             t = convert_to_tensor(t)
             s = scale if scale.dtype == t.dtype else M.cast(scale, t.dtype)
-            out.append(A.identity(t * s, name=f"t_{i}"))
+            out.append(A.identity(t * s, name=f"{scope}_{i}"))
         return out, norm
 
 

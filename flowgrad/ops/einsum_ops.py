@@ -151,7 +151,10 @@ def einsum(equation: str, *inputs, **kwargs) -> Tensor:
         tensors = [convert_to_tensor(t, dtype=tensors[0].dtype) if not isinstance(t, Tensor)
                    else t for t in tensors]
     subs, out = _parse_einsum(equation, [t.shape.ndims for t in tensors])
-    return _einsum(tensors, subscripts=tuple(subs), output=out, name=name or "einsum")
+    if name and name.endswith("/"):                   # a caller's own scope names the op
+        return _einsum(tensors, subscripts=tuple(subs), output=out, name=name)
+    with name_scope(name, "einsum"):                  # TF's names: einsum/Einsum
+        return _einsum(tensors, subscripts=tuple(subs), output=out)
 
 
 # ----- tensordot, cross, matvec ----------------------------------------------------------------
@@ -186,8 +189,8 @@ def tensordot(a, b, axes, name=None) -> Tensor:
         sb[j] = sa[i]
     out = [c for i, c in enumerate(sa) if i not in ax_a] + \
         [c for j, c in enumerate(sb) if j not in ax_b]
-    return einsum(f"{''.join(sa)},{''.join(sb)}->{''.join(out)}", a, b,
-                  name=name or "Tensordot")
+    with name_scope(name, "Tensordot") as scope:      # TF1's result: Tensordot:0
+        return einsum(f"{''.join(sa)},{''.join(sb)}->{''.join(out)}", a, b, name=scope)
 
 
 def matvec(a, b, transpose_a: bool = False, adjoint_a: bool = False, name=None) -> Tensor:

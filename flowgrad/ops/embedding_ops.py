@@ -145,10 +145,10 @@ def embedding_lookup(params, ids, partition_strategy: str = "mod", name: str | N
     tables = list(params) if isinstance(params, list | tuple) else [params]
     if not tables:
         raise ValueError("Need at least one param")
-    with name_scope(name, "embedding_lookup"):
+    with name_scope(name, "embedding_lookup") as scope:
         ids = convert_to_tensor(ids)
-        if len(tables) == 1:
-            out = _lookup(tables[0], ids)
+        if len(tables) == 1:            # TF1's names: embedding_lookup, embedding_lookup/Identity
+            out = _lookup(tables[0], ids, name=scope)
         elif partition_strategy == "div":
             out = _lookup(A.concat([convert_to_tensor(t) for t in tables], 0), ids)
         elif partition_strategy == "mod":
@@ -157,7 +157,7 @@ def embedding_lookup(params, ids, partition_strategy: str = "mod", name: str | N
             raise ValueError(f"Unrecognized partition strategy: {partition_strategy}")
         if max_norm is not None:
             out = _clip_rows(out, ids, max_norm)
-    return out
+        return A.identity(out)
 
 
 def _mod_lookup(tables: list[Tensor], ids: Tensor) -> Tensor:

@@ -8,7 +8,7 @@ import builtins
 import numpy as np
 
 from flowgrad.framework import dtypes as _dt
-from flowgrad.framework.graph import Tensor
+from flowgrad.framework.graph import Tensor, name_scope
 from flowgrad.framework.registry import (NodeSpec, NotDifferentiable, constant, constant_shape,
                                          constant_value, op)
 from flowgrad.framework.shapes import TensorShape
@@ -74,15 +74,17 @@ def _slice_grad_op_grad(op, ddx):
 
 def slice(input_, begin, size, name: str | None = None) -> Tensor:  # noqa: A001
     """``tf.slice``: ``size[i]`` elements from ``begin[i]`` on each axis (-1: to the end)."""
-    b = begin if isinstance(begin, Tensor) else _shape_literal_any(begin)
-    s = size if isinstance(size, Tensor) else _shape_literal_any(size)
-    return _slice(input_, b, s, name=name)
+    with name_scope(name, "Slice") as scope:               # TF1: Slice/begin, Slice/size
+        b = begin if isinstance(begin, Tensor) else _shape_literal_any(begin, "begin")
+        s = size if isinstance(size, Tensor) else _shape_literal_any(size, "size")
+        return _slice(input_, b, s, name=scope)
 
 
-def _shape_literal_any(v):
+def _shape_literal_any(v, name: str = "Const"):
     if isinstance(v, list | tuple) and any(isinstance(d, Tensor) for d in v):
-        return stack([d if isinstance(d, Tensor) else constant(int(d), _dt.int32) for d in v])
-    return constant(np.asarray(v, dtype=np.int32))
+        return stack([d if isinstance(d, Tensor) else constant(int(d), _dt.int32) for d in v],
+                     name="stack" if name == "Const" else name)
+    return constant(np.asarray(v, dtype=np.int32), name=name)
 
 
 def _index_shape(shape: TensorShape, spec: tuple) -> TensorShape:
@@ -459,8 +461,10 @@ def gather_nd(params, indices, name: str | None = None, batch_dims: int = 0) -> 
 
 def scatter_nd(indices, updates, shape, name: str | None = None) -> Tensor:
     """``tf.scatter_nd``: zeros of ``shape`` with ``updates`` added at ``indices``."""
-    return _scatter_nd(indices, updates, shape if isinstance(shape, Tensor) else
-                       _shape_literal(shape), name=name)
+    if isinstance(shape, Tensor):
+        return _scatter_nd(indices, updates, shape, name=name)
+    with name_scope(name, "ScatterNd") as scope:           # TF1: ScatterNd/shape
+        return _scatter_nd(indices, updates, _shape_literal(shape, "shape"), name=scope)
 
 
 def _where_shape(node: NodeSpec):

@@ -313,7 +313,7 @@ def norm(tensor, ord="euclidean", axis=None, keepdims=None, name=None,  # noqa: 
             raise ValueError(f"'axis' must contain 2 unique integers, got {axis}")
     elif not (ord in ("fro", "euclidean") or (isinstance(ord, int | float) and ord > 0)):
         raise ValueError(f"'ord' must be a supported vector norm, got {ord}")
-    with name_scope(name, "norm") as scope:
+    with name_scope(name, "norm"):                    # TF's result: norm/Squeeze
         if ord in ("fro", "euclidean"):
             out = M.sqrt(R.reduce_sum(M.square(x), axis=list(axis) if is_matrix else axis,
                                       keepdims=True))
@@ -341,11 +341,8 @@ def norm(tensor, ord="euclidean", axis=None, keepdims=None, name=None,  # noqa: 
             p = constant(float(ord), dtype=x.dtype)
             out = M.pow(R.reduce_sum(M.pow(M.abs(x), p), axis=axis, keepdims=True), 1.0 / p)
         if not keepdims:
-            if axis is None:
-                out = A.reshape(out, [])
-            else:
-                out = A.squeeze(out, list(axis) if is_matrix else [axis])
-        return A.identity(out, name=scope)
+            out = A.squeeze(out, None if axis is None else list(axis) if is_matrix else [axis])
+        return out
 
 
 # ----- Singular values ---------------------------------------------------------------------

@@ -6,6 +6,8 @@ written as if nothing broadcast; the gradient engine sums them to each input's s
 
 from __future__ import annotations
 
+import builtins
+
 import numpy as np
 
 from flowgrad.framework import dtypes as _dt
@@ -42,6 +44,9 @@ def _float_binary(node: NodeSpec):
 
 
 # ----- Binary arithmetic ---------------------------------------------------------------
+# The builders keep the operators' lower-case names (``a + b``: ``add``), which library code
+# gets too (TF1's was mostly written with operators); the public ``tf.add`` & co., whose
+# TF1 names are ``Add``, ``Sub``, ``Mul``, ``FloorMod``, ``Pow``, are in ``ops/math_api.py``.
 @op("AddV2", shape=_numeric_binary, same_dtype=True, name="add")
 def add(xp, x, y):
     return x + y
@@ -498,6 +503,12 @@ def logical_xor(x, y, name: str = "LogicalXor"):
     return logical_and(logical_or(x, y), logical_not(logical_and(x, y)), name=name)
 
 
+def _xor_operator(x, y):
+    from flowgrad.framework.graph import name_scope  # noqa: PLC0415
+    with name_scope("xor") as scope:                  # TF1: xor/LogicalOr, ..., xor
+        return logical_xor(x, y, name=scope)
+
+
 for _t in ("Equal", "NotEqual", "Less", "LessEqual", "Greater", "GreaterEqual", "LogicalAnd",
            "LogicalOr", "LogicalNot", "IsNan", "IsInf", "IsFinite"):
     NotDifferentiable(_t)
@@ -535,18 +546,26 @@ def where(condition, x=None, y=None, name: str | None = None):
         return A.where_indices(condition, name=name)
     if x is None or y is None:
         raise ValueError("x and y must both be non-None or both be None.")
+    return select(condition, x, y, name=name or "Select")     # TF1's Select: rows for rank 1
+
+
+def where_v2(condition, x=None, y=None, name: str | None = None):
+    """``tf.where_v2``: ``tf.where`` whose condition broadcasts with ``x`` and ``y``."""
+    if x is None and y is None:
+        return A.where_indices(condition, name=name)
+    if x is None or y is None:
+        raise ValueError("x and y must both be non-None or both be None.")
     return _select(condition, x, y, name=name)
-
-
-where_v2 = where
 
 
 def select(condition, x, y, name: str | None = None):
     """TF1 ``tf.select``/``tf.where`` with a rank-1 condition selecting whole rows."""
     c = convert_to_tensor(condition)
-    x = convert_to_tensor(x)
-    if c.shape.ndims == 1 and x.shape.ndims not in (None, 1):
-        c = A.reshape(c, [-1] + [1] * (x.shape.ndims - 1))
+    ranks = [v._as_graph_element().shape.ndims if hasattr(v, "_as_graph_element") else np.ndim(v)
+             for v in (x, y)]
+    rank = None if None in ranks else builtins.max(ranks)
+    if c.shape.ndims == 1 and rank not in (None, 0, 1):
+        c = A.reshape(c, [-1] + [1] * (rank - 1))
     return _select(c, x, y, name=name)
 
 
@@ -667,7 +686,7 @@ def matmul(a, b, transpose_a: bool = False, transpose_b: bool = False, adjoint_a
            name: str | None = None, output_type=None):
     """``tf.matmul``: (batched) matrix product ``a @ b`` with optional transposes."""
     a = convert_to_tensor(a) if not hasattr(b, "_as_graph_element") else a
-    ra = a.shape.ndims if hasattr(a, "shape") and hasattr(a.shape, "ndims") else None
+    ra = a.shape.ndims if hasattr(a, "shape") and hasattr(a.shape, "ndims") else np.ndim(a)
     bt = b if hasattr(b, "_as_graph_element") else None
     rb = bt._as_graph_element().shape.ndims if bt is not None else np.ndim(b)
     builder = _matmul2d if ra == 2 and rb == 2 else _batch_matmul
@@ -725,8 +744,16 @@ def truediv(x, y, name: str | None = None):
     """Python-3 division: integer inputs are cast to float first, as in TF."""
     dt = _dtype_of(x) or _dtype_of(y)
     if dt is not None and dt.is_integer:
+        # as TF1: the casts live under the division's name (``truediv/Cast``)
+        from flowgrad.framework.graph import get_default_graph  # noqa: PLC0415
+        g = get_default_graph()
+        own = name[:-1] if name and name.endswith("/") else g.unique_name(name or "truediv")
         target = _dt.float32 if dt.size <= 2 else _dt.float64
-        x, y = cast(x, target), cast(y, target)
+        with g.name_scope(own + "/"):
+            x = x if _dtype_of(x) else convert_to_tensor(x, dtype=dt, name="x")
+            y = y if _dtype_of(y) else convert_to_tensor(y, dtype=dt, name="y")
+            x, y = cast(x, target), cast(y, target)
+        return _real_div(x, y, name=own + "/")
     return _real_div(x, y, name=name or "truediv")
 
 
@@ -741,15 +768,14 @@ def div(x, y, name: str | None = None):
     return _real_div(x, y, name=name or "div")
 
 
-realdiv = div
+def realdiv(x, y, name: str | None = None):
+    """``tf.realdiv``: the ``RealDiv`` op itself."""
+    return _real_div(x, y, name=name or "RealDiv")
 
 
 def floor_div(x, y, name: str | None = None):
-    return floordiv(x, y, name=name)
-
-
-def mod(x, y, name: str | None = None):
-    return floormod(x, y, name=name)
+    """``tf.floor_div``: the ``FloorDiv`` op (``tf.floordiv`` names it ``floordiv``)."""
+    return floordiv(x, y, name=name or "FloorDiv")
 
 
 def div_no_nan(x, y, name: str | None = None):
@@ -758,16 +784,12 @@ def div_no_nan(x, y, name: str | None = None):
     return where(equal(y, 0), A.zeros_like(_real_div(x, safe)), _real_div(x, safe), name=name)
 
 
-def scalar_mul(scalar, x, name: str | None = None):
-    return multiply(scalar, x, name=name)
-
-
 def clip_by_value(t, clip_value_min, clip_value_max, name: str | None = None):
     """``tf.clip_by_value``: elementwise ``min(max(t, lo), hi)``; gradient 0 outside."""
     from flowgrad.framework.graph import name_scope  # noqa: PLC0415
-    with name_scope(name, "clip_by_value"):
+    with name_scope(name, "clip_by_value") as scope:   # TF1: clip_by_value/Minimum, clip_by_value
         t = convert_to_tensor(t)
-        return minimum(maximum(t, clip_value_min), clip_value_max)
+        return maximum(minimum(t, clip_value_max), clip_value_min, name=scope)
 
 
 def sigmoid_v1(x, name=None):
@@ -775,14 +797,15 @@ def sigmoid_v1(x, name=None):
 
 
 # ----- Operator overloads ----------------------------------------------------------------
-def _binary(fn, reverse: bool = False):
+def _binary(fn, op_name: str, reverse: bool = False):
+    # TF1 names an operator's op after the operator (``a + b``: ``add``, ``a @ b``:
+    # ``matmul``); a Python operand becomes a constant under it (``2.0 + a``: ``add/x``)
     if reverse:
         def method(self, other):
-            return fn(convert_to_tensor(other, dtype=self.dtype)
-                      if not hasattr(other, "_as_graph_element") else other, self)
+            return fn(other, self, name=op_name)
     else:
         def method(self, other):
-            return fn(self, other)
+            return fn(self, other, name=op_name)
     return method
 
 
@@ -791,8 +814,8 @@ def _install_operators() -> None:
     pairs = {"add": add, "sub": subtract, "mul": multiply, "truediv": truediv,
              "floordiv": floordiv, "mod": floormod, "pow": pow, "matmul": matmul}
     for nm, fn in pairs.items():
-        setattr(Tensor, f"__{nm}__", _binary(fn))
-        setattr(Tensor, f"__r{nm}__", _binary(fn, reverse=True))
+        setattr(Tensor, f"__{nm}__", _binary(fn, nm))
+        setattr(Tensor, f"__r{nm}__", _binary(fn, nm, reverse=True))
     Tensor.__neg__ = lambda self: negative(self)
     Tensor.__abs__ = lambda self: abs(self)
     Tensor.__invert__ = lambda self: logical_not(self)
@@ -800,11 +823,11 @@ def _install_operators() -> None:
     Tensor.__le__ = lambda self, o: less_equal(self, o)
     Tensor.__gt__ = lambda self, o: greater(self, o)
     Tensor.__ge__ = lambda self, o: greater_equal(self, o)
-    Tensor.__and__ = lambda self, o: logical_and(self, o)
-    Tensor.__rand__ = lambda self, o: logical_and(o, self)
-    Tensor.__or__ = lambda self, o: logical_or(self, o)
-    Tensor.__ror__ = lambda self, o: logical_or(o, self)
-    Tensor.__xor__ = lambda self, o: logical_xor(self, o)
+    Tensor.__and__ = lambda self, o: logical_and(self, o, name="and")
+    Tensor.__rand__ = lambda self, o: logical_and(o, self, name="and")
+    Tensor.__or__ = lambda self, o: logical_or(self, o, name="or")
+    Tensor.__ror__ = lambda self, o: logical_or(o, self, name="or")
+    Tensor.__xor__ = _xor_operator
     Tensor.__getitem__ = lambda self, key: A.getitem(self, key)
 
 

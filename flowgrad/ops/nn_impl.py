@@ -111,15 +111,16 @@ def weighted_moments(x, axes, frequency_weights, name=None, keep_dims=None, keep
 
 def batch_normalization(x, mean, variance, offset, scale, variance_epsilon, name=None):
     """``scale * (x - mean) / sqrt(variance + epsilon) + offset`` (as TF1 computes it)."""
-    with name_scope(name, "batchnorm") as scope:
+    with name_scope(name, "batchnorm"):
         x = convert_to_tensor(x)
         inv = M.rsqrt(convert_to_tensor(variance, dtype=x.dtype) + variance_epsilon)
         if scale is not None:
             inv = inv * convert_to_tensor(scale, dtype=x.dtype)
         mean = convert_to_tensor(mean, dtype=x.dtype)
+        scaled = x * inv
         shift = (convert_to_tensor(offset, dtype=x.dtype) - mean * inv) if offset is not None \
             else M.negative(mean * inv)
-        return M.add(x * inv, shift, name=scope)
+        return scaled + shift                   # TF1: batchnorm/add_1
 
 
 def fused_batch_norm(x, scale, offset, mean=None, variance=None, epsilon=0.001,

@@ -244,26 +244,29 @@ def softmax_cross_entropy_with_logits_v2(_sentinel=None, labels=None, logits=Non
     if labels is None or logits is None:
         raise ValueError("Both labels= and logits= must be given.")
     axis = dim if axis is None else axis
-    with name_scope(name, "softmax_cross_entropy_with_logits"):
+    with name_scope(name, "softmax_cross_entropy_with_logits") as scope:
         logits = convert_to_tensor(logits)
         labels = convert_to_tensor(labels, dtype=logits.dtype)
         logits, perm = _move_last(logits, axis)
         labels, _ = _move_last(labels, axis)
         lf, shp = _flatten2d(logits)
         bf, _ = _flatten2d(labels)
-        loss, _ = _softmax_xent(lf, bf)
+        # TF1's names: the op takes the scope's name, the loss is <scope>/Reshape_2 (TF1
+        # reshapes to 2-D and back even when the logits are 2-D already)
+        loss, _ = _softmax_xent(lf, bf, name=scope)
         if shp is not None:
-            loss = A.reshape(loss, shp[:-1])
-        return loss
+            return A.reshape(loss, shp[:-1], name="Reshape_2")
+        return A.reshape(loss, [-1], name="Reshape_2")
 
 
 def softmax_cross_entropy_with_logits(_sentinel=None, labels=None, logits=None, dim=-1,
                                       name=None, axis=None):
     """TF1's version: like ``_v2`` but no gradient flows into ``labels``."""
-    if labels is not None:
-        labels = A.stop_gradient(labels)
-    return softmax_cross_entropy_with_logits_v2(_sentinel, labels=labels, logits=logits,
-                                                dim=dim, name=name, axis=axis)
+    with name_scope(name, "softmax_cross_entropy_with_logits_sg") as scope:
+        if labels is not None:
+            labels = A.stop_gradient(labels, name="labels_stop_gradient")
+        return softmax_cross_entropy_with_logits_v2(_sentinel, labels=labels, logits=logits,
+                                                    dim=dim, name=scope, axis=axis)
 
 
 def _sparse_xent_shape(node: NodeSpec):
@@ -346,7 +349,7 @@ def sigmoid_cross_entropy_with_logits(_sentinel=None, labels=None, logits=None, 
     if _sentinel is not None:
         raise ValueError("Only call sigmoid_cross_entropy_with_logits with named arguments "
                          "(labels=..., logits=..., ...)")
-    with name_scope(name, "logistic_loss"):
+    with name_scope(name, "logistic_loss") as scope:
         logits = convert_to_tensor(logits)
         labels = convert_to_tensor(labels, dtype=logits.dtype)
         if not logits.shape.is_compatible_with(labels.shape):
@@ -358,7 +361,7 @@ def sigmoid_cross_entropy_with_logits(_sentinel=None, labels=None, logits=None, 
         cond = M.greater_equal(logits, zeros)
         relu_logits = M.where(cond, logits, zeros)
         neg_abs_logits = M.where(cond, M.negative(logits), logits)
-        return relu_logits - logits * labels + M.log1p(M.exp(neg_abs_logits))
+        return M.add(relu_logits - logits * labels, M.log1p(M.exp(neg_abs_logits)), name=scope)
 
 
 def weighted_cross_entropy_with_logits(labels=None, logits=None, pos_weight=None, name=None,
@@ -370,6 +373,25 @@ def weighted_cross_entropy_with_logits(labels=None, logits=None, pos_weight=None
         log_weight = 1.0 + (pos_weight - 1.0) * labels
         return (1.0 - labels) * logits + log_weight * (
             M.log1p(M.exp(M.negative(M.abs(logits)))) + relu(M.negative(logits)))
+
+
+def xw_plus_b(x, weights, biases, name=None):
+    """``tf.nn.xw_plus_b``: ``matmul(x, weights) + biases`` (ops ``xw_plus_b/MatMul``,
+    ``xw_plus_b``)."""
+    with name_scope(name, "xw_plus_b") as scope:
+        x = convert_to_tensor(x, name="x")
+        weights = convert_to_tensor(weights, name="weights")
+        biases = convert_to_tensor(biases, name="biases")
+        return bias_add(M.matmul(x, weights), biases, name=scope)
+
+
+def relu_layer(x, weights, biases, name=None):
+    """``tf.nn.relu_layer``: ``relu(matmul(x, weights) + biases)`` (result ``relu_layer``)."""
+    with name_scope(name, "relu_layer") as scope:
+        x = convert_to_tensor(x, name="x")
+        weights = convert_to_tensor(weights, name="weights")
+        biases = convert_to_tensor(biases, name="biases")
+        return relu(bias_add(M.matmul(x, weights), biases), name=scope)
 
 
 def l2_loss(t, name=None):
@@ -535,7 +557,8 @@ def _in_top_k(xp, predictions, targets, *, k):
 
 def in_top_k(predictions, targets, k, name=None):
     """Whether each target class is among the ``k`` largest predictions of its row."""
-    return _in_top_k(predictions, targets, k=int(k), name=name or "in_top_k")
+    with name_scope(name, "in_top_k"):                # TF1: in_top_k/InTopKV2
+        return _in_top_k(predictions, targets, k=int(k))
 
 
 NotDifferentiable("InTopKV2")

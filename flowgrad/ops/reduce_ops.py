@@ -338,13 +338,18 @@ reduce_all = _make_reduce(_all, "``tf.reduce_all`` (bool inputs).", "All")
 def reduce_logsumexp(input_tensor, axis=None, keepdims=None, name=None, reduction_indices=None,
                      keep_dims=None):
     """``log(sum(exp(x)))`` computed stably (the max is subtracted first)."""
-    with name_scope(name, "ReduceLogSumExp"):
+    with name_scope(name, "ReduceLogSumExp") as scope:
         x = convert_to_tensor(input_tensor)
         ax = _axis_attr(axis, reduction_indices)
-        m = A.stop_gradient(_max(x, axis=ax, keepdims=True))
-        s = M.log(_sum(M.exp(x - m), axis=ax, keepdims=True)) + m
-        return s if _keep(keepdims, keep_dims) else A.squeeze(s, axis=list(ax) if ax else None) \
-            if ax is not None else A.reshape(s, [])
+        keep = bool(_keep(keepdims, keep_dims))
+        # TF1's formulation (and names: the result is ReduceLogSumExp:0); an infinite max
+        # is replaced by 0, so all -inf gives -inf (not nan) and +inf gives +inf
+        raw = _max(x, axis=ax, keepdims=True)
+        m = A.stop_gradient(M.where(M.is_finite(raw), raw, A.zeros_like(raw)))
+        s = M.log(_sum(M.exp(M.subtract(x, m)), axis=ax, keepdims=keep))
+        if not keep:
+            m = A.reshape(m, A.shape(s))
+        return M.add(s, m, name=scope)
 
 
 def reduce_variance(input_tensor, axis=None, keepdims=False, name=None):

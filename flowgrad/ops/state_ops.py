@@ -216,25 +216,23 @@ def _shape_arg(shape):
     from flowgrad.ops.array_ops import _shape_literal  # noqa: PLC0415
     return shape if isinstance(shape, Tensor) else _shape_literal(as_shape(shape).as_list()
                                                                   if isinstance(shape, TensorShape)
-                                                                  else shape)
+                                                                  else shape, "shape")
 
 
 def random_uniform(shape, minval=0, maxval=None, dtype=_dt.float32, seed=None, name=None):
     """``tf.random_uniform``: uniform in ``[minval, maxval)`` (ints need ``maxval``)."""
     from flowgrad.framework.graph import name_scope  # noqa: PLC0415
     dtype = _dt.as_dtype(dtype)
-    with name_scope(name, "random_uniform") as scope:
+    with name_scope(name, "random_uniform") as scope:  # TF1: random_uniform/shape, /min, /max
         s = _shape_arg(shape)
-        if dtype.is_integer:
-            if maxval is None:
-                raise ValueError("Must specify maxval for integer dtype")
-            return _random_uniform_int(s, convert_to_tensor(minval, dtype=dtype),
-                                       convert_to_tensor(maxval, dtype=dtype), name=scope,
-                                       **_seeds(seed))
+        if dtype.is_integer and maxval is None:
+            raise ValueError("Must specify maxval for integer dtype")
         maxval = 1 if maxval is None else maxval
+        lo = convert_to_tensor(minval, dtype=dtype, name="min")
+        hi = convert_to_tensor(maxval, dtype=dtype, name="max")
+        if dtype.is_integer:
+            return _random_uniform_int(s, lo, hi, name=scope, **_seeds(seed))
         u = _random_uniform(s, dtype=dtype, **_seeds(seed))
-        lo = convert_to_tensor(minval, dtype=dtype)
-        hi = convert_to_tensor(maxval, dtype=dtype)
         return _add_scaled(u, hi - lo, lo, scope)
 
 
@@ -247,10 +245,12 @@ def random_normal(shape, mean=0.0, stddev=1.0, dtype=_dt.float32, seed=None, nam
     """``tf.random_normal``: normal samples with the given mean and standard deviation."""
     from flowgrad.framework.graph import name_scope  # noqa: PLC0415
     dtype = _dt.as_dtype(dtype)
-    with name_scope(name, "random_normal") as scope:
-        n = _random_normal(_shape_arg(shape), dtype=dtype, **_seeds(seed))
-        return _add_scaled(n, convert_to_tensor(stddev, dtype=dtype),
-                           convert_to_tensor(mean, dtype=dtype), scope)
+    with name_scope(name, "random_normal") as scope:   # TF1: random_normal/shape, /mean, ...
+        s = _shape_arg(shape)
+        mean = convert_to_tensor(mean, dtype=dtype, name="mean")
+        stddev = convert_to_tensor(stddev, dtype=dtype, name="stddev")
+        n = _random_normal(s, dtype=dtype, **_seeds(seed))
+        return _add_scaled(n, stddev, mean, scope)
 
 
 def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=_dt.float32, seed=None, name=None):
@@ -258,9 +258,11 @@ def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=_dt.float32, seed=None, 
     from flowgrad.framework.graph import name_scope  # noqa: PLC0415
     dtype = _dt.as_dtype(dtype)
     with name_scope(name, "truncated_normal") as scope:
-        n = _truncated_normal(_shape_arg(shape), dtype=dtype, **_seeds(seed))
-        return _add_scaled(n, convert_to_tensor(stddev, dtype=dtype),
-                           convert_to_tensor(mean, dtype=dtype), scope)
+        s = _shape_arg(shape)
+        mean = convert_to_tensor(mean, dtype=dtype, name="mean")
+        stddev = convert_to_tensor(stddev, dtype=dtype, name="stddev")
+        n = _truncated_normal(s, dtype=dtype, **_seeds(seed))
+        return _add_scaled(n, stddev, mean, scope)
 
 
 def random_shuffle(value, seed=None, name=None):

@@ -251,7 +251,7 @@ def global_variables_initializer() -> Operation:
 
 
 def local_variables_initializer() -> Operation:
-    return variables_initializer(local_variables(), name="init_1")
+    return variables_initializer(local_variables(), name="init")    # "init_1" after the global one
 
 
 initialize_all_variables = global_variables_initializer
