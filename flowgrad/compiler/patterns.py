@@ -51,8 +51,8 @@ def fuse_conv_bias(prog: Program) -> Program:
     """Fuses each convolution with its bias add (see the module's docstring).  The fused
     node stands where the bias add did: the bias (a variable read just before the add) is
     ready there, and the convolution's output had no other reader."""
-    if not onednn.available():
-        return prog
+    if not any(n.type == "Conv2D" for n in prog.nodes) or not onednn.available():
+        return prog             # (a plan without convolutions does not load oneDNN)
     readers: dict[int, list[Node]] = {}
     for node in prog.nodes:
         for a in node.args:
